@@ -1,0 +1,76 @@
+"""The ``synthmed`` command: one verb per workflow stage.
+
+Each stage keeps its commands in ``synthmed/<stage>/commands.py`` with a ``register(app)``
+function; this file only wires them together and turns ``SynthmedError`` into a one-line
+message (the traceback only with ``--debug``). Heavy imports (torch, radiomics) live inside
+the command functions, so ``synthmed --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from synthmed.errors import SynthmedError
+
+# Stage command modules, in workflow order. Each defines ``register(app: typer.Typer)``.
+COMMAND_MODULES = [
+    "synthmed.prepare.commands",
+]
+
+app = typer.Typer(
+    name="synthmed",
+    help="Synthetic medical images with GANs, validated against real data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False)
+    except SynthmedError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

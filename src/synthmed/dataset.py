@@ -1,0 +1,300 @@
+"""The *prepared dataset*: the one on-disk format every synthmed stage reads and writes.
+
+A prepared dataset is a folder with PNG images (8- or 16-bit, grayscale or RGB, square, one
+resolution) and a ``dataset.json``::
+
+    {
+      "format": "synthmed-prepared-dataset", "version": 1,
+      "classes": ["malignant", "normal_benign"],          # index = label
+      "resolution": 64, "channels": 1, "bit_depth": 8,
+      "splits": {"train": [{"path": "images/train/000000.png", "label": 0, ...}, ...],
+                 "val": [...], "test": [...]},           # a split may be absent
+      "counts": {"train": {"malignant": 147, "normal_benign": 399}, ...},
+      "source": {...}, "preprocessing": {...},
+      "content_hash": "<sha256 of every image's bytes, path and label>",
+      "skipped": [{"path": ..., "reason": ...}]            # only with --skip-bad
+    }
+
+Entries may carry extra keys (``patient_id``, generation provenance); readers ignore what
+they do not know. ``DIR:split`` on the command line names one split of a dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.utils.atomic import atomic_dir, write_json
+
+FORMAT_NAME = "synthmed-prepared-dataset"
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+MANIFEST = "dataset.json"
+
+
+def parse_spec(spec: str | Path, default_split: str | None = None) -> tuple[Path, str | None]:
+    """Split ``DIR[:split]`` into a path and a split name (``None`` when not given)."""
+    text = str(spec)
+    head, sep, tail = text.rpartition(":")
+    if sep and tail in SPLITS and head:
+        return Path(head), tail
+    return Path(text), default_split
+
+
+@dataclass
+class PreparedDataset:
+    """A prepared dataset on disk; images are read lazily."""
+
+    root: Path
+    meta: dict[str, Any]
+
+    @classmethod
+    def open(cls, root: str | Path) -> PreparedDataset:
+        root = Path(root)
+        manifest = root / MANIFEST
+        if not root.is_dir():
+            raise SynthmedError(f"{root}: not a folder (expected a prepared dataset made by 'synthmed prepare')")
+        if not manifest.is_file():
+            raise SynthmedError(f"{root}: no {MANIFEST} (not a prepared dataset; run 'synthmed prepare' first)")
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadInputError(manifest, f"not valid JSON ({exc})") from None
+        _validate_meta(manifest, meta)
+        return cls(root=root, meta=meta)
+
+    @classmethod
+    def open_spec(cls, spec: str | Path, default_split: str = "train") -> tuple[PreparedDataset, str]:
+        """Open ``DIR[:split]``; check that the split exists and is not empty."""
+        path, split = parse_spec(spec, default_split)
+        ds = cls.open(path)
+        split = split or default_split
+        if not ds.entries(split):
+            raise SynthmedError(f"{path}: split '{split}' is absent or empty (has: {', '.join(ds.split_names)})")
+        return ds, split
+
+    # -- description ---------------------------------------------------------------------------
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.meta["classes"])
+
+    @property
+    def resolution(self) -> int:
+        return int(self.meta["resolution"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.meta["channels"])
+
+    @property
+    def bit_depth(self) -> int:
+        return int(self.meta.get("bit_depth", 8))
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.meta["content_hash"])
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.root.name)
+
+    @property
+    def split_names(self) -> list[str]:
+        return [s for s in SPLITS if self.meta["splits"].get(s)]
+
+    def entries(self, split: str) -> list[dict[str, Any]]:
+        return list(self.meta["splits"].get(split) or [])
+
+    def labels(self, split: str) -> np.ndarray:
+        return np.array([e["label"] for e in self.entries(split)], dtype=np.int64)
+
+    def class_counts(self, split: str) -> dict[str, int]:
+        counts = Counter(int(e["label"]) for e in self.entries(split))
+        return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
+
+    def split_hash(self, split: str) -> str:
+        """Hash of one split's contents (dataset hash + split name), for feature caches."""
+        return hashlib.sha256(f"{self.content_hash}:{split}".encode()).hexdigest()
+
+    # -- pixels ---------------------------------------------------------------------------------
+    def image_path(self, entry: dict[str, Any]) -> Path:
+        return self.root / entry["path"]
+
+    def load_image(self, entry: dict[str, Any]) -> np.ndarray:
+        """One image as (H, W, C) uint8 or uint16, exactly as stored."""
+        path = self.image_path(entry)
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im)
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path, f"cannot read image ({exc})") from None
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        return arr
+
+    def load_images(self, split: str, indices: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """Images of a split as an (N, H, W, C) array in their stored dtype."""
+        entries = self.entries(split)
+        if indices is not None:
+            entries = [entries[int(i)] for i in indices]
+        if not entries:
+            return np.zeros((0, self.resolution, self.resolution, self.channels), dtype=np.uint8)
+        return np.stack([self.load_image(e) for e in entries])
+
+    def load_tensor(self, split: str, indices: np.ndarray | list[int] | None = None):
+        """Images as a float32 torch tensor (N, C, H, W) scaled to [-1, 1], and labels (N,)."""
+        import torch
+
+        images = self.load_images(split, indices)
+        x = to_unit_range(images, self.bit_depth) * 2.0 - 1.0
+        labels = self.labels(split)
+        if indices is not None:
+            labels = labels[np.asarray(indices, dtype=np.int64)]
+        return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def to_unit_range(images: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """uint8/uint16 pixels -> float32 in [0, 1]."""
+    scale = 65535.0 if bit_depth == 16 else 255.0
+    return images.astype(np.float32) / scale
+
+
+def _validate_meta(manifest: Path, meta: Any) -> None:
+    if not isinstance(meta, dict):
+        raise BadInputError(manifest, "top level must be a JSON object")
+    for key in ("classes", "splits", "resolution", "channels", "content_hash"):
+        if key not in meta:
+            raise BadInputError(manifest, f"missing key '{key}'")
+    classes = meta["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise BadInputError(manifest, "'classes' must be a non-empty list of names")
+    if not isinstance(meta["splits"], dict):
+        raise BadInputError(manifest, "'splits' must map split names to lists of entries")
+    for split, entries in meta["splits"].items():
+        if split not in SPLITS:
+            raise BadInputError(manifest, f"unknown split '{split}' (expected one of {', '.join(SPLITS)})")
+        for i, entry in enumerate(entries or []):
+            if not isinstance(entry, dict) or "path" not in entry or "label" not in entry:
+                raise BadInputError(manifest, f"splits.{split}[{i}] needs 'path' and 'label'")
+            if not 0 <= int(entry["label"]) < len(classes):
+                raise BadInputError(manifest, f"splits.{split}[{i}] has label {entry['label']} outside 0..{len(classes) - 1}")
+
+
+@dataclass
+class DatasetWriter:
+    """Writes a prepared dataset into a temporary folder; ``finish`` renames it into place.
+
+    Use as a context manager: an exception inside the block removes everything written.
+    """
+
+    out: Path
+    classes: list[str]
+    resolution: int
+    channels: int
+    bit_depth: int = 8
+    overwrite: bool = False
+    splits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _tmp: Path | None = None
+    _ctx: Any = None
+
+    def __enter__(self) -> DatasetWriter:
+        if self.channels not in (1, 3):
+            raise SynthmedError(f"channels must be 1 or 3, got {self.channels}")
+        if self.bit_depth not in (8, 16):
+            raise SynthmedError(f"bit depth must be 8 or 16, got {self.bit_depth}")
+        if self.bit_depth == 16 and self.channels == 3:
+            raise SynthmedError("16-bit output is for grayscale images only (PNG RGB16 is not supported here)")
+        self._ctx = atomic_dir(self.out, overwrite=self.overwrite)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+    def add(self, image: np.ndarray, label: int, split: str, **extra: Any) -> dict[str, Any]:
+        """Save one (H, W[, C]) image already in the output dtype, resolution and channels."""
+        assert self._tmp is not None, "use DatasetWriter as a context manager"
+        if split not in SPLITS:
+            raise SynthmedError(f"unknown split '{split}'")
+        if not 0 <= label < len(self.classes):
+            raise SynthmedError(f"label {label} outside 0..{len(self.classes) - 1}")
+        check_image_array(image, self.resolution, self.channels, self.bit_depth)
+        entries = self.splits.setdefault(split, [])
+        rel = f"images/{split}/{len(entries):06d}.png"
+        dest = self._tmp / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        save_png(image, dest)
+        entry = {"path": rel, "label": int(label), **extra}
+        entries.append(entry)
+        return entry
+
+    def finish(self, source: dict[str, Any], preprocessing: dict[str, Any], **extra_meta: Any) -> dict[str, Any]:
+        """Write ``dataset.json`` (with counts and content hash); the folder is renamed on exit."""
+        assert self._tmp is not None
+        meta: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "classes": self.classes,
+            "resolution": self.resolution,
+            "channels": self.channels,
+            "bit_depth": self.bit_depth,
+            "splits": {s: self.splits[s] for s in SPLITS if s in self.splits},
+            "counts": {
+                s: {name: sum(1 for e in self.splits[s] if e["label"] == i) for i, name in enumerate(self.classes)}
+                for s in SPLITS
+                if s in self.splits
+            },
+            "source": source,
+            "preprocessing": preprocessing,
+            **extra_meta,
+        }
+        meta["content_hash"] = content_hash(self._tmp, meta["splits"])
+        write_json(self._tmp / MANIFEST, meta)
+        return meta
+
+
+def check_image_array(image: np.ndarray, resolution: int, channels: int, bit_depth: int) -> None:
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    shape_ok = image.shape[:2] == (resolution, resolution) and (
+        (image.ndim == 2 and channels == 1) or (image.ndim == 3 and image.shape[2] == channels)
+    )
+    if not shape_ok or image.dtype != dtype:
+        raise SynthmedError(
+            f"internal: image {image.shape} {image.dtype} does not match {resolution}x{resolution}x{channels} "
+            f"{np.dtype(dtype).name}"
+        )
+
+
+def save_png(image: np.ndarray, dest: Path) -> None:
+    """Save uint8 (gray/RGB) or uint16 (gray) pixels as PNG, with no metadata."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.dtype == np.uint16:
+        im = Image.fromarray(image.astype(np.uint16), mode="I;16") if image.ndim == 2 else None
+        if im is None:
+            raise SynthmedError("16-bit RGB PNG is not supported")
+    else:
+        im = Image.fromarray(image)
+    im.save(dest, format="PNG", optimize=False)
+
+
+def content_hash(root: Path, splits: dict[str, list[dict[str, Any]]]) -> str:
+    """sha256 over every entry's split, path, label and image bytes, in order."""
+    h = hashlib.sha256()
+    for split in SPLITS:
+        for entry in splits.get(split, []):
+            h.update(f"{split}\0{entry['path']}\0{entry['label']}\0".encode())
+            h.update(hashlib.sha256((root / entry["path"]).read_bytes()).digest())
+    return h.hexdigest()

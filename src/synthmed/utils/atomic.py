@@ -1,0 +1,93 @@
+"""Atomic output: write to a temporary sibling, then rename.
+
+A rename within one filesystem is atomic on POSIX, so a reader (or a resumed run) sees
+either the old file or the complete new one, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from synthmed.errors import SynthmedError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it onto ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(target: str | Path, data: bytes) -> None:
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_text(target: str | Path, text: str) -> None:
+    write_bytes(target, text.encode("utf-8"))
+
+
+def write_json(target: str | Path, obj: Any) -> None:
+    write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays, Paths: the usual things that end up in results.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
+
+
+def torch_save(obj: Any, target: str | Path) -> None:
+    """``torch.save`` through a temporary file, so a killed run never leaves a truncated checkpoint."""
+    import torch
+
+    with atomic_path(target) as tmp:
+        torch.save(obj, tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Build a whole output folder in a temporary sibling and rename it into place at the end.
+
+    On any exception the temporary folder is removed, so no half-written output is ever left.
+    An existing non-empty ``target`` is an error unless ``overwrite``; then it is replaced only
+    after the new folder is complete.
+    """
+    target = Path(target).absolute()
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise SynthmedError(f"{target}: output folder exists and is not empty (use --overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
