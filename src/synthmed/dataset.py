@@ -189,7 +189,9 @@ def _validate_meta(manifest: Path, meta: Any) -> None:
             if not isinstance(entry, dict) or "path" not in entry or "label" not in entry:
                 raise BadInputError(manifest, f"splits.{split}[{i}] needs 'path' and 'label'")
             if not 0 <= int(entry["label"]) < len(classes):
-                raise BadInputError(manifest, f"splits.{split}[{i}] has label {entry['label']} outside 0..{len(classes) - 1}")
+                raise BadInputError(
+                    manifest, f"splits.{split}[{i}] has label {entry['label']} outside 0..{len(classes) - 1}"
+                )
 
 
 @dataclass
@@ -281,13 +283,10 @@ def save_png(image: np.ndarray, dest: Path) -> None:
     """Save uint8 (gray/RGB) or uint16 (gray) pixels as PNG, with no metadata."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.dtype == np.uint16:
-        im = Image.fromarray(image.astype(np.uint16), mode="I;16") if image.ndim == 2 else None
-        if im is None:
-            raise SynthmedError("16-bit RGB PNG is not supported")
-    else:
-        im = Image.fromarray(image)
-    im.save(dest, format="PNG", optimize=False)
+    if image.dtype == np.uint16 and image.ndim != 2:
+        raise SynthmedError("16-bit RGB PNG is not supported")
+    # Pillow maps uint16 (H, W) to mode "I;16", which PNG stores as 16-bit grayscale.
+    Image.fromarray(image).save(dest, format="PNG", optimize=False)
 
 
 def content_hash(root: Path, splits: dict[str, list[dict[str, Any]]]) -> str:
