@@ -18,6 +18,15 @@ from synthmed.errors import SynthmedError
 # Stage command modules, in workflow order. Each defines ``register(app: typer.Typer)``.
 COMMAND_MODULES = [
     "synthmed.prepare.commands",
+    "synthmed.gan.commands",
+    "synthmed.generate.commands",
+    "synthmed.stats.commands",
+    "synthmed.pipeline.commands",
+    "synthmed.report.commands",
+    "synthmed.reader_study.commands",
+    "synthmed.metrics.commands",
+    "synthmed.filter.commands",
+    "synthmed.classify.commands",
 ]
 
 app = typer.Typer(
@@ -40,7 +49,15 @@ def _root(
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only a stage module that is absent altogether is passed over (tests/core/test_cli.py
+            # fails on it); a missing dependency inside a stage module still raises.
+            if exc.name != name:
+                raise
+            continue
+        module.register(app)
 
 
 _register_all()

@@ -9,36 +9,76 @@ import typer
 
 from synthmed.errors import SynthmedError
 
+DEFAULT_FILE_RESOLUTION = 64
+
 
 def prepare(
     out: Path = typer.Option(..., "--out", help="Output folder for the prepared dataset."),
     medmnist: str | None = typer.Option(None, "--medmnist", help="MedMNIST dataset name, e.g. breastmnist."),
+    folder: Path | None = typer.Option(None, "--folder", help="Folder with one subfolder of images per class "
+                                       "(PNG, JPEG, TIFF, BMP, DICOM, NIfTI)."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="CSV with columns path,label "
+                                         "[,patient_id][,split][,mask]; paths relative to the CSV's folder."),
     size: int = typer.Option(28, "--size", help="MedMNIST image size: 28, 64, 128 or 224."),
     root: Path | None = typer.Option(None, "--root", help="Folder with MedMNIST .npz files "
                                      "(default: $SYNTHMED_DATA_ROOT, then ~/.medmnist)."),
     resolution: int | None = typer.Option(None, "--resolution", help="Output side in pixels "
-                                          "(default: the MedMNIST size)."),
-    channels: int | None = typer.Option(None, "--channels", help="1 or 3 (default: the source's)."),
+                                          f"(default: the MedMNIST size; {DEFAULT_FILE_RESOLUTION} for files)."),
+    channels: int | None = typer.Option(None, "--channels", help="1 or 3 (default: the source's majority)."),
     bit_depth: int = typer.Option(8, "--bit-depth", help="PNG bit depth: 8 or 16 (16 for grayscale only)."),
     square: str = typer.Option("pad", "--square", help="pad (zero, centred) or crop (centre) to square."),
     resize_filter: str = typer.Option("lanczos", "--resize-filter",
                                       help="lanczos, bicubic, bilinear, area or nearest."),
+    window_center: float | None = typer.Option(None, "--window-center", help="DICOM/NIfTI window centre "
+                                               "(after rescale, e.g. HU); default: min-max per image."),
+    window_width: float | None = typer.Option(None, "--window-width", help="DICOM/NIfTI window width."),
+    nifti_slices: str = typer.Option("all", "--nifti-slices", help="Axial NIfTI slices: all, middle:N, or mask "
+                                     "(slices where the volume's mask is non-zero)."),
+    nifti_mask: str = typer.Option("_mask", "--nifti-mask", help="Mask file suffix: <name>_mask.nii.gz beside "
+                                   "<name>.nii.gz (a CSV 'mask' column overrides). Such files are never images."),
+    nifti_volume: int | None = typer.Option(None, "--nifti-volume", help="Volume index K for 4-D NIfTI files."),
+    split_ratios: str = typer.Option("0.7,0.15,0.15", "--split-ratios", help="train,val,test when the source "
+                                     "has no split (stratified; grouped by patient_id when the CSV gives it)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable files; list them in "
+                                  "dataset.json 'skipped' and skipped.csv."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
 ) -> None:
     """Turn a source of images into a prepared dataset (PNG images + dataset.json)."""
     from synthmed.dataset import PreparedDataset
-    from synthmed.prepare.build import build_from_arrays
     from synthmed.prepare.info import describe, render_table
+
+    chosen = [name for name, value in (("--medmnist", medmnist), ("--folder", folder), ("--csv", csv_file))
+              if value is not None]
+    if len(chosen) != 1:
+        raise SynthmedError("choose exactly one source: --medmnist NAME, --folder DIR or --csv FILE"
+                            + (f" (got {', '.join(chosen)})" if chosen else ""))
+    if medmnist is not None:
+        _prepare_medmnist(medmnist, size, root, out, _options(resolution or size, channels, bit_depth, square,
+                                                              resize_filter), overwrite)
+        typer.echo(render_table(describe(PreparedDataset.open(out))))
+        return
+    from synthmed.prepare.build import build_from_files
+    from synthmed.prepare.file_sources import read_csv_source, scan_folder
+    from synthmed.prepare.readers import ReadOptions
+    from synthmed.prepare.splitting import parse_ratios
+
+    opts = _options(resolution or DEFAULT_FILE_RESOLUTION, channels, bit_depth, square, resize_filter)
+    read_opts = ReadOptions(window_center=window_center, window_width=window_width, nifti_slices=nifti_slices,
+                            nifti_mask_suffix=nifti_mask, nifti_volume=nifti_volume)
+    ratios = parse_ratios(split_ratios)
+    source = scan_folder(folder, read_opts) if folder is not None else read_csv_source(csv_file)  # type: ignore[arg-type]
+    build_from_files(source, out, opts, read_opts, ratios=ratios, seed=seed, skip_bad=skip_bad, overwrite=overwrite)
+    typer.echo(render_table(describe(PreparedDataset.open(out))))
+
+
+def _prepare_medmnist(name: str, size: int, root: Path | None, out: Path, opts, overwrite: bool) -> None:
+    from synthmed.prepare.build import build_from_arrays
     from synthmed.prepare.medmnist_source import locate_or_download, read_medmnist
 
-    if medmnist is None:
-        raise SynthmedError("choose a source: --medmnist NAME")
-    opts = _options(resolution or size, channels, bit_depth, square, resize_filter)
-    name = medmnist.lower()
+    name = name.lower()
     path = locate_or_download(name, size, root)
-    source = read_medmnist(path, name)
-    build_from_arrays(source, out, opts, overwrite=overwrite)
-    typer.echo(render_table(describe(PreparedDataset.open(out))))
+    build_from_arrays(read_medmnist(path, name), out, opts, overwrite=overwrite)
 
 
 def _options(resolution: int, channels: int | None, bit_depth: int, square: str, resize_filter: str):

@@ -24,6 +24,8 @@ def describe(ds: PreparedDataset) -> dict:
         "source": ds.meta.get("source", {}),
         "content_hash": ds.content_hash,
         "skipped": len(ds.meta.get("skipped", [])),
+        "conversions": ds.meta.get("conversions", {}),
+        "split": ds.meta.get("split", {}),
     }
 
 
@@ -44,6 +46,16 @@ def render_table(summary: dict) -> str:
     ratio = summary["imbalance_ratio_train"]
     lines.append("")
     lines.append(f"imbalance ratio (train, largest/smallest class): {ratio:.2f}" if ratio else "imbalance ratio: n/a")
+    if summary.get("split"):
+        split = summary["split"]
+        extra = f", ratios {split['ratios']}, seed {split['seed']}" if "ratios" in split else ""
+        lines.append(f"split: {split['method']}{extra}")
+    changed = {k: v for k, v in summary.get("conversions", {}).items() if k not in ("images", "source_shapes")}
+    if summary.get("conversions"):
+        shapes = summary["conversions"].get("source_shapes", {})
+        lines.append("conversions: " + (", ".join(f"{k} {v}" for k, v in changed.items()) or "none")
+                     + f" (of {summary['conversions'].get('images', 0)} images; source shapes HxWxC: "
+                     + ", ".join(f"{k} ({v})" for k, v in shapes.items()) + ")")
     if summary["skipped"]:
         lines.append(f"skipped files: {summary['skipped']} (listed in dataset.json and skipped.csv)")
     return "\n".join(lines)

@@ -105,7 +105,12 @@ def quantize(img01: np.ndarray, bit_depth: int) -> np.ndarray:
 
 def preprocess(image: np.ndarray, opts: PreprocessOptions, channels: int) -> np.ndarray:
     """Source pixels -> output pixels: [0,1] float, channels, square, resize, quantize."""
-    img = to_channels(to_float01(image), channels)
+    return preprocess_unit(to_float01(image), opts, channels)
+
+
+def preprocess_unit(image01: np.ndarray, opts: PreprocessOptions, channels: int) -> np.ndarray:
+    """Like ``preprocess`` for pixels already scaled to [0, 1] (what the file readers return)."""
+    img = to_channels(image01.astype(np.float32, copy=False), channels)
     img = make_square(img, opts.square)
     img = resize(img, opts.resolution, opts.resize_filter)
     out = quantize(img, opts.bit_depth)

@@ -1,0 +1,139 @@
+"""Image files as a source: a folder with one subfolder per class, or a CSV of ``path,label``.
+
+Both give a list of ``FileItem`` (file, label index, optional patient id, split and NIfTI mask) and
+the class names; nothing is read here except directory listings and the CSV itself.
+
+Folder: ``DIR/<class>/**/<image>``; class names are the subfolder names, sorted; hidden files and
+folders are ignored; NIfTI masks (``<name>_mask.nii.gz``, see ``--nifti-mask``) are never images.
+CSV: columns ``path`` and ``label`` (names or integers), optional ``patient_id``, ``split``
+(train/val/test) and ``mask``; paths are relative to the CSV's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthmed.errors import BadInputError
+from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file
+
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+@dataclass
+class FileItem:
+    path: Path
+    label: int
+    patient_id: str | None = None
+    split: str | None = None
+    mask: Path | None = None
+    where: str = ""  # how to name this item in messages (e.g. "labels.csv row 4")
+
+
+@dataclass
+class FileSource:
+    classes: list[str]
+    items: list[FileItem]
+    root: Path  # entry "source_file" paths are relative to this
+    description: dict
+    has_splits: bool = False
+
+
+def require_two_classes(where: Path, classes: list[str]) -> None:
+    if len(classes) < 2:
+        found = f"only '{classes[0]}'" if classes else "none"
+        raise BadInputError(where, f"needs at least two classes, found {found}")
+
+
+def scan_folder(root: Path, opts: ReadOptions) -> FileSource:
+    """One subfolder per class; every non-hidden file below it is an image (or an error later)."""
+    if not root.is_dir():
+        raise BadInputError(root, "not a folder")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_ignored(p))
+    classes = [p.name for p in class_dirs]
+    require_two_classes(root, classes)
+    items: list[FileItem] = []
+    for label, folder in enumerate(class_dirs):
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden_below(p, folder))
+        files = [p for p in files if not is_mask_file(p, opts)]
+        if not files:
+            raise BadInputError(folder, f"class folder '{folder.name}' has no image files")
+        items += [FileItem(path=p, label=label, where=str(p)) for p in files]
+    return FileSource(classes=classes, items=items, root=root,
+                      description={"type": "folder", "path": str(root.absolute()), "files": len(items)})
+
+
+def _hidden_below(path: Path, top: Path) -> bool:
+    return any(is_ignored(Path(part)) for part in path.relative_to(top).parts)
+
+
+def read_csv_source(csv_path: Path) -> FileSource:
+    """Rows of ``path,label[,patient_id][,split][,mask]``; every referenced file must exist."""
+    rows = _read_rows(csv_path)
+    base = csv_path.parent
+    raw_labels = [row["label"].strip() for row in rows]
+    for i, value in enumerate(raw_labels):
+        if not value:
+            raise BadInputError(csv_path, f"row {i + 2}: empty label")
+    classes, index = _class_index(raw_labels)
+    require_two_classes(csv_path, classes)
+    has_split = any((row.get("split") or "").strip() for row in rows)
+    items = []
+    for i, row in enumerate(rows):
+        where = f"{csv_path} row {i + 2}"  # row 1 is the header
+        rel = (row.get("path") or "").strip()
+        if not rel:
+            raise BadInputError(csv_path, f"row {i + 2}: empty path")
+        split = _row_split(csv_path, i, row) if has_split else None
+        mask = (row.get("mask") or "").strip()
+        items.append(FileItem(path=base / rel, label=index[raw_labels[i]], split=split,
+                              patient_id=(row.get("patient_id") or "").strip() or None,
+                              mask=base / mask if mask else None, where=where))
+    return FileSource(classes=classes, items=items, root=base, has_splits=has_split,
+                      description={"type": "csv", "file": str(csv_path.absolute()), "rows": len(rows)})
+
+
+def missing_file_error(item: FileItem) -> BadInputError:
+    return BadInputError(item.where, f"file not found: {item.path}")
+
+
+def _read_rows(csv_path: Path) -> list[dict[str, str]]:
+    if not csv_path.is_file():
+        raise BadInputError(csv_path, "CSV file not found")
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            reader.fieldnames = columns
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadInputError(csv_path, f"not a readable CSV ({exc})") from None
+    missing = [c for c in ("path", "label") if c not in columns]
+    if missing:
+        raise BadInputError(csv_path, f"CSV needs columns path and label; missing {', '.join(missing)} "
+                                      f"(has {', '.join(columns) or 'no header'})")
+    if not rows:
+        raise BadInputError(csv_path, "CSV has no rows")
+    return rows
+
+
+def _class_index(raw_labels: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Integer labels keep their numeric order (0, 1, 2, 10); names are sorted alphabetically."""
+    names = sorted(set(raw_labels))
+    if all(_is_int(v) for v in names):
+        names = sorted(names, key=int)
+    return names, {name: i for i, name in enumerate(names)}
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _row_split(csv_path: Path, i: int, row: dict[str, str]) -> str:
+    value = (row.get("split") or "").strip().lower()
+    if value not in SPLIT_NAMES:
+        shown = value or "empty"
+        raise BadInputError(csv_path, f"row {i + 2}: split '{shown}' is not train, val or test "
+                                      "(fill the split column for every row, or drop it)")
+    return SPLIT_NAMES[value]

@@ -1,0 +1,220 @@
+"""Compare every configuration of an experiment grid against its real-only baseline.
+
+Pairing: a configuration is (source, ratio, real_fraction, augment, arch) over its seeds. Its baseline is
+the configuration with source ``baseline`` (default "real"), the same arch and real_fraction and augment
+"none"; so real + traditional augmentation is compared with real + none (and synthetic + traditional
+with real + none too: the comparison is against the plain real-only model), and baselines themselves
+are not compared. Seeds are paired (same seed, same test images; checked).
+
+Per seed pair: DeLong test of the two AUCs, McNemar's test of the predicted labels, stratified bootstrap
+CIs of AUC, sensitivity and specificity (and of their differences). Across seeds: mean +- sd and a paired
+Wilcoxon signed-rank test of the per-seed AUCs. The primary test of a configuration is DeLong on the
+seed-averaged positive-class probabilities of both sides, i.e. a comparison of the seed *ensembles*
+(it uses every seed and keeps the pairing by test image); Holm's correction runs over the primary
+p-values of the whole grid, and the verdict follows the Holm-adjusted p.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from synthmed.errors import SynthmedError
+from synthmed.stats.bootstrap import bootstrap_metrics
+from synthmed.stats.delong import delong_test
+from synthmed.stats.loading import (
+    ConfigKey,
+    Predictions,
+    Run,
+    check_positive_class,
+    check_same_cases,
+    load_runs,
+    read_predictions,
+)
+from synthmed.stats.mcnemar import mcnemar_test
+from synthmed.stats.multiple import holm
+from synthmed.stats.seeds import mean_sd, paired_wilcoxon
+from synthmed.stats.verdict import sentence, verdict
+
+MIN_BOOT = 2000
+
+
+def find_baseline(key: ConfigKey, keys: list[ConfigKey], baseline: str) -> ConfigKey | None:
+    """The baseline configuration of ``key`` (None when none exists)."""
+    candidates = [k for k in keys if k.source == baseline and k.augment == "none" and k.arch == key.arch
+                  and k.real_fraction == key.real_fraction]
+    if len(candidates) > 1:
+        candidates = [k for k in candidates if k.ratio == key.ratio] or candidates
+    if len(candidates) > 1:
+        names = "; ".join(k.label() for k in candidates)
+        raise SynthmedError(f"several baselines fit {key.label()}: {names}")
+    return candidates[0] if candidates else None
+
+
+def is_baseline(key: ConfigKey, baseline: str) -> bool:
+    return key.source == baseline and key.augment == "none"
+
+
+class _Cache:
+    """Each predictions CSV is read once, however many comparisons use it."""
+
+    def __init__(self) -> None:
+        self._files: dict[Path, Predictions] = {}
+
+    def __call__(self, run: Run) -> Predictions:
+        if run.predictions not in self._files:
+            self._files[run.predictions] = read_predictions(run.predictions)
+        return self._files[run.predictions]
+
+
+def _side(preds: list[Predictions], runs: list[Run], positive: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed-ensemble of one side: mean positive-class score, predicted positive, predicted label correct.
+
+    One run: its own predicted labels (its fixed threshold). Several: binary, positive when the mean
+    probability reaches the mean of the runs' thresholds; K > 2, the argmax of the mean probabilities.
+    """
+    mean_scores = np.mean([p.scores for p in preds], axis=0)
+    score = mean_scores[:, positive]
+    if len(preds) == 1:
+        pred_label = preds[0].pred
+        predicted_positive = pred_label == positive
+    elif mean_scores.shape[1] == 2:
+        predicted_positive = score >= float(np.mean([r.threshold for r in runs]))
+        pred_label = np.where(predicted_positive, positive, 1 - positive)
+    else:
+        pred_label = mean_scores.argmax(axis=1)
+        predicted_positive = pred_label == positive
+    return score, predicted_positive, pred_label == preds[0].label
+
+
+def _paired_tests(positive_mask, a, b, rng, n_boot, level) -> dict:
+    """DeLong, bootstrap and McNemar for config side ``a`` vs baseline side ``b`` (score, pred+, correct)."""
+    return {
+        "delong": delong_test(positive_mask, a[0], b[0], level).to_dict(),
+        "bootstrap": bootstrap_metrics(positive_mask, np.stack([a[0], b[0]]), np.stack([a[1], b[1]]), rng,
+                                       n_boot, level),
+        "mcnemar": mcnemar_test(a[2], b[2]).to_dict(),
+    }
+
+
+def compare_config(key: ConfigKey, base: ConfigKey, runs: dict[int, Run], base_runs: dict[int, Run],
+                   load: _Cache, rng: np.random.Generator, n_boot: int, level: float, alpha: float) -> dict:
+    """All numbers of one configuration against its baseline (before the Holm correction)."""
+    seeds = sorted(set(runs) & set(base_runs))
+    notes = [f"seed {s} has no pair and is left out" for s in sorted(set(runs) ^ set(base_runs))]
+    if not seeds:
+        raise SynthmedError(f"{key.label()} and its baseline {base.label()} share no seed")
+    cfg = [runs[s] for s in seeds]
+    ref = [base_runs[s] for s in seeds]
+    cfg_preds, ref_preds = [load(r) for r in cfg], [load(r) for r in ref]
+    for p in cfg_preds + ref_preds[1:]:
+        check_same_cases(p, ref_preds[0])
+    k = ref_preds[0].scores.shape[1]
+    positive = check_positive_class(cfg + ref, k)
+    if k > 2:
+        notes.append(f"{k} classes: AUC, sensitivity and specificity are one-vs-rest for class {positive}")
+    mask = ref_preds[0].label == positive
+    try:
+        per_seed = []
+        for s, pa, pb in zip(seeds, cfg_preds, ref_preds, strict=True):
+            side_a = _side([pa], [runs[s]], positive)
+            side_b = _side([pb], [base_runs[s]], positive)
+            per_seed.append({"seed": s, "run_id": runs[s].run_id, "baseline_run_id": base_runs[s].run_id,
+                             **_paired_tests(mask, side_a, side_b, rng, n_boot, level)})
+        ensemble = _paired_tests(mask, _side(cfg_preds, cfg, positive), _side(ref_preds, ref, positive),
+                                 rng, n_boot, level)
+    except ValueError as exc:  # too few cases of a class in the test set
+        raise SynthmedError(f"{ref_preds[0].path}: {exc}") from None
+    if len(seeds) == 1:
+        notes.append("one seed: the ensemble is that seed's model and there is no across-seed test")
+    return {
+        "name": key.label(), "config": key.to_dict(), "baseline": base.to_dict(), "baseline_name": base.label(),
+        "positive_class": positive, "seeds": seeds, "n_test": int(mask.size), "n_pos": int(mask.sum()),
+        "n_neg": int((~mask).sum()), "ensemble": ensemble, "per_seed": per_seed,
+        "across_seeds": _across_seeds(per_seed, alpha), "p_delong": ensemble["delong"]["p"], "notes": notes,
+        "words": (key.words(), base.words()),
+    }
+
+
+def _across_seeds(per_seed: list[dict], alpha: float) -> dict:
+    out: dict = {}
+    for metric in ("auc", "sensitivity", "specificity"):
+        a = [s["bootstrap"]["models"][0][metric]["estimate"] for s in per_seed]
+        b = [s["bootstrap"]["models"][1][metric]["estimate"] for s in per_seed]
+        out[metric] = {"config": mean_sd(a), "baseline": mean_sd(b),
+                       "difference": mean_sd(np.subtract(a, b)), "wilcoxon": paired_wilcoxon(a, b, alpha)}
+    return out
+
+
+def _finish(comparisons: list[dict], alpha: float) -> None:
+    """Holm across the grid's primary p-values, then verdicts and sentences."""
+    adjusted, _ = holm([c["p_delong"] for c in comparisons], alpha)
+    for c, p_adj in zip(comparisons, adjusted, strict=True):
+        ens = c["ensemble"]
+        c["p_holm"] = p_adj
+        c["verdict"] = verdict(ens["delong"]["diff"], p_adj, alpha)
+        boot = ens["bootstrap"]["models"]
+        auc_a = tuple(boot[0]["auc"][k] for k in ("estimate", "ci_low", "ci_high"))
+        auc_b = tuple(boot[1]["auc"][k] for k in ("estimate", "ci_low", "ci_high"))
+        name, base_name = c.pop("words")
+        c["sentence"] = sentence(name, auc_a, base_name, auc_b, c["p_delong"], p_adj, c["verdict"])
+
+
+def compare_results(results_dir: str | Path, baseline: str = "real", out: str | Path | None = None,
+                    alpha: float = 0.05, n_boot: int = MIN_BOOT, seed: int = 0, level: float = 0.95) -> dict:
+    """Compare every configuration in ``results_dir`` with its baseline; write JSON + CSV when ``out``."""
+    if n_boot < MIN_BOOT:
+        raise SynthmedError(f"n_boot must be at least {MIN_BOOT} for stable 95 % percentile intervals, got {n_boot}")
+    if not 0 < alpha < 1 or not 0 < level < 1:
+        raise SynthmedError(f"alpha and level must lie in (0, 1), got {alpha} and {level}")
+    path, runs, notes = load_runs(results_dir)
+    groups: dict[ConfigKey, dict[int, Run]] = defaultdict(dict)
+    for run in runs:
+        groups[run.key][run.seed] = run
+    keys = sorted(groups)
+    if not any(k.source == baseline for k in keys):
+        raise SynthmedError(f"{path}: no runs with source {baseline!r} to use as the baseline")
+    todo, skipped = [], []
+    for key in keys:
+        if is_baseline(key, baseline):
+            continue
+        base = find_baseline(key, keys, baseline)
+        if base is None:
+            skipped.append({"name": key.label(), "reason": f"no {baseline} baseline with the same arch and "
+                            "real_fraction and augment none"})
+        else:
+            todo.append((key, base))
+    streams = np.random.SeedSequence(seed).spawn(len(todo))  # one independent stream per comparison
+    load = _Cache()
+    comparisons = [compare_config(key, base, groups[key], groups[base], load, np.random.default_rng(stream),
+                                  n_boot, level, alpha)
+                   for (key, base), stream in tqdm(list(zip(todo, streams, strict=True)), desc="compare",
+                                                   unit="config", disable=None)]
+    _finish(comparisons, alpha)
+    result = {
+        "settings": {"results": str(path), "baseline": baseline, "alpha": alpha, "n_boot": n_boot, "seed": seed,
+                     "level": level, "primary_test": "DeLong on seed-averaged scores (ensemble), Holm across grid",
+                     "bootstrap": "stratified by label, percentile"},
+        "comparisons": comparisons, "skipped": skipped, "notes": notes,
+    }
+    result = finite(result)
+    if out is not None:
+        from synthmed.stats.table import write_outputs
+
+        write_outputs(result, Path(out))
+    return result
+
+
+def finite(obj):
+    """JSON has no infinity or NaN: they become None (e.g. z of a certain difference)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
