@@ -1,0 +1,132 @@
+"""CLI verbs of the classify stage: ``train-classifier``, ``evaluate`` and ``experiment``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from synthmed.errors import SynthmedError
+
+_SPEC_HELP = ("Training set: DIR[:split] (real only) or key=value terms joined by commas: real=DIR, synthetic=DIR, "
+              "ratio=R (synthetic as % of the real count used), fraction=F (stratified real subset), "
+              "source=real|synthetic|mixed, draw=stratified|balanced.")
+
+
+def train_classifier(
+    train: str = typer.Option(..., "--train", help=_SPEC_HELP),
+    val: str = typer.Option(..., "--val", help="Real validation images, PREPARED[:split] (default split: val)."),
+    out: Path = typer.Option(..., "--out", help="Output model folder."),
+    arch: str = typer.Option("resnet18", "--arch", help="cnn (small, fast) or a timm name: resnet18, resnet50, "
+                             "inception_resnet_v2, ..."),
+    pretrained: str = typer.Option("none", "--pretrained", help="none, imagenet (local cache) or a weights file."),
+    head: str = typer.Option("linear", "--head", help="linear or bn-leakyrelu."),
+    augment: str = typer.Option("none", "--augment", help="none or traditional (flip, rotation, intensity)."),
+    epochs: int = typer.Option(30, "--epochs", help="Most epochs (early stopping may end sooner)."),
+    patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without a better val AUC "
+                                 "(0: never)."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay"),
+    balance: str = typer.Option("weights", "--balance", help="Imbalance: weights (class-weighted loss), sampler "
+                                "(balanced batches) or none."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the data subset, synthetic draw, weights and batches."),
+    input_size: int | None = typer.Option(None, "--input-size", help="Upsample images to this side first."),
+    channel_mode: str = typer.Option("native", "--channel-mode", help="native (in_chans = image channels) or "
+                                     "repeat (gray copied to 3 channels)."),
+    positive_class: str | None = typer.Option(None, "--positive-class", help="Binary: class name or index "
+                                              "(default: minority class of the real training split)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
+) -> None:
+    """Train a classifier on real, synthetic or mixed images; keep the best-validation-AUC checkpoint."""
+    from synthmed.classify.train import train_classifier as run
+
+    run(train, val, out, overwrite=overwrite, arch=arch, pretrained=pretrained, head=head, augment=augment,
+        epochs=epochs, patience=patience or None, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        balance=balance, seed=seed, input_size=input_size, channel_mode=channel_mode,
+        positive_class=positive_class, device=device)
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    typer.echo(f"{out}: best epoch {config['best_epoch']}, val AUC {config['best_val_auc']:.4f}, "
+               f"threshold {config['model']['threshold']}, {config['train_seconds']:.0f} s")
+
+
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="Model folder from train-classifier."),
+    test: str = typer.Option(..., "--test", help="Real test images, PREPARED[:split] (default split: test)."),
+    out: Path = typer.Option(..., "--out", help="Evaluation JSON; predictions.csv is written beside it."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Evaluate on real test images: AUC, accuracy, sensitivity, specificity, F1, confusion matrix, ROC."""
+    from synthmed.classify.evaluate import evaluate_model
+
+    r = evaluate_model(model, test, out, device=device)
+    typer.echo(f"AUC {r['auc']:.4f}  accuracy {r['accuracy']:.4f}  sensitivity {r['sensitivity']:.4f}  "
+               f"specificity {r['specificity']:.4f}  F1 {r['f1']:.4f}  (n={r['n']}; {out})")
+
+
+def experiment(
+    real: str = typer.Option(..., "--real", help="Real prepared dataset (train split used; val/test as below)."),
+    synthetic: str | None = typer.Option(None, "--synthetic", help="Synthetic prepared dataset."),
+    out: Path = typer.Option(..., "--out", help="Experiment folder (re-run to resume)."),
+    ratios: str = typer.Option("0,25,50,75,100", "--ratios", help="Synthetic as % of the real count used."),
+    real_fractions: str = typer.Option("1", "--real-fractions", help="Fractions of the real training set, "
+                                       "e.g. 1,0.5,0.25,0.1."),
+    sources: str = typer.Option("real,synthetic,mixed", "--sources"),
+    augment: str = typer.Option("none", "--augment", help="Comma list of none, traditional."),
+    seeds: str = typer.Option("1", "--seeds", help="Comma list or range, e.g. 1..5."),
+    arch: str = typer.Option("cnn", "--arch"),
+    epochs: int = typer.Option(30, "--epochs"),
+    val: str | None = typer.Option(None, "--val", help="Default: REAL:val."),
+    test: str | None = typer.Option(None, "--test", help="Default: REAL:test."),
+    pretrained: str = typer.Option("none", "--pretrained"),
+    head: str = typer.Option("linear", "--head"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    patience: int = typer.Option(10, "--patience", help="0: never stop early."),
+    balance: str = typer.Option("weights", "--balance"),
+    draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: stratified or balanced."),
+    device: str = typer.Option("auto", "--device"),
+) -> None:
+    """Train and evaluate every combination; one row per run in OUT/results.csv and results.jsonl."""
+    from synthmed.classify.experiment import run_experiment
+
+    rows = run_experiment(real, synthetic, out, ratios=_floats(ratios, "--ratios"),
+                          real_fractions=_floats(real_fractions, "--real-fractions"), sources=_words(sources),
+                          augments=_words(augment), seeds=parse_seeds(seeds), arch=arch, epochs=epochs, val=val,
+                          test=test, draw=draw, pretrained=pretrained, head=head, batch_size=batch_size, lr=lr,
+                          patience=patience or None, balance=balance, device=device, echo=typer.echo)
+    typer.echo(f"{len(rows)} runs in {out / 'results.csv'}")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1,2,5`` or ``1..5`` (inclusive) or a mix: ``1..3,7``."""
+    seeds: list[int] = []
+    try:
+        for part in _words(text):
+            if ".." in part:
+                lo, hi = part.split("..")
+                seeds += list(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise SynthmedError(f"--seeds: expected integers like 1,2,3 or 1..5, got '{text}'") from None
+    return list(dict.fromkeys(seeds))
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(w) for w in _words(text)]
+    except ValueError:
+        raise SynthmedError(f"{option}: expected numbers separated by commas, got '{text}'") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-classifier")(train_classifier)
+    app.command()(evaluate)
+    app.command()(experiment)

@@ -1,0 +1,100 @@
+"""Training images in memory (small sets) or read lazily (large ones), class balancing and augmentation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, WeightedRandomSampler
+
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+
+AUGMENTS = ("none", "traditional")
+BALANCES = ("weights", "sampler", "none")
+# Below this many bytes of float32 pixels a set is loaded once; above, images are read per item.
+IN_MEMORY_LIMIT = 1 << 30
+
+Part = tuple[PreparedDataset, str, np.ndarray]
+
+
+class ImageSet(Dataset):
+    """Images from one or more (dataset, split, indices) parts, as float32 (C, H, W) in [-1, 1]."""
+
+    def __init__(self, parts: list[Part], transform: Callable | None = None,
+                 in_memory_limit: int = IN_MEMORY_LIMIT) -> None:
+        self.items = [(ds, split, int(i)) for ds, split, idx in parts for i in idx]
+        labels = [ds.labels(split)[np.asarray(idx, dtype=np.int64)] for ds, split, idx in parts]
+        self.labels = torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64))
+        self.transform = transform
+        self.images: torch.Tensor | None = None
+        if self.items:
+            ds0 = self.items[0][0]
+            nbytes = len(self.items) * ds0.channels * ds0.resolution**2 * 4
+            if nbytes <= in_memory_limit:
+                tensors = [ds.load_tensor(split, idx)[0] for ds, split, idx in parts if len(idx)]
+                self.images = torch.cat(tensors)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.images is not None:
+            x = self.images[i]
+        else:
+            ds, split, idx = self.items[i]
+            x = ds.load_tensor(split, [idx])[0][0]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.labels[i]
+
+    def all_images(self) -> torch.Tensor:
+        if self.images is not None:
+            return self.images
+        return torch.stack([self[i][0] for i in range(len(self))])
+
+
+def augmentation(kind: str, seed: int) -> Callable | None:
+    """``traditional``: horizontal flip, rotation up to 10 degrees, +-10 % intensity scale and shift (MONAI).
+
+    No vertical flips: anatomy and ultrasound depth have an up and a down. Images stay clipped to [-1, 1].
+    """
+    if kind == "none":
+        return None
+    if kind != "traditional":
+        raise SynthmedError(f"--augment must be one of {', '.join(AUGMENTS)}, got '{kind}'")
+    from monai.transforms import Compose, RandFlip, RandRotate, RandScaleIntensity, RandShiftIntensity
+
+    compose = Compose([
+        RandFlip(prob=0.5, spatial_axis=1),
+        RandRotate(range_x=np.deg2rad(10), prob=0.5, padding_mode="border", keep_size=True),
+        RandScaleIntensity(factors=0.1, prob=0.5),
+        RandShiftIntensity(offsets=0.1, prob=0.5),
+    ])
+    compose.set_random_state(seed=int(seed) % (2**32))
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        out = compose(x)
+        out = out.as_tensor() if hasattr(out, "as_tensor") else torch.as_tensor(out)
+        return out.clamp_(-1.0, 1.0)
+
+    return apply
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """sklearn's 'balanced' weights n / (K * n_k); a class absent from training keeps weight 1."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    weights = np.ones(num_classes, dtype=np.float64)
+    present = np.unique(labels)
+    weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def balanced_sampler(labels: np.ndarray, generator: torch.Generator) -> WeightedRandomSampler:
+    """Draw every class equally often (with replacement), one epoch = as many draws as images."""
+    counts = np.bincount(labels)
+    weights = 1.0 / counts[labels]
+    return WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), num_samples=len(labels),
+                                 replacement=True, generator=generator)

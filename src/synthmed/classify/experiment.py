@@ -1,0 +1,194 @@
+"""The experiment grid: train and evaluate one classifier per combination of options.
+
+Combinations of source x ratio x real fraction x augmentation x seed (one architecture per grid):
+
+- ``real``: real images only; ratios do not apply (one run per fraction, recorded as ratio 0);
+- ``synthetic``: synthetic images only, as many as the real images used (ratio 100), drawn with the real
+  subset's class proportions; the real images only set the count;
+- ``mixed``: real + synthetic images numbering ``ratio`` % of the real count used, for each ratio; ratio 0
+  is the ``real`` run (run once, whether or not ``real`` is among the sources).
+
+Every run lives in ``OUT/runs/<run_id>/`` (``model/``, ``evaluation.json``, ``predictions.csv`` and
+``result.json``, its row), built in a temporary folder and renamed when complete: a run whose folder
+exists is finished and is skipped on a re-run, so a killed grid resumes where it stopped. After each run
+``results.jsonl`` and ``results.csv`` are rewritten (atomically) from every finished run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthmed.classify.evaluate import evaluate_model
+from synthmed.classify.spec import TrainSpec, resolve
+from synthmed.classify.train import train_classifier
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+from synthmed.utils.atomic import atomic_dir, write_json, write_text
+from synthmed.utils.hashing import sha256_json
+
+RESULT_FILE = "result.json"
+CSV_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold")
+# Options that change a run's result but are not grid axes: a re-run into the same folder must keep them.
+_FIXED_KEYS = ("real", "synthetic", "val", "test", "arch", "epochs", "batch_size", "lr", "pretrained", "head",
+               "patience", "balance", "input_size", "channel_mode", "positive_class", "draw")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One cell of the grid."""
+
+    source: str
+    ratio: float
+    real_fraction: float
+    augment: str
+    seed: int
+    arch: str
+
+    @property
+    def run_id(self) -> str:
+        return (f"{self.arch}-{self.source}-r{self.ratio:g}-f{self.real_fraction:g}-{self.augment}-s{self.seed}"
+                .replace("/", "_"))
+
+
+def grid(sources: Sequence[str], ratios: Sequence[float], real_fractions: Sequence[float],
+         augments: Sequence[str], seeds: Sequence[int], arch: str) -> list[RunOptions]:
+    """Every meaningful combination, in a stable order (seed outermost, so early rows are comparable)."""
+    runs: list[RunOptions] = []
+    for seed in seeds:
+        for fraction in real_fractions:
+            for augment in augments:
+                for source in sources:
+                    if source == "real":
+                        cells = [0.0]
+                    elif source == "synthetic":
+                        cells = [100.0]
+                    elif source == "mixed":
+                        cells = [float(r) for r in ratios]
+                    else:
+                        raise SynthmedError(f"--sources: unknown source '{source}' (real, synthetic, mixed)")
+                    # Mixed at ratio 0 is the real-only run: one cell, recorded as source "real".
+                    runs += [RunOptions("real" if r == 0 else source, r, float(fraction), augment, int(seed), arch)
+                             for r in cells]
+    return list(dict.fromkeys(runs))
+
+
+def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios: Sequence[float] = (0, 25, 50, 75, 100),
+                   real_fractions: Sequence[float] = (1.0,), sources: Sequence[str] = ("real", "synthetic", "mixed"),
+                   augments: Sequence[str] = ("none",), seeds: Sequence[int] = (1,), arch: str = "cnn",
+                   epochs: int = 30, val: str | None = None, test: str | None = None, draw: str = "stratified",
+                   progress: bool = True, echo=print, **train_options: Any) -> list[dict[str, Any]]:
+    """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``."""
+    out = Path(out)
+    real_dir = str(PreparedDataset.open_spec(real, "train")[0].root)
+    val = val or f"{real_dir}:val"
+    test = test or f"{real_dir}:test"
+    if synthetic is None and any(s != "real" for s in sources):
+        raise SynthmedError("--synthetic is needed for the sources synthetic and mixed")
+    fixed = {"real": real, "synthetic": synthetic, "val": val, "test": test, "arch": arch, "epochs": epochs,
+             "draw": draw, **train_options}
+    _check_config(out, fixed)
+    cells = grid(sources, ratios, real_fractions, augments, seeds, arch)
+    _remove_partials(out / "runs")
+    todo = [c for c in cells if not (out / "runs" / c.run_id / RESULT_FILE).is_file()]
+    for opts in todo:  # fail now, not hours into the grid, when a cell cannot be built (too few images...)
+        resolve(_spec(opts, real, synthetic, draw), opts.seed)
+    for i, opts in enumerate(cells, 1):
+        run_dir = out / "runs" / opts.run_id
+        label = f"[{i}/{len(cells)}] {opts.run_id}"
+        if (run_dir / RESULT_FILE).is_file():
+            echo(f"{label}: done before, skipped")
+            continue
+        start = time.perf_counter()
+        row = _run_one(opts, real, synthetic, val, test, run_dir, epochs, draw, progress, train_options)
+        echo(f"{label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
+             f"({time.perf_counter() - start:.0f} s)")
+        write_results(out)
+    return write_results(out)
+
+
+def _check_config(out: Path, fixed: dict[str, Any]) -> None:
+    """Write ``experiment.json`` once; a re-run must use the same non-grid options (new grid cells are fine)."""
+    path = out / "experiment.json"
+    # The device does not change what is computed (up to float noise), so a grid may resume on another.
+    record = {k: fixed.get(k) for k in sorted(set(_FIXED_KEYS) | set(fixed)) if k != "device"}
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old.get("config_hash") != sha256_json(record):
+            changed = sorted(k for k in record if old.get("config", {}).get(k) != record[k])
+            raise SynthmedError(f"{out}: holds an experiment with other options ({', '.join(changed)}); "
+                                "use another --out")
+        return
+    write_json(path, {"config": record, "config_hash": sha256_json(record)})
+
+
+def _remove_partials(runs: Path) -> None:
+    """A killed run leaves its hidden temporary folder; nothing else writes there."""
+    if runs.is_dir():
+        for tmp in runs.glob(".*.partial"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test: str, run_dir: Path, epochs: int,
+             draw: str, progress: bool, train_options: dict[str, Any]) -> dict[str, Any]:
+    spec = _spec(opts, real, synthetic, draw)
+    with atomic_dir(run_dir) as tmp:
+        train_classifier(spec, val, tmp / "model", arch=opts.arch, augment=opts.augment, seed=opts.seed,
+                         epochs=epochs, progress=progress, **train_options)
+        evaluation = evaluate_model(tmp / "model", test, tmp / "evaluation.json")
+        config = json.loads((tmp / "model" / "config.json").read_text(encoding="utf-8"))
+        counts = config["training_set"]
+        metrics = {k: evaluation[k] for k in CSV_METRICS}
+        if evaluation.get("per_class"):
+            metrics["per_class"] = {c: {k: v for k, v in m.items() if k != "roc"}
+                                    for c, m in evaluation["per_class"].items()}
+        row = {"run_id": opts.run_id, "source": opts.source, "ratio": opts.ratio,
+               "real_fraction": opts.real_fraction, "augment": opts.augment, "seed": opts.seed, "arch": opts.arch,
+               "metrics": metrics, "positive_class": evaluation.get("positive_class"),
+               "positive_class_name": evaluation.get("positive_class_name"),
+               "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
+               "best_epoch": config["best_epoch"], "train_seconds": config["train_seconds"],
+               "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
+               "model_dir": f"runs/{opts.run_id}/model"}
+        write_json(tmp / RESULT_FILE, row)
+    return row
+
+
+def _spec(opts: RunOptions, real: str, synthetic: str | None, draw: str) -> TrainSpec:
+    return TrainSpec(real=real, synthetic=synthetic if opts.source != "real" else None, ratio=opts.ratio,
+                     fraction=opts.real_fraction, source=opts.source, draw=draw)
+
+
+def collect_rows(out: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "runs").glob(f"*/{RESULT_FILE}")]
+    order = {"real": 0, "synthetic": 1, "mixed": 2}
+    return sorted(rows, key=lambda r: (r["arch"], -r["real_fraction"], r["augment"], order.get(r["source"], 9),
+                                       r["ratio"], r["seed"]))
+
+
+def write_results(out: str | Path) -> list[dict[str, Any]]:
+    """Rewrite ``results.jsonl`` and ``results.csv`` from every finished run folder."""
+    out = Path(out)
+    rows = collect_rows(out)
+    write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    write_text(out / "results.csv", _csv(rows))
+    return rows
+
+
+def _csv(rows: Iterable[dict[str, Any]]) -> str:
+    head = ["run_id", "source", "ratio", "real_fraction", "augment", "seed", "arch", *CSV_METRICS,
+            "positive_class", "n_train_real", "n_train_synthetic", "best_epoch", "train_seconds", "predictions",
+            "model_dir"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(head)
+    for r in rows:
+        writer.writerow([r["metrics"].get(k) if k in CSV_METRICS else r.get(k) for k in head])
+    return buf.getvalue()

@@ -1,0 +1,225 @@
+"""Train one classifier: Adam, cross-entropy (class-weighted by default), early stopping on validation AUC.
+
+The model folder holds ``model.pt`` (weights + everything needed to rebuild the network and apply the
+validation threshold), ``config.json`` (resolved options, training-set composition, seed, versions),
+``train_log.jsonl`` (one line per epoch) and ``val_predictions.csv``. It is built in a temporary folder
+and renamed into place at the end, so a killed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from synthmed.classify.data import BALANCES, ImageSet, augmentation, balanced_sampler, class_weights
+from synthmed.classify.evaluate import auc_score, predict, predict_labels, predictions_csv, youden_threshold
+from synthmed.classify.models import build_model, count_parameters
+from synthmed.classify.spec import Composition, TrainSpec, parse_train_spec, resolve
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.utils.atomic import atomic_dir, torch_save, write_json, write_text
+from synthmed.utils.seeding import seed_everything
+
+MODEL_FILE = "model.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Every option of one training run (saved as ``config.json``)."""
+
+    train: str
+    val: str
+    arch: str = "resnet18"
+    pretrained: str = "none"
+    head: str = "linear"
+    augment: str = "none"
+    epochs: int = 30
+    batch_size: int = 32  # small sets (546 BreastMNIST images) want more than 5 Adam steps per epoch
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int | None = 10
+    balance: str = "weights"
+    seed: int = 0
+    input_size: int | None = None
+    channel_mode: str = "native"
+    positive_class: str | int | None = None
+    device: str = "auto"
+
+    def check(self) -> None:
+        if self.epochs < 1:
+            raise SynthmedError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise SynthmedError(f"--batch-size must be >= 2, got {self.batch_size}")
+        if self.balance not in BALANCES:
+            raise SynthmedError(f"--balance must be one of {', '.join(BALANCES)}, got '{self.balance}'")
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def train_classifier(train: str | TrainSpec, val: str, out: str | Path, *, overwrite: bool = False,
+                     progress: bool = True, **options: Any) -> Path:
+    """Train a classifier on SPEC ``train`` (see ``synthmed.classify.spec``), validate on real ``val``."""
+    spec = train if isinstance(train, TrainSpec) else parse_train_spec(train)
+    cfg = TrainConfig(train=spec.to_text(), val=str(val), **options)
+    cfg.check()
+    seed_everything(cfg.seed)
+    comp = resolve(spec, cfg.seed)
+    val_ds, val_split = PreparedDataset.open_spec(val, "val")
+    _check_val(val_ds, comp)
+    positive = positive_class(cfg.positive_class, comp, val_ds, val_split)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        _fit(cfg, comp, val_ds, val_split, positive, tmp, progress)
+    return Path(out)
+
+
+def _check_val(val: PreparedDataset, comp: Composition) -> None:
+    first = comp.real or comp.synthetic
+    assert first is not None
+    if val.classes != comp.classes:
+        raise SynthmedError(f"{val.root}: classes {val.classes} differ from the training set's {comp.classes}")
+    if (val.resolution, val.channels) != (first.resolution, first.channels):
+        raise SynthmedError(f"{val.root}: images are {val.resolution}px x{val.channels}, the training images "
+                            f"{first.resolution}px x{first.channels}")
+
+
+def positive_class(choice: str | int | None, comp: Composition, val: PreparedDataset, val_split: str) -> int | None:
+    """Binary tasks: the given class (name or index), else the minority class of the real training split."""
+    classes = comp.classes
+    if len(classes) != 2:
+        return None
+    if choice is not None and str(choice) != "":
+        if str(choice) in classes:
+            return classes.index(str(choice))
+        if str(choice).isdigit() and int(choice) < 2:
+            return int(choice)
+        raise SynthmedError(f"--positive-class '{choice}' is not one of {classes}")
+    counts = comp.real.labels(comp.real_split) if comp.real is not None else val.labels(val_split)
+    return int(np.argmin(np.bincount(counts, minlength=2)))  # ties: the first class
+
+
+def _fit(cfg: TrainConfig, comp: Composition, val_ds: PreparedDataset, val_split: str, positive: int | None,
+         out: Path, progress: bool) -> None:
+    device = pick_device(cfg.device)
+    parts = [(comp.real, comp.real_split, comp.real_indices), (comp.synthetic, comp.synthetic_split,
+                                                              comp.synthetic_indices)]
+    train_set = ImageSet([p for p in parts if p[0] is not None and len(p[2])],  # type: ignore[misc]
+                         transform=augmentation(cfg.augment, cfg.seed))
+    val_x, val_y = val_ds.load_tensor(val_split)
+    ref = comp.real or comp.synthetic
+    model = build_model(cfg.arch, ref.channels, len(comp.classes), cfg.pretrained, cfg.head,  # type: ignore[union-attr]
+                        resolution=ref.resolution, input_size=cfg.input_size,  # type: ignore[union-attr]
+                        channel_mode=cfg.channel_mode).to(device)
+    labels = train_set.labels.numpy()
+    weight = class_weights(labels, len(comp.classes)).to(device) if cfg.balance == "weights" else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = balanced_sampler(labels, gen) if cfg.balance == "sampler" else None
+    # A last batch of one image breaks batch norm in training mode; drop it instead.
+    loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+                        generator=gen, drop_last=len(train_set) % cfg.batch_size == 1)
+    log_lines: list[str] = []
+    best = {"epoch": 0, "val_auc": -np.inf, "val_loss": np.inf, "state": None}
+    start = time.perf_counter()
+    epochs = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.arch}", unit="epoch", disable=not progress)
+    for epoch in epochs:
+        row = _train_epoch(model, loader, loss_fn, opt, device, progress)
+        val_probs = predict(model, val_x, 256, device)
+        row |= {"epoch": epoch, "val_loss": float(nn.functional.nll_loss(
+            torch.log(torch.from_numpy(val_probs).clamp_min(1e-12)), val_y).item()),
+                "val_auc": auc_score(val_y.numpy(), val_probs, positive),
+                "val_accuracy": float((val_probs.argmax(1) == val_y.numpy()).mean()),
+                "seconds": round(time.perf_counter() - start, 2)}
+        if _improved(row, best):
+            best |= {"epoch": epoch, "val_auc": row["val_auc"], "val_loss": row["val_loss"],
+                     "state": copy.deepcopy(model.state_dict())}
+        row["best_epoch"] = best["epoch"]
+        log_lines.append(json.dumps(row))
+        write_text(out / "train_log.jsonl", "\n".join(log_lines) + "\n")
+        epochs.set_postfix(loss=f"{row['train_loss']:.3f}", val_auc=f"{row['val_auc']:.3f}", best=best["epoch"])
+        if cfg.patience is not None and epoch - best["epoch"] >= cfg.patience:
+            break
+    model.load_state_dict(best["state"])  # type: ignore[arg-type]
+    _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out, device,
+          time.perf_counter() - start)
+
+
+def _improved(row: dict[str, Any], best: dict[str, Any]) -> bool:
+    """Higher validation AUC wins; where AUC is undefined (one class in val), lower validation loss."""
+    if np.isnan(row["val_auc"]):
+        return best["state"] is None or row["val_loss"] < best["val_loss"]
+    return bool(row["val_auc"] > best["val_auc"])
+
+
+def _train_epoch(model, loader, loss_fn, opt, device, progress: bool) -> dict[str, float]:
+    model.train()
+    total, correct, loss_sum = 0, 0, 0.0
+    for x, y in tqdm(loader, desc="batches", unit="batch", leave=False, disable=not progress):
+        x, y = x.to(device), y.to(device)
+        opt.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        opt.step()
+        loss_sum += float(loss.item()) * len(y)
+        correct += int((logits.argmax(1) == y).sum().item())
+        total += len(y)
+    return {"train_loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1)}
+
+
+def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out: Path, device, seconds) -> None:
+    val_probs = predict(model, val_x, 256, device)
+    threshold = youden_threshold(val_y.numpy() == positive, val_probs[:, positive]) if positive is not None else None
+    preds = predict_labels(val_probs, positive, threshold)
+    write_text(out / "val_predictions.csv", predictions_csv(np.arange(len(val_y)), val_y.numpy(), preds, val_probs))
+    ref = comp.real or comp.synthetic
+    model_meta = {"arch": cfg.arch, "in_chans": ref.channels, "num_classes": len(comp.classes),
+                  "classes": comp.classes, "resolution": ref.resolution, "head": cfg.head,
+                  "input_size": cfg.input_size, "channel_mode": cfg.channel_mode,
+                  "small_stem": _has_small_stem(model), "positive_class": positive, "threshold": threshold}
+    torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": model_meta},
+               out / MODEL_FILE)
+    write_json(out / "config.json", {
+        "options": asdict(cfg), "model": model_meta, "training_set": comp.summary(),
+        "validation": {"path": str(val_ds.root), "split": val_split, "content_hash": val_ds.content_hash},
+        "best_epoch": best["epoch"], "best_val_auc": best["val_auc"], "train_seconds": round(seconds, 2),
+        "parameters": count_parameters(model), "seed": cfg.seed,
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    })
+
+
+def _has_small_stem(model: nn.Module) -> bool:
+    return isinstance(getattr(model.backbone, "maxpool", None), nn.Identity)
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a trained classifier (eval mode) and its metadata (classes, positive class, threshold...)."""
+    path = Path(model_dir)
+    path = path / MODEL_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise BadInputError(path, f"no {MODEL_FILE} (not a model folder made by 'synthmed train-classifier')")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        meta = ckpt["meta"]
+    except (RuntimeError, KeyError, OSError, EOFError) as exc:
+        raise BadInputError(path, f"cannot read classifier checkpoint ({exc})") from None
+    model = build_model(meta["arch"], meta["in_chans"], meta["num_classes"], "none", meta["head"],
+                        resolution=None, input_size=meta.get("input_size"),
+                        channel_mode=meta.get("channel_mode", "native"), small_stem=meta.get("small_stem"))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), meta

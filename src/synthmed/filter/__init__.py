@@ -1,0 +1,1 @@
+"""Filtering synthetic images by classifier confidence, realism and near-copy checks (``filtering``)."""

@@ -1,0 +1,1 @@
+"""GAN training: networks (DCGAN, WGAN-GP, StyleGAN2), the training engine, checkpoints."""

@@ -1,0 +1,119 @@
+"""GAN checkpoints: one state dict per snapshot, written atomically, loadable with ``weights_only``.
+
+A checkpoint holds G, D, G_ema, both optimizers, the AMP scaler, ADA's state, images seen, the
+RNG states of every rank and the resolved config, so ``--resume`` continues exactly. RNG states are
+stored as tensors and plain Python values (numpy's state array is converted) so that
+``torch.load(weights_only=True)`` can read them: loading a checkpoint never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.utils.atomic import atomic_path, torch_save
+from synthmed.utils.hashing import sha256_file
+
+FORMAT = "synthmed-gan-checkpoint"
+CKPT_RE = re.compile(r"^ckpt-(\d{10})\.pt$")
+
+
+# -- RNG states ----------------------------------------------------------------------------------
+def capture_rng() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# -- files ---------------------------------------------------------------------------------------
+def ckpt_name(nimg: int) -> str:
+    return f"ckpt-{nimg:010d}.pt"
+
+
+def save_checkpoint(state: dict[str, Any], ckpt_dir: Path, keep_last: int, is_best: bool) -> Path:
+    """Write ``ckpt-<nimg>.pt`` and ``last.pt`` (and ``best.pt``), each atomically; prune old numbered ones."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    path = ckpt_dir / ckpt_name(int(state["nimg"]))
+    torch_save({"format": FORMAT, **state}, path)
+    _atomic_copy(path, ckpt_dir / "last.pt")
+    if is_best:
+        _atomic_copy(path, ckpt_dir / "best.pt")
+    numbered = sorted(p for p in ckpt_dir.iterdir() if CKPT_RE.match(p.name))
+    for old in numbered[: max(0, len(numbered) - keep_last)]:
+        old.unlink()
+    return path
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
+    """A run folder -> its ``checkpoints/best.pt`` (or ``last.pt``); a file -> itself."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    if not p.exists():
+        raise SynthmedError(f"{p}: no such checkpoint file or run folder")
+    folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
+    order = ("best.pt", "last.pt") if prefer == "best" else ("last.pt", "best.pt")
+    for name in order:
+        if (folder / name).is_file():
+            return folder / name
+    raise SynthmedError(f"{p}: no checkpoint found (expected checkpoints/last.pt in a 'synthmed train-gan' run folder)")
+
+
+def load_checkpoint(path: str | Path, prefer: str = "best") -> tuple[dict[str, Any], Path]:
+    """Read a checkpoint; anything unreadable or foreign is a one-line ``BadInputError``."""
+    file = resolve_checkpoint(path, prefer)
+    try:
+        ck = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, wrong format, pickled code: all mean "not our checkpoint"
+        raise BadInputError(file, f"corrupted or not a synthmed checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise BadInputError(file, "not a synthmed GAN checkpoint")
+    return ck, file
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The EMA generator of a run folder (its best checkpoint) or of a checkpoint file, in eval mode.
+
+    ``meta``: classes, resolution, channels, z_dim, arch, cond, train_counts (real train images per
+    class), data_resolution, checkpoint_path, checkpoint_sha256, nimg.
+    """
+    from synthmed.gan.networks import build_networks
+
+    ck, file = load_checkpoint(path)
+    meta = dict(ck["meta"])
+    G, _ = build_networks(meta["arch"], meta["resolution"], meta["channels"], len(meta["classes"]),
+                          meta["cond"], **dict(meta["net_kwargs"]))
+    G.load_state_dict(ck["G_ema"])
+    G.to(device).eval().requires_grad_(False)
+    meta.update(checkpoint_path=str(file), checkpoint_sha256=sha256_file(file), nimg=int(ck["nimg"]))
+    return G, meta

@@ -1,0 +1,556 @@
+"""The GAN training engine: ``train_gan(cfg) -> run folder``.
+
+One loop serves the three architectures; they differ in the loss (non-saturating logistic for
+DCGAN and StyleGAN2, Wasserstein + gradient penalty with ``n_critic`` critic steps for WGAN-GP) and
+the regulariser (lazy R1 every ``r1_interval`` D steps for StyleGAN2). Every architecture keeps an
+EMA of G (``G_ema``, used for grids, checkpoints' sampling and generation) and may augment real
+*and* fake images before D (DiffAugment or ADA).
+
+Exactness: the batch order is a function of (seed, step) (``data.batch_indices``), every random
+draw comes from the global RNGs whose states go into each checkpoint, and side work (grids,
+metrics) runs inside ``fork_rng``; so on CPU, N steps in one go and N/2 + resume + N/2 give
+identical weights. Under torchrun each rank draws its own noise (seed + rank) and its slice of the
+global batch; DDP averages gradients, so the effective batch is ``batch`` whatever the world size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import platform
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+from synthmed.gan import distributed as gdist
+from synthmed.gan import losses
+from synthmed.gan.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from synthmed.gan.data import TrainImages, batch_indices, load_train_images, to_model_range
+from synthmed.gan.options import RESUME_OVERRIDABLE, TrainConfig, net_kwargs, resolve
+from synthmed.gan.runlog import RunLog, grid_inputs, sample_grid, save_png, tile, truncate_stats
+from synthmed.utils.atomic import write_json
+from synthmed.utils.seeding import seed_everything
+
+__all__ = ["TrainConfig", "plan_run", "train_gan"]
+
+MetricFn = Callable[[nn.Module, dict[str, Any]], dict[str, float]]
+
+
+@dataclass
+class Plan:
+    """A resolved run: config, dataset, the checkpoint to resume (if any) and the run folder."""
+
+    cfg: TrainConfig
+    ds: PreparedDataset
+    meta: dict[str, Any]
+    run_dir: Path | None  # None until created (fresh runs)
+    run_desc: str
+    ckpt: dict[str, Any] | None = None
+    ckpt_file: Path | None = None
+
+
+# -- planning (shared with --dry-run) -----------------------------------------------------------
+def plan_run(cfg: TrainConfig) -> Plan:
+    """Resolve options, open the dataset, check the checkpoint; creates nothing on disk."""
+    ckpt = ckpt_file = None
+    run_dir = None
+    if cfg.resume:
+        ckpt, ckpt_file = load_checkpoint(cfg.resume, prefer="last")
+        cfg = _merge_resume(cfg, TrainConfig.from_dict(ckpt["config"]))
+        run_dir = ckpt_file.parent.parent if ckpt_file.parent.name == "checkpoints" else ckpt_file.parent
+    if not cfg.data:
+        raise SynthmedError("--data is required (a prepared dataset folder from 'synthmed prepare')")
+    if not cfg.arch:
+        raise SynthmedError("--arch is required: dcgan, wgan-gp or stylegan2")
+    ds, _ = PreparedDataset.open_spec(cfg.data, "train")
+    if ds.entries("train") and len(ds.entries("train")) < 2:
+        raise SynthmedError(f"{ds.root}: the train split needs at least 2 images")
+    cfg = resolve(cfg, ds.resolution)
+    if cfg.cond and ds.num_classes < 2:
+        raise SynthmedError(f"{ds.root}: conditional training needs at least 2 classes (use --no-cond)")
+    meta = {
+        "arch": cfg.arch, "classes": ds.classes, "num_classes": ds.num_classes, "cond": cfg.cond,
+        "resolution": cfg.resolution, "channels": ds.channels, "z_dim": cfg.z_dim, "net_kwargs": net_kwargs(cfg),
+        "train_counts": ds.class_counts("train"), "data_resolution": ds.resolution,
+        "dataset": str(ds.root.absolute()), "dataset_hash": ds.content_hash,
+    }
+    if ckpt is not None:
+        _check_resume_compatible(ckpt["meta"], meta, ckpt_file)
+    # Fail on an impossible resolution/arch pair now, before any folder is made.
+    from synthmed.gan.networks import build_networks
+
+    with torch.device("meta"):
+        build_networks(cfg.arch, cfg.resolution, ds.channels, ds.num_classes, cfg.cond, **net_kwargs(cfg))
+    name = str(ds.meta.get("source", {}).get("name") or ds.root.name)
+    return Plan(cfg, ds, meta, run_dir, f"{cfg.arch}-{name}{cfg.resolution}", ckpt, ckpt_file)
+
+
+def _merge_resume(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
+    out = TrainConfig.from_dict(saved.to_dict())
+    defaults = TrainConfig()
+    for name in RESUME_OVERRIDABLE:
+        value = getattr(given, name)
+        if value != getattr(defaults, name):
+            setattr(out, name, value)
+    if given.arch and given.arch != saved.arch:
+        raise SynthmedError(f"--resume: the run was trained with --arch {saved.arch}, not {given.arch}")
+    out.data = given.data or saved.data
+    out.resume = given.resume
+    return out
+
+
+def _check_resume_compatible(old: dict[str, Any], new: dict[str, Any], file: Path | None) -> None:
+    if len(old["classes"]) != len(new["classes"]):
+        raise SynthmedError(f"{file}: class count mismatch: the checkpoint has {len(old['classes'])} classes, "
+                            f"the dataset {new['dataset']} has {len(new['classes'])}")
+    for key in ("channels", "resolution"):
+        if old[key] != new[key]:
+            raise SynthmedError(f"{file}: {key} mismatch: checkpoint {old[key]}, now {new[key]}")
+
+
+def peek_run_dir(out: str | Path, desc: str) -> Path:
+    """The folder ``next_run_dir`` would create (for --dry-run, which creates nothing)."""
+    import re
+
+    root = Path(out)
+    numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"^(\d{5})-", p.name))] \
+        if root.is_dir() else []
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", desc).strip("-") or "run"
+    return root / f"{max(numbers, default=-1) + 1:05d}-{safe}"
+
+
+# -- entry point --------------------------------------------------------------------------------
+def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
+    """Train (or resume) a GAN; return the run folder. Works alone or under ``torchrun`` (DDP)."""
+    device = pick_device(cfg.device)
+    d = gdist.init_distributed(device.type)
+    try:
+        if d.enabled and device.type == "cuda":
+            device = torch.device("cuda", d.local_rank)
+            torch.cuda.set_device(device)
+        plan = plan_run(cfg)
+        if plan.cfg.batch % d.world_size or plan.cfg.batch // d.world_size < 2:
+            raise SynthmedError(f"--batch {plan.cfg.batch} must split into at least 2 images per process "
+                                f"over {d.world_size} processes")
+        if plan.run_dir is None:
+            from synthmed.utils.runs import next_run_dir
+
+            made = next_run_dir(plan.cfg.out, plan.run_desc) if d.is_main else None
+            plan.run_dir = Path(gdist.broadcast_object(str(made) if made else None, d))
+        trainer = Trainer(plan, d, device, metric_fn)
+        return trainer.run()
+    finally:
+        gdist.shutdown(d)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SynthmedError(f"--device {name}: CUDA is not available on this machine")
+    return dev
+
+
+# -- the trainer --------------------------------------------------------------------------------
+class Trainer:
+    def __init__(self, plan: Plan, d: gdist.Dist, device: torch.device, metric_fn: MetricFn | None) -> None:
+        self.plan, self.cfg, self.d, self.device = plan, plan.cfg, d, device
+        self.run_dir: Path = plan.run_dir  # type: ignore[assignment]
+        self.metric_fn = metric_fn
+        self.log = RunLog(self.run_dir, echo=self._echo) if d.is_main else None
+        self._setup_precision()
+        self._build()
+        self.data = self._load_data()
+        self.nimg, self.best = 0, {"name": None, "value": None, "nimg": None}
+        self.stop_requested = False
+        self.side_seconds = 0.0  # metric and snapshot time, left out of img/s
+        if plan.ckpt is not None:
+            self._restore(plan.ckpt)
+        else:
+            seed_everything(self.cfg.seed + d.rank)  # noise differs per rank; the weights were seeded alike
+        self._write_options()
+
+    # setup ------------------------------------------------------------------------------------
+    def _setup_precision(self) -> None:
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = None
+        if cuda and self.cfg.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        self.memory_format = torch.channels_last if cuda else torch.contiguous_format
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _build(self) -> None:
+        from synthmed.gan.networks import build_networks
+
+        cfg, meta = self.cfg, self.plan.meta
+        seed_everything(cfg.seed)  # same initial weights on every rank
+        G, D = build_networks(cfg.arch, cfg.resolution, meta["channels"], meta["num_classes"], cfg.cond,
+                              **dict(meta["net_kwargs"]))
+        G_ema, _ = build_networks(cfg.arch, cfg.resolution, meta["channels"], meta["num_classes"], cfg.cond,
+                                  **dict(meta["net_kwargs"]))
+        G_ema.load_state_dict(G.state_dict())
+        self.G = G.to(self.device, memory_format=self.memory_format).train()
+        self.D = D.to(self.device, memory_format=self.memory_format).train()
+        self.G_ema = G_ema.to(self.device).eval().requires_grad_(False)
+        self.G_ddp = gdist.wrap(self.G, self.d, self.device)
+        self.D_ddp = gdist.wrap(self.D, self.d, self.device)
+        self.G_fwd, self.G_train = self.G, self.G_ddp
+        if cfg.compile:  # the generator only: R1 / GP need double backward through D, which compile lacks
+            self.G_fwd, self.G_train = torch.compile(self.G), torch.compile(self.G_ddp)
+        betas = {"dcgan": (0.5, 0.999), "wgan-gp": (0.0, 0.9), "stylegan2": (0.0, 0.99)}[cfg.arch]
+        lr_d, betas_d = cfg.lr_d, betas
+        if cfg.arch == "stylegan2":  # lazy regularisation: scale D's Adam so the average step is unchanged
+            c = cfg.r1_interval / (cfg.r1_interval + 1)
+            lr_d, betas_d = cfg.lr_d * c, (betas[0] ** c, betas[1] ** c)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d)
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.ada = None
+        if cfg.aug == "ada":
+            from synthmed.gan.augment import AdaptiveAugment
+
+            self.ada = AdaptiveAugment(target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
+
+    def _load_data(self) -> TrainImages:
+        data = load_train_images(self.plan.ds, self.cfg.resolution)
+        if self.device.type == "cuda":
+            data = TrainImages(data.images.to(self.device), data.labels.to(self.device))
+        return data
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.aug == "diffaug":
+            from synthmed.gan.augment import diff_augment
+
+            return diff_augment(x, self.cfg.diffaug_policy)
+        if self.ada is not None:
+            return self.ada(x)
+        return x
+
+    # checkpoint state ---------------------------------------------------------------------------
+    def _state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(), "meta": self.plan.meta, "nimg": self.nimg,
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
+            "ada": self.ada.state_dict() if self.ada is not None else None,
+            "ada_p": float(self.ada.p) if self.ada is not None else 0.0,
+            "rng": rng, "world_size": self.d.world_size, "best": self.best,
+        }
+
+    def _restore(self, ck: dict[str, Any]) -> None:
+        self.G.load_state_dict(ck["G"])
+        self.D.load_state_dict(ck["D"])
+        self.G_ema.load_state_dict(ck["G_ema"])
+        self.opt_G.load_state_dict(ck["opt_G"])
+        self.opt_D.load_state_dict(ck["opt_D"])
+        self.scaler_G.load_state_dict(ck["scaler_G"])
+        self.scaler_D.load_state_dict(ck["scaler_D"])
+        if self.ada is not None and ck.get("ada") is not None:
+            self.ada.load_state_dict(ck["ada"])
+        self.nimg, self.best = int(ck["nimg"]), dict(ck.get("best") or self.best)
+        rng = ck.get("rng") or []
+        if len(rng) == self.d.world_size:
+            restore_rng(rng[self.d.rank])
+        else:  # a different number of processes cannot replay the old streams; start fresh ones
+            seed_everything(self.cfg.seed + self.d.rank + self.nimg)
+        if self.log:
+            truncate_stats(self.run_dir, self.nimg)
+            self.log.line(f"resumed from {self.plan.ckpt_file} at {self.nimg / 1000:.3f} kimg"
+                          + ("" if len(rng) == self.d.world_size else " (world size changed: RNG re-seeded)"))
+
+    def _write_options(self) -> None:
+        if not self.d.is_main:
+            return
+        info = {**self.cfg.to_dict(), "run_dir": str(self.run_dir), "world_size": self.d.world_size,
+                "device": str(self.device), "amp_dtype": str(self.amp_dtype) if self.amp_dtype else None,
+                "torch": torch.__version__, "python": platform.python_version(),
+                "dataset_hash": self.plan.meta["dataset_hash"], "classes": self.plan.meta["classes"],
+                "train_counts": self.plan.meta["train_counts"]}
+        if self.plan.ckpt_file is not None:
+            info["resumed_from"] = str(self.plan.ckpt_file)
+            info["resumed_at_kimg"] = self.nimg / 1000
+        write_json(self.run_dir / "options.json", info)
+
+    # one training iteration -------------------------------------------------------------------
+    def _real_batch(self, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = batch_indices(len(self.data), self.cfg.batch, batch_idx, self.cfg.seed, self.d.rank,
+                            self.d.world_size).to(self.data.images.device)
+        real = to_model_range(self.data.images[idx]).to(self.device).contiguous(memory_format=self.memory_format)
+        labels = self.data.labels[idx].to(self.device)
+        return real, labels
+
+    def _d_step(self, batch_idx: int) -> dict[str, torch.Tensor]:
+        cfg, wgan = self.cfg, self.cfg.arch == "wgan-gp"
+        real, labels = self._real_batch(batch_idx)
+        z = torch.randn(real.shape[0], cfg.z_dim, device=self.device)
+        with torch.no_grad(), self._autocast():
+            fake = self.G_fwd(z, labels).float()
+        real_a, fake_a = self._augment(real), self._augment(fake)
+        reg = "gp" if wgan else ("r1" if cfg.arch == "stylegan2" and batch_idx % cfg.r1_interval == 0 else None)
+        passes = ["real", "fake"] + ([reg] if reg else [])
+        self.opt_D.zero_grad(set_to_none=True)
+        out: dict[str, torch.Tensor] = {}
+        for i, name in enumerate(passes):
+            with gdist.no_sync(self.D_ddp, sync=i == len(passes) - 1):
+                loss = self._d_pass(name, real_a, fake_a, labels)
+                self.scaler_D.scale(loss).backward()
+            out[name] = loss.detach()
+        self.scaler_D.step(self.opt_D)
+        self.scaler_D.update()
+        loss_d = out["real"] + out["fake"] + (out["gp"] if wgan else 0)
+        return {"loss_D": loss_d, **({"r1": out["r1"]} if "r1" in out else {}), **({"gp": out["gp"]} if wgan else {}),
+                "labels": labels}
+
+    def _d_pass(self, name: str, real_a: torch.Tensor, fake_a: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        cfg, wgan = self.cfg, self.cfg.arch == "wgan-gp"
+        if name == "real":
+            with self._autocast():
+                logits = self.D_ddp(real_a, labels).float()
+            if self.ada is not None:
+                self.ada.accumulate(logits)
+            return -logits.mean() if wgan else losses.d_logistic_real(logits)
+        if name == "fake":
+            with self._autocast():
+                logits = self.D_ddp(fake_a.detach(), labels).float()
+            return logits.mean() if wgan else losses.d_logistic_fake(logits)
+        if name == "gp":
+            return cfg.gp_lambda * losses.gradient_penalty(self.D_ddp, real_a, fake_a, labels)
+        from synthmed.gan.regularizers import r1_penalty
+
+        return r1_penalty(self.D_ddp, real_a, labels) * (cfg.r1_gamma / 2) * cfg.r1_interval
+
+    def _g_step(self, labels: torch.Tensor) -> torch.Tensor:
+        self.D.requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        z = torch.randn(labels.shape[0], self.cfg.z_dim, device=self.device)
+        with self._autocast():
+            fake = self.G_train(z, labels)
+            logits = self.D(self._augment(fake), labels).float()  # plain D: no DDP sync for D here
+        loss = -logits.mean() if self.cfg.arch == "wgan-gp" else losses.g_nonsaturating(logits)
+        self.scaler_G.scale(loss).backward()
+        self.scaler_G.step(self.opt_G)
+        self.scaler_G.update()
+        self.D.requires_grad_(True)
+        return loss.detach()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        ema_nimg = self.cfg.ema_kimg * 1000
+        if self.cfg.ema_rampup:
+            ema_nimg = min(ema_nimg, self.nimg * self.cfg.ema_rampup)
+        beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    def _iteration(self) -> dict[str, torch.Tensor]:
+        """n_critic (WGAN-GP) or 1 D step(s), then one G step and the EMA update."""
+        n_d = self.cfg.n_critic if self.cfg.arch == "wgan-gp" else 1
+        stats: dict[str, torch.Tensor] = {}
+        for _ in range(n_d):
+            batch_idx = self.nimg // self.cfg.batch
+            stats = self._d_step(batch_idx)
+            self.nimg += self.cfg.batch
+            if self.ada is not None and (batch_idx + 1) % self.cfg.ada_interval == 0:
+                self.ada.step()
+        stats["loss_G"] = self._g_step(stats.pop("labels"))
+        self._update_ema()
+        return stats
+
+    # the loop ---------------------------------------------------------------------------------
+    def run(self) -> Path:
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        total = math.ceil(cfg.kimg * 1000)
+        if self.log:
+            cond = f"conditional on {self.plan.meta['num_classes']} classes" if cfg.cond else "unconditional"
+            self.log.line(f"training {cfg.arch} at {cfg.resolution}x{cfg.resolution}, {self.plan.meta['channels']} "
+                          f"channel(s), {cond}, "
+                          f"{len(self.data)} train images x{self.d.world_size} process(es) on {self.device}; "
+                          f"{self.nimg / 1000:.3f} -> {total / 1000:.3f} kimg, batch {cfg.batch}, aug {cfg.aug}")
+            if cfg.metric_every_kimg and self.metric_fn is None:
+                self.log.line("no fidelity metric function available: best.pt is the last checkpoint")
+            if self.plan.ckpt is None:
+                self._save_reals_grid()
+        bar = tqdm(total=total, initial=min(self.nimg, total), unit="img", unit_scale=True, dynamic_ncols=True,
+                   desc=cfg.arch, disable=not (cfg.progress and self.d.is_main))
+        acc: dict[str, float] = {}
+        n_acc, tick_start, tick_nimg = 0, time.time(), self.nimg
+        interrupted = False
+        with self._sigint_guard():
+            while self.nimg < total:
+                if gdist.any_rank(self.stop_requested, self.d, self.device):
+                    interrupted = True
+                    break
+                prev = self.nimg
+                stats = self._iteration()
+                for k, v in stats.items():
+                    acc[k] = acc.get(k, 0.0) + float(v)
+                n_acc += 1
+                bar.update(min(self.nimg, total) - min(prev, total))
+                done = self.nimg >= total
+                metrics = self._maybe_metric(prev, done)
+                if _crossed(prev, self.nimg, cfg.tick_kimg) or done or metrics:
+                    record = self._tick_record(acc, n_acc, tick_start, tick_nimg, metrics)
+                    bar.set_postfix(kimg=f"{record['kimg']:.1f}", loss_G=f"{record['loss_G']:.3f}",
+                                    loss_D=f"{record['loss_D']:.3f}")
+                    acc, n_acc, tick_start, tick_nimg = {}, 0, time.time(), self.nimg
+                if _crossed(prev, self.nimg, cfg.snapshot_kimg) or done:
+                    self._snapshot(metrics)
+        bar.close()
+        if interrupted:
+            self._snapshot(None)
+            if self.log:
+                self.log.line(f"interrupted at {self.nimg / 1000:.3f} kimg: checkpoint written; "
+                              f"continue with --resume {self.run_dir}")
+                self.log.close()
+            raise KeyboardInterrupt
+        if self.log:
+            self.log.line(f"done: {self.nimg / 1000:.3f} kimg; run folder {self.run_dir}")
+            self.log.close()
+        return self.run_dir
+
+    def _tick_record(self, acc: dict[str, float], n: int, t0: float, nimg0: int,
+                     metrics: dict[str, float] | None) -> dict[str, Any]:
+        dt = max(time.time() - t0 - self.side_seconds, 1e-9)
+        self.side_seconds = 0.0
+        means = gdist.mean_over_ranks([acc.get(k, 0.0) / max(n, 1) for k in ("loss_G", "loss_D")], self.d,
+                                      self.device)
+        record: dict[str, Any] = {"kimg": round(self.nimg / 1000, 3), "loss_G": means[0], "loss_D": means[1]}
+        for k in ("gp", "r1"):
+            if k in acc:
+                record[k] = acc[k] / n
+        record["ada_p"] = float(self.ada.p) if self.ada is not None else 0.0
+        record["img_per_sec"] = (self.nimg - nimg0) / dt
+        record["sec_per_tick"] = dt
+        if self.device.type == "cuda":
+            record["peak_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
+        if metrics:
+            record.update(metrics)
+        if self.log:
+            self.log.stats(record)
+            self.log.line("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        return record
+
+    def _maybe_metric(self, prev: int, done: bool) -> dict[str, float] | None:
+        every = self.cfg.metric_every_kimg
+        if not every or self.metric_fn is None or not (_crossed(prev, self.nimg, every) or done):
+            return None
+        result, t0 = None, time.time()
+        if self.d.is_main:
+            with _preserve_rng(self.device):
+                result = {k: float(v) for k, v in self.metric_fn(self.G_ema, dict(self.plan.meta)).items()
+                          if v is not None}
+        result = gdist.broadcast_object(result, self.d)
+        self.side_seconds += time.time() - t0
+        return result
+
+    def _snapshot(self, metrics: dict[str, float] | None) -> None:
+        t0 = time.time()
+        is_best = self._update_best(metrics)
+        rng = gdist.gather_objects(capture_rng(), self.d)
+        if self.d.is_main:
+            self._save_grid()
+            save_checkpoint(self._state(rng), self.run_dir / "checkpoints", self.cfg.keep_last, is_best)
+        gdist.barrier(self.d)
+        self.side_seconds += time.time() - t0
+
+    def _update_best(self, metrics: dict[str, float] | None) -> bool:
+        """Best by the metric (lower is better) when one is computed; otherwise best = last."""
+        if self.metric_fn is None or not self.cfg.metric_every_kimg:
+            return True
+        if not metrics:
+            return self.best["value"] is None
+        name = self.cfg.best_metric if self.cfg.best_metric in metrics else next(iter(metrics))
+        value = metrics[name]
+        if self.best["value"] is None or value < self.best["value"]:
+            self.best = {"name": name, "value": value, "nimg": self.nimg}
+            return True
+        return False
+
+    def _save_grid(self) -> None:
+        z, labels = grid_inputs(self.plan.meta["num_classes"] if self.cfg.cond else 0, self.cfg.grid_cols,
+                                self.cfg.z_dim, self.cfg.grid_seed)
+        with _preserve_rng(self.device):
+            arr = sample_grid(self.G_ema, z, labels, self.cfg.grid_cols, self.device)
+        save_png(arr, self.run_dir / "grids" / f"grid-{self.nimg / 1000:08.3f}.png")
+
+    def _save_reals_grid(self) -> None:
+        """``grids/reals.png``: real training images laid out like the sample grids, for comparison."""
+        cols, rows = self.cfg.grid_cols, []
+        classes = range(self.plan.meta["num_classes"]) if self.cfg.cond else [None]
+        for c in classes:
+            idx = torch.arange(len(self.data)) if c is None else torch.nonzero(self.data.labels.cpu() == c)[:, 0]
+            rows.append(self.data.images.cpu()[idx[:cols]])
+        x = to_model_range(torch.cat(rows))
+        save_png(tile(x, cols), self.run_dir / "grids" / "reals.png")
+
+    # Ctrl-C -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _sigint_guard(self):
+        """First Ctrl-C: finish the step, write a checkpoint, stop. A second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            if self.log:
+                self.log.line("Ctrl-C: stopping after this step and writing a checkpoint (again to abort)")
+
+        old = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
+
+    def _echo(self, text: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(text)
+
+
+def _crossed(prev: int, now: int, every_kimg: float | None) -> bool:
+    if not every_kimg:
+        return False
+    every = max(1, round(every_kimg * 1000))
+    return now // every > prev // every
+
+
+@contextlib.contextmanager
+def _preserve_rng(device: torch.device):
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def read_stats(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-tick records of a run (``stats.jsonl``)."""
+    path = Path(run_dir) / "stats.jsonl"
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]

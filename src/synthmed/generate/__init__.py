@@ -1,0 +1,1 @@
+"""Generation: sample a trained GAN into a prepared dataset (split ``train``) with per-image provenance."""

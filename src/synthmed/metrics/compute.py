@@ -1,0 +1,366 @@
+"""``compute_metrics``: every metric family, overall and per class, for a real and a synthetic set.
+
+Reads both prepared datasets, extracts features once per family (cached by dataset content hash
+for the real set and the synthetic set alike), then evaluates each metric on the whole sets and
+on each class's subset. A metric that cannot be computed is ``None`` with its reason in ``notes``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+from synthmed.metrics import frechet, kid, memorization, msssim, prdc
+from synthmed.metrics.cache import FeatureCache, default_cache_dir
+from synthmed.utils.hashing import sha256_json
+
+METRIC_KEYS = ("frd", "fid_domain", "kid_domain", "precision", "recall", "density", "coverage", "ms_ssim_real",
+               "ms_ssim_fake", "memorized_fraction", "fid_inception", "kid_inception", "inception_score")
+PRDC_K = 3
+
+
+@dataclass
+class ImageSet:
+    """One side of the comparison: a dataset split, the indices used, pixels and labels."""
+
+    ds: PreparedDataset
+    split: str
+    indices: np.ndarray
+    images: torch.Tensor   # (N, C, H, W) in [-1, 1]
+    labels: np.ndarray
+    features: dict[str, Any] = field(default_factory=dict)
+    train_set: ImageSet | None = None  # the dataset's train split, loaded once (for the real side)
+
+    def cache_key(self, kind: str, extra: Any = None) -> dict:
+        return {"data": self.ds.split_hash(self.split), "idx": sha256_json(self.indices.tolist()), "kind": kind,
+                "extra": extra}
+
+
+class Result:
+    """Collects values and notes for ``overall`` and each class."""
+
+    def __init__(self, classes: list[str]) -> None:
+        self.values: dict[str, dict[str, Any]] = {"overall": dict.fromkeys(METRIC_KEYS)}
+        self.values.update({c: dict.fromkeys(METRIC_KEYS) for c in classes})
+        self.notes: dict[str, dict[str, str]] = {k: {} for k in self.values}
+
+    def set(self, scope: str, key: str, value: float | None, note: str | None = None) -> None:
+        self.values[scope][key] = None if value is None or not np.isfinite(value) else float(value)
+        if note:
+            self.notes[scope][key] = note
+
+    def note(self, scope: str, key: str, note: str) -> None:
+        self.notes[scope][key] = note
+
+
+def _sample(n: int, max_images: int | None, rng: np.random.Generator) -> np.ndarray:
+    if max_images is None or n <= max_images:
+        return np.arange(n)
+    return np.sort(rng.choice(n, max_images, replace=False))
+
+
+def _open_set(spec: str, max_images: int | None, rng: np.random.Generator) -> ImageSet:
+    ds, split = PreparedDataset.open_spec(spec, "train")
+    idx = _sample(len(ds.entries(split)), max_images, rng)
+    images, labels = ds.load_tensor(split, idx)
+    return ImageSet(ds, split, idx, images, labels.numpy())
+
+
+def _check_compatible(real: ImageSet, fake: ImageSet) -> None:
+    if real.ds.classes != fake.ds.classes:
+        raise SynthmedError(f"{fake.ds.root}: classes {fake.ds.classes} differ from the real set's {real.ds.classes}")
+    if (real.ds.resolution, real.ds.channels) != (fake.ds.resolution, fake.ds.channels):
+        raise SynthmedError(f"{fake.ds.root}: images are {fake.ds.resolution}px x {fake.ds.channels} channel(s), "
+                            f"the real set's are {real.ds.resolution}px x {real.ds.channels}; prepare them alike")
+
+
+def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: bool = True,
+                    features: str | Path | None = None, inception_weights: str | Path | None = None,
+                    out_dir: str | Path | None = None, seed: int = 0, max_images: int | None = None, *,
+                    cache_dir: str | Path | None = "default", frd_max_images: int | None = 300,
+                    allow_download: bool = True, progress: bool = True, workers: int | None = None,
+                    msssim_pairs: int = 200, kid_subsets: int = 100, skip: tuple[str, ...] = ()) -> dict:
+    """All metrics of ``fake_spec`` against ``real_spec`` (``DIR[:split]``, default split train).
+
+    ``skip`` may name families to leave out (``frd``, ``inception``); they are then null with a note.
+    """
+    t_start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
+    real = _open_set(str(real_spec), max_images, rng)
+    fake = _open_set(str(fake_spec), max_images, rng)
+    _check_compatible(real, fake)
+    classes = real.ds.classes
+    res = Result(classes)
+    info: dict[str, Any] = {"timings_s": {}, "n_real": len(real.labels), "n_fake": len(fake.labels),
+                            "n_real_per_class": _counts(real.labels, classes),
+                            "n_fake_per_class": _counts(fake.labels, classes)}
+    scopes = [("overall", None)] + ([(c, i) for i, c in enumerate(classes)] if per_class else [])
+
+    timed = _Timer(info["timings_s"])
+    with timed("domain"):
+        _domain_family(real, fake, scopes, res, info, cache, features, seed, progress, kid_subsets)
+    with timed("ms_ssim"):
+        _msssim_family(real, fake, scopes, res, info, seed, msssim_pairs)
+    with timed("memorization"):
+        _memorization_family(real, fake, scopes, res, info, cache, out_dir)
+    if "frd" in skip:
+        _null_all(res, scopes, ("frd",), "skipped (--skip frd)")
+    else:
+        with timed("frd"):
+            _frd_family(real, fake, scopes, res, info, cache, frd_max_images, seed, workers, progress)
+    if "inception" in skip:
+        _null_all(res, scopes, ("fid_inception", "kid_inception", "inception_score"), "skipped (--skip inception)")
+    else:
+        with timed("inception"):
+            _inception_family(real, fake, scopes, res, info, cache, inception_weights, allow_download, seed,
+                              kid_subsets)
+    info["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
+
+    notes: dict[str, Any] = dict(res.notes["overall"])
+    if per_class:
+        notes["per_class"] = {c: res.notes[c] for c in classes if res.notes[c]}
+    return {
+        "real": {"path": str(real.ds.root), "split": real.split, "content_hash": real.ds.content_hash},
+        "fake": {"path": str(fake.ds.root), "split": fake.split, "content_hash": fake.ds.content_hash},
+        "overall": res.values["overall"],
+        "per_class": {c: res.values[c] for c in classes} if per_class else {},
+        "notes": notes,
+        "info": info,
+        "config": {"per_class": per_class, "features": str(features) if features else "domain-cnn",
+                   "inception_weights": str(inception_weights) if inception_weights else None, "seed": seed,
+                   "max_images": max_images, "frd_max_images": frd_max_images, "msssim_pairs": msssim_pairs,
+                   "kid_subsets": kid_subsets, "prdc_k": PRDC_K, "memorization_percentile": 5.0,
+                   "skip": list(skip)},
+    }
+
+
+class _Timer:
+    def __init__(self, sink: dict[str, float]) -> None:
+        self.sink = sink
+
+    def __call__(self, name: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def block():
+            t = time.perf_counter()
+            yield
+            self.sink[name] = round(time.perf_counter() - t, 2)
+
+        return block()
+
+
+def _counts(labels: np.ndarray, classes: list[str]) -> dict[str, int]:
+    return {c: int((labels == i).sum()) for i, c in enumerate(classes)}
+
+
+def _mask(labels: np.ndarray, label: int | None) -> np.ndarray:
+    return np.ones(len(labels), dtype=bool) if label is None else labels == label
+
+
+def _null_all(res: Result, scopes, keys, note: str) -> None:
+    for scope, _ in scopes:
+        for key in keys:
+            res.set(scope, key, None, note)
+
+
+# -- domain features: FID, KID, precision/recall/density/coverage --------------------------------------
+def _train_set(real: ImageSet) -> ImageSet:
+    """The real dataset's training split (what the generator learnt from)."""
+    if real.train_set is not None:
+        return real.train_set
+    ds = real.ds
+    split = "train" if ds.entries("train") else real.split
+    if split == real.split:
+        real.train_set = real
+    else:
+        images, labels = ds.load_tensor(split)
+        real.train_set = ImageSet(ds, split, np.arange(len(labels)), images, labels.numpy())
+    return real.train_set
+
+
+def _cached_features(s: ImageSet, kind: str, extractor_id: str, cache: FeatureCache, fn) -> np.ndarray:
+    key = s.cache_key(kind, extractor_id)
+    feats = cache.load(kind, key)
+    if feats is None or feats.shape[0] != len(s.labels):
+        feats = fn(s.images)
+        cache.save(kind, key, feats)
+    return feats
+
+
+def _domain_family(real, fake, scopes, res, info, cache, features, seed, progress, kid_subsets) -> None:
+    from synthmed.metrics import features as feat_mod
+
+    if features:
+        model, extractor_id = feat_mod.load_user_extractor(features)
+    else:
+        model, extractor_id = feat_mod.domain_cnn_for(real.ds, cache.root, feat_mod.DomainCNNConfig(seed=seed),
+                                                      progress)
+    info["domain_extractor"] = extractor_id
+    for s in (real, fake, _train_set(real)):
+        if "domain" not in s.features:
+            s.features["domain"] = _cached_features(s, "domain", extractor_id, cache,
+                                                    lambda x: feat_mod.extract(model, x))
+    dim = real.features["domain"].shape[1]
+    info["domain_dim"] = dim
+    for scope, label in scopes:
+        fr = real.features["domain"][_mask(real.labels, label)]
+        ff = fake.features["domain"][_mask(fake.labels, label)]
+        _distances(res, scope, "domain", fr, ff, seed, kid_subsets)
+        if min(len(fr), len(ff)) > PRDC_K:
+            for key, value in prdc.prdc(fr, ff, PRDC_K).items():
+                res.set(scope, key, value)
+        else:
+            for key in ("precision", "recall", "density", "coverage"):
+                res.set(scope, key, None, f"needs more than k={PRDC_K} images per set (have {len(fr)}/{len(ff)})")
+
+
+def _distances(res: Result, scope: str, family: str, fr: np.ndarray, ff: np.ndarray, seed: int,
+               kid_subsets: int = 100) -> None:
+    """FID and KID in one feature space, with the small-sample notes the issue asks for."""
+    fid_key, kid_key = f"fid_{family}", f"kid_{family}"
+    if min(len(fr), len(ff)) < 2:
+        res.set(scope, fid_key, None, f"needs at least 2 images per set (have {len(fr)} real, {len(ff)} fake)")
+        res.set(scope, kid_key, None, f"needs at least 2 images per set (have {len(fr)} real, {len(ff)} fake)")
+        return
+    res.set(scope, fid_key, frechet.frechet_from_features(fr, ff), frechet.stability_note(len(fr), len(ff),
+                                                                                           fr.shape[1]))
+    mean, std, size = kid.kid_from_features(fr, ff, subsets=kid_subsets, rng=np.random.default_rng(seed))
+    res.set(scope, kid_key, mean, f"std {std:.3g} over {kid_subsets} subsets of {size}")
+
+
+# -- MS-SSIM diversity ------------------------------------------------------------------------------
+def _msssim_family(real, fake, scopes, res, info, seed, n_pairs) -> None:
+    kernel, betas = msssim.scales_for(real.ds.resolution)
+    info["ms_ssim"] = {"pairs_per_class": n_pairs, "kernel_size": kernel, "scales": len(betas)}
+    per_class: dict[str, dict[str, float | None]] = {}
+    for name, s in (("ms_ssim_real", real), ("ms_ssim_fake", fake)):
+        values = {}
+        for i, c in enumerate(real.ds.classes):
+            imgs = s.images[torch.from_numpy(s.labels == i)]
+            values[c] = msssim.mean_pairwise_msssim(imgs, n_pairs, np.random.default_rng(seed + i))
+        per_class[name] = values
+        present = [v for v in values.values() if v is not None]
+        # overall: the unweighted mean of the class means (diversity *within* classes)
+        res.set("overall", name, float(np.mean(present)) if present else None,
+                None if present else "no class has 2 or more images")
+        for scope, _ in scopes[1:]:
+            v = values[scope]
+            res.set(scope, name, v, None if v is not None else "fewer than 2 images in this class")
+
+
+# -- memorization ------------------------------------------------------------------------------------
+def _memorization_family(real, fake, scopes, res, info, cache, out_dir) -> None:
+    train = _train_set(real)
+    loo = train is real
+    result = memorization.check_memorization(
+        fake.features["domain"], train.features["domain"], memorization.pixel_vectors(fake.images),
+        memorization.pixel_vectors(train.images), None if loo else real.features["domain"],
+        None if loo else memorization.pixel_vectors(real.images))
+    info["memorization"] = {
+        "reference": "leave-one-out within the training split" if loo else f"real '{real.split}' split vs train",
+        "threshold_feature": result.threshold_feature, "threshold_pixel_rms": result.threshold_pixel,
+        "n_flagged": int(result.flagged.sum()), "chance_rate": result.chance_rate,
+        "flagged_fake_indices": [int(fake.indices[i]) for i in np.flatnonzero(result.flagged)],
+    }
+    fake.features["memorization"] = result  # kept for callers that reuse the ImageSet
+    for scope, label in scopes:
+        m = _mask(fake.labels, label)
+        res.set(scope, "memorized_fraction", float(result.flagged[m].mean()) if m.any() else None,
+                None if m.any() else "no synthetic images in this class")
+    if result.fraction > 0:
+        res.note("overall", "memorized_fraction",
+                 privacy_message(result.fraction, int(result.flagged.sum()), result.chance_rate))
+    if out_dir is not None and len(fake.labels):
+        png = memorization.save_pairs_png(result, _display(fake.images), _display(train.images),
+                                          Path(out_dir) / "memorization_pairs.png")
+        info["memorization"]["pairs_png"] = str(png)
+
+
+def privacy_message(fraction: float, n: int, chance: float) -> str:
+    return (f"{n} synthetic image(s) ({fraction:.1%}) are closer to a training image, in pixels and in features, "
+            f"than 95% of real images are (real images pass this test at {chance:.1%}): possible near copies of "
+            f"patients' images, a privacy leak if released; inspect memorization_pairs.png and use "
+            f"'synthmed filter --drop-near-copies'")
+
+
+def _display(images: torch.Tensor) -> np.ndarray:
+    return ((images.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+# -- FRD ---------------------------------------------------------------------------------------------
+def _frd_family(real, fake, scopes, res, info, cache, frd_max_images, seed, workers, progress) -> None:
+    from synthmed.metrics import radiomics
+
+    rng = np.random.default_rng(seed + 1)
+    feats, labels = [], []
+    for s in (real, fake):
+        sub = _sample(len(s.labels), frd_max_images, rng)
+        key = {"data": s.ds.split_hash(s.split), "idx": sha256_json(s.indices[sub].tolist()), "frd": "v1"}
+        f = cache.load("radiomics", key)
+        if f is None or f.shape[0] != len(sub):
+            entries = s.ds.entries(s.split)
+            paths = [s.ds.image_path(entries[int(s.indices[i])]) for i in sub]
+            f = radiomics.extract_radiomics(paths, workers, progress)
+            cache.save("radiomics", key, f)
+        feats.append(f)
+        labels.append(s.labels[sub])
+    info["frd"] = {"n_real": len(labels[0]), "n_fake": len(labels[1]), "version": "v1 (frd-score)",
+                   "n_radiomic_features": int(feats[0].shape[1])}
+    for scope, label in scopes:
+        fr, ff = feats[0][_mask(labels[0], label)], feats[1][_mask(labels[1], label)]
+        try:
+            value, kept = radiomics.frd_from_features(fr, ff)
+        except ValueError as exc:
+            res.set(scope, "frd", None, str(exc))
+            continue
+        capped = frd_max_images is not None and max(len(real.labels), len(fake.labels)) > frd_max_images
+        note = frechet.stability_note(len(fr), len(ff), kept)
+        if value == float("-inf"):
+            note = "identical radiomic statistics (Fréchet distance 0, its log undefined)"
+        if capped and scope == "overall":
+            note = f"radiomics on a random {frd_max_images} images per set (--frd-max-images); " + (note or "")
+        res.set(scope, "frd", value, note)
+
+
+# -- Inception ---------------------------------------------------------------------------------------
+def _inception_family(real, fake, scopes, res, info, cache, weights, allow_download, seed, kid_subsets) -> None:
+    from synthmed.metrics import inception
+
+    keys = ("fid_inception", "kid_inception", "inception_score")
+    try:
+        model = inception.load_inception(weights, allow_download)
+    except inception.InceptionUnavailable as exc:
+        info["inception"] = str(exc)
+        for scope, _ in scopes:
+            for key in keys:
+                note = str(exc) if scope == "overall" else "Inception weights unavailable (see notes)"
+                res.set(scope, key, None, note)
+        return
+    info["inception"] = "torch-fidelity InceptionV3 (FID weights), uint8, gray->RGB, TF1 bilinear resize to 299"
+    both = []
+    for s in (real, fake):
+        key = s.cache_key("inception", "pt_inception-2015-12-05")
+        f = cache.load("inception", key)
+        if f is None or f.shape[0] != len(s.labels):
+            pool, logits = inception.inception_features(model, s.images)
+            f = np.concatenate([pool, logits], axis=1)
+            cache.save("inception", key, f)
+        both.append(f)
+    for scope, label in scopes:
+        fr = both[0][_mask(real.labels, label), :2048]
+        ff_all = both[1][_mask(fake.labels, label)]
+        _distances(res, scope, "inception", fr, ff_all[:, :2048], seed, kid_subsets)
+        if len(ff_all) >= 2:
+            mean, std = inception.inception_score(ff_all[:, 2048:])
+            res.set(scope, "inception_score", mean, f"std {std:.3g} over 10 splits")
+        else:
+            res.set(scope, "inception_score", None, "needs at least 2 synthetic images")

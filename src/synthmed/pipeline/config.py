@@ -1,0 +1,264 @@
+"""The experiment config: pydantic models, two profiles (cpu, gpu), YAML in and out.
+
+Every field has a description; ``synthmed init`` writes them as comments above each key, so the
+commented YAML can never drift from what the loader accepts. Unknown keys are errors
+(``extra="forbid"``): a typo names the key instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synthmed.errors import BadInputError, SynthmedError
+
+Profile = Literal["cpu", "gpu"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    medmnist: str = Field("breastmnist", description="MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
+    size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
+    resolution: int = Field(28, ge=8, le=4096,
+                            description="Side of the prepared images in pixels (the GAN pads 28 to 32 itself).")
+    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's.")
+    root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
+                                               "then ~/.medmnist (not part of the cache key).")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: int) -> int:
+        if v not in (28, 64, 128, 224):
+            raise ValueError("must be one of 28, 64, 128, 224")
+        return v
+
+
+class GanConfig(_Section):
+    arch: str = Field("dcgan", description="GAN architecture: dcgan (small, CPU) or stylegan2.")
+    kimg: float = Field(4.0, gt=0, description="Training length in thousands of real images shown to D.")
+    batch: int = Field(32, ge=1, description="Batch size.")
+    aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
+                                                   "overfitting on small data: none, diffaug or ada.")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="Further synthmed.gan TrainConfig fields, passed as they are.")
+
+
+class GenerateConfig(_Section):
+    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: enough for "
+                                                         "the largest ratio, plus 25 % for the filter to remove.")
+    trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
+    batch: int = Field(64, ge=1, description="Generation batch size.")
+
+
+class MetricsConfig(_Section):
+    enabled: bool = Field(True, description="Compute realism/diversity/memorization metrics.")
+    max_images: int | None = Field(300, ge=2, description="Images per side used by the metrics (null: all).")
+    per_class: bool = Field(True, description="Also compute every metric per class.")
+    features: str | None = Field(None, description="Feature extractor for FID-like metrics (null: the stage's "
+                                                   "default).")
+    frd_max_images: int | None = Field(60, ge=2, description="Images per side for the radiomics FRD (slow on CPU: "
+                                                              "about 1 s per image).")
+    skip: list[Literal["frd", "inception"]] = Field([], description="Metric families to leave out (frd, inception).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Further synthmed.metrics compute_metrics "
+                                                                      "options (msssim_pairs, kid_subsets, ...).")
+
+
+class FilterConfig(_Section):
+    enabled: bool = Field(True, description="Filter the synthetic images before training classifiers.")
+    min_confidence: float = Field(0.5, ge=0, le=1, description="Drop images a real-data classifier does not "
+                                                              "assign to their class with this probability.")
+    drop_worst_realism: float = Field(0.0, ge=0, lt=1, description="Fraction of least realistic images to drop.")
+    drop_near_copies: bool = Field(True, description="Drop near-copies of real training images (memorization).")
+
+
+class ClassifyConfig(_Section):
+    arch: str = Field("cnn", description="Classifier architecture: cnn (small, CPU) or a timm name (resnet18, ...).")
+    epochs: int = Field(2, ge=1, description="Training epochs per run.")
+    batch: int = Field(64, ge=1, description="Batch size.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate.")
+    seeds: list[int] = Field([0, 1], min_length=1, description="Classifier seeds: every grid cell runs once per "
+                                                              "seed (confidence intervals come from these).")
+    ratios: list[int] = Field([0, 50, 100], min_length=1,
+                                description="Synthetic images as % of the real images used (0 = real only).")
+    real_fractions: list[float] = Field([1.0, 0.25], min_length=1,
+                                        description="Fractions of the real training split used.")
+    augment: list[Literal["none", "traditional"]] = Field(["none", "traditional"], min_length=1,
+                                                          description="With and without traditional augmentation.")
+    synthetic_only: bool = Field(True, description="Also train on synthetic images only (as many as the real).")
+    use_filtered: bool = Field(True, description="Use the filtered synthetic set when the filter stage runs.")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="Further synthmed.classify experiment options, passed as they are.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be unique")
+        return v
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, v: list[int]) -> list[int]:
+        if any(r < 0 for r in v):
+            raise ValueError("ratios are percentages >= 0")
+        return sorted(set(v))
+
+    @field_validator("real_fractions")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in v):
+            raise ValueError("real fractions must be in (0, 1]")
+        return sorted(set(v), reverse=True)
+
+
+class StatsConfig(_Section):
+    baseline: str = Field("real", description="The condition every other one is compared with.")
+
+
+class ReportConfig(_Section):
+    samples_per_class: int = Field(16, ge=1, le=64, description="Images per class in the sample grids.")
+
+
+class ExperimentConfig(_Section):
+    name: str = Field("breastmnist-cpu", pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Run name; the default output folder is runs/<name>.")
+    profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min) or gpu (StyleGAN2-ADA at 128).")
+    seed: int = Field(0, description="Seed of the GAN, generation and filtering (classifier seeds: classify.seeds).")
+    device: str = Field("auto", description="auto, cpu or cuda[:N].")
+    data: DataConfig = Field(default_factory=DataConfig)
+    gan: GanConfig = Field(default_factory=GanConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if self.data.resolution & (self.data.resolution - 1) and self.gan.arch.startswith("stylegan"):
+            raise ValueError(f"data.resolution {self.data.resolution}: StyleGAN2 needs a power of two")
+        if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
+            raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
+        return self
+
+
+# What --profile gpu changes from the defaults (the cpu profile).
+GPU_PROFILE: dict[str, Any] = {
+    "name": "breastmnist-gpu",
+    "profile": "gpu",
+    "device": "cuda",
+    "data": {"size": 128, "resolution": 128},
+    "gan": {"arch": "stylegan2", "kimg": 1000.0, "batch": 32, "aug": "ada"},
+    "metrics": {"max_images": None, "frd_max_images": 1000},
+    "classify": {"arch": "resnet18", "epochs": 30, "seeds": [0, 1, 2, 3, 4], "ratios": [0, 25, 50, 75, 100, 200],
+                 "real_fractions": [1.0, 0.5, 0.25, 0.1]},
+    "report": {"samples_per_class": 16},
+}
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in ("options",):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def profile_defaults(profile: str) -> dict[str, Any]:
+    base = ExperimentConfig().model_dump()
+    if profile == "cpu":
+        return base
+    if profile == "gpu":
+        return deep_merge(base, GPU_PROFILE)
+    raise SynthmedError(f"unknown profile '{profile}' (expected cpu or gpu)")
+
+
+def build_config(data: dict[str, Any] | None = None, profile: str | None = None, source: str = "config",
+                 **overrides: Any) -> ExperimentConfig:
+    """Profile defaults, then the file's values, then command-line overrides (``data.root=...``)."""
+    data = dict(data or {})
+    chosen = profile or data.get("profile") or "cpu"
+    merged = deep_merge(profile_defaults(str(chosen)), data)
+    merged["profile"] = chosen
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = merged
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    try:
+        return ExperimentConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise SynthmedError(f"{source}: {format_errors(exc)}") from None
+
+
+def format_errors(exc: ValidationError) -> str:
+    """One line: ``classify.epochs: Input should be greater than or equal to 1; ...``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; 'synthmed init' lists every key)"
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def load_config(path: str | Path | None, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
+    """Read a YAML config (or none: the profile's defaults) and validate it."""
+    if path is None:
+        return build_config({}, profile, source="defaults", **overrides)
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SynthmedError(f"{path}: config file not found (write one with 'synthmed init > {path.name}')")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise BadInputError(path, f"not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInputError(path, "the top level must be a mapping of keys to values")
+    return build_config(data, profile, source=str(path), **overrides)
+
+
+def to_commented_yaml(cfg: ExperimentConfig) -> str:
+    """The config as YAML with each field's description as a comment above it."""
+    lines = [
+        "# synthmed experiment config: 'synthmed run THIS_FILE' runs every stage from it.",
+        "# Stages are cached by the hash of their options: change a value and re-run; only what depends on it",
+        "# runs again. 'synthmed run THIS_FILE --dry-run' prints the plan without running it.",
+    ]
+    _emit(cfg, lines, indent="")
+    return "\n".join(lines) + "\n"
+
+
+def _emit(model: BaseModel, lines: list[str], indent: str) -> None:
+    import yaml
+
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            lines.append("")
+            lines.append(f"{indent}{name}:")
+            _emit(value, lines, indent + "  ")
+            continue
+        if field.description:
+            lines.append(f"{indent}# {field.description}")
+        dumped = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
+        lines.append(f"{indent}{dumped.removeprefix('{').removesuffix('}')}")

@@ -1,0 +1,84 @@
+"""``synthmed run``: write the resolved config and seeds, run the stages, put the report at the top."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from synthmed.pipeline.config import ExperimentConfig, to_commented_yaml
+from synthmed.pipeline.runner import Stage, execute, format_plan, format_seconds, plan
+from synthmed.utils.atomic import write_json, write_text
+
+
+def seeds_of(cfg: ExperimentConfig) -> dict:
+    return {"gan": cfg.seed, "generate": cfg.seed, "metrics": cfg.seed, "filter": cfg.seed,
+            "classify": list(cfg.classify.seeds)}
+
+
+def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = None) -> str:
+    from synthmed.pipeline.stages import STAGES
+
+    planned = plan(stages or STAGES, cfg, out)
+    return "\n".join([
+        f"run folder: {out}",
+        "resolved config:",
+        *("  " + line for line in to_commented_yaml(cfg).splitlines() if line and not line.lstrip().startswith("#")),
+        "",
+        "plan (stage, key, status, folder, options):",
+        format_plan(planned),
+    ])
+
+
+def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] = print,
+                 stages: list[Stage] | None = None) -> Path:
+    """Run every stage into ``out``; returns the path of ``out/report.html`` (or ``out`` without a report)."""
+    from synthmed.pipeline.stages import STAGES
+
+    stages = stages or STAGES
+    out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "config.yaml", to_commented_yaml(cfg))
+    info = {"name": cfg.name, "config": cfg.model_dump(), "seeds": seeds_of(cfg), "environment": _environment(),
+            "started_at": _now()}
+    write_json(out / "run.json", {**info, "plan": [p.as_dict() for p in plan(stages, cfg, out)]})
+    echo(f"run folder: {out}")
+    start = time.monotonic()
+    planned = execute(stages, cfg, out, echo=echo)
+    total = time.monotonic() - start
+    write_json(out / "run.json", {**info, "finished_at": _now(), "seconds": round(total, 1),
+                                  "plan": [p.as_dict() for p in planned]})
+    report = _publish_report(out, planned)
+    echo(f"finished in {format_seconds(total)}" + (f"; report: {report}" if report else ""))
+    return report or out
+
+
+def _publish_report(out: Path, planned) -> Path | None:
+    """Copy the report stage's files to the top of the run folder, where people look for them."""
+    for p in planned:
+        if p.name == "report" and (p.folder / "report.html").is_file():
+            for name in ("report.html", "results.json"):
+                tmp = out / f".{name}.tmp"
+                shutil.copyfile(p.folder / name, tmp)
+                tmp.replace(out / name)
+            return out / "report.html"
+    return None
+
+
+def _environment() -> dict:
+    import os
+
+    import torch
+
+    import synthmed
+
+    return {"synthmed": getattr(synthmed, "__version__", "unknown"), "python": platform.python_version(),
+            "torch": torch.__version__, "platform": platform.platform(),
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cuda": torch.cuda.is_available()}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,238 @@
+"""Assemble the report: the numbers (``results.json``) and one self-contained ``report.html``.
+
+The HTML embeds every image and plot as a base64 data URI, so it opens offline and can be mailed as one
+file. Sections whose stage was skipped or failed say why instead of disappearing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synthmed.dataset import PreparedDataset
+from synthmed.report import collect, images, plots
+from synthmed.utils.atomic import write_json, write_text
+
+SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "statistics", "verdict",
+            "config"]
+STAGES = ("prepare", "gan", "generate", "metrics", "filter", "classify", "stats")
+
+
+@dataclass
+class ReportSources:
+    """Where each stage's output is (None when it was skipped, with the reason in ``skipped``)."""
+
+    name: str
+    config: dict
+    folders: dict[str, Path | None]
+    summaries: dict[str, dict] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    samples_per_class: int = 16
+    seed: int = 0
+
+    def folder(self, stage: str) -> Path | None:
+        return self.folders.get(stage)
+
+    def why_missing(self, stage: str) -> str:
+        if stage in self.skipped:
+            return f"stage {stage} was skipped: {self.skipped[stage]}"
+        return f"stage {stage} has no output in this run"
+
+
+def sources_from_context(ctx) -> ReportSources:
+    """From the pipeline's report stage (its inputs are the upstream stage folders)."""
+    cfg = ctx.config
+    return ReportSources(name=cfg.name, config=cfg.model_dump(), folders=dict(ctx.inputs),
+                         summaries=dict(ctx.summaries), skipped=dict(ctx.skipped),
+                         samples_per_class=cfg.report.samples_per_class, seed=cfg.seed)
+
+
+def sources_from_run(run_dir: Path) -> ReportSources:
+    """From a finished run folder's ``run.json`` (``synthmed report RUN_DIR``)."""
+    info = collect.read_json(run_dir / "run.json")
+    folders: dict[str, Path | None] = {}
+    summaries, skipped = {}, {}
+    for p in info["plan"]:
+        folder = Path(p["folder"])
+        if p["status"] == "skipped":
+            folders[p["stage"]], skipped[p["stage"]] = None, p.get("reason") or "skipped"
+        elif (folder / "done.json").is_file():
+            folders[p["stage"]] = folder
+            summaries[p["stage"]] = collect.read_json(folder / "done.json").get("summary", {})
+        else:
+            folders[p["stage"]] = None
+    cfg = info["config"]
+    return ReportSources(name=info["name"], config=cfg, folders=folders, summaries=summaries, skipped=skipped,
+                         samples_per_class=cfg.get("report", {}).get("samples_per_class", 16),
+                         seed=cfg.get("seed", 0))
+
+
+def gather(src: ReportSources) -> tuple[dict, dict]:
+    """(results: every number, figures: data URIs for the HTML)."""
+    results: dict[str, Any] = {"name": src.name, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                               "config": src.config, "missing": {}}
+    figures: dict[str, Any] = {}
+    results["stages"] = [{"stage": s, "seconds": collect.stage_seconds(src.folder(s)),
+                          "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
+                          "reason": src.skipped.get(s)} for s in STAGES]
+    real = synthetic = None
+    if src.folder("prepare"):
+        real = PreparedDataset.open(src.folder("prepare") / "dataset")
+        results["dataset"] = collect.dataset_summary(real.root)
+    else:
+        results["missing"]["dataset"] = src.why_missing("prepare")
+    syn_stage = "filter" if src.folder("filter") and (src.folder("filter") / "dataset").is_dir() else "generate"
+    if src.folder(syn_stage):
+        synthetic = PreparedDataset.open(src.folder(syn_stage) / "dataset")
+        results["synthetic"] = {"from_stage": syn_stage, "counts": synthetic.class_counts("train"),
+                                "resolution": synthetic.resolution}
+        if src.folder("generate"):
+            results["synthetic"]["generated"] = PreparedDataset.open(src.folder("generate") / "dataset").class_counts(
+                "train")
+    if real or synthetic:
+        figures["samples"] = images.sample_grids(real, synthetic, src.samples_per_class, src.seed)
+    else:
+        results["missing"]["samples"] = src.why_missing("prepare")
+    _gan(src, results, figures)
+    _metrics(src, results, figures)
+    _filter(src, results)
+    _classifier(src, results, figures)
+    _statistics(src, results)
+    return results, figures
+
+
+def _gan(src: ReportSources, results: dict, figures: dict) -> None:
+    folder = src.folder("gan")
+    if not folder:
+        results["missing"]["gan"] = src.why_missing("gan")
+        return
+    run_dir = folder / src.summaries.get("gan", {}).get("run", "")
+    gan = collect.gan_training(run_dir)
+    latest = gan.pop("latest_grid")
+    results["gan"] = gan
+    png = plots.gan_curves(gan["ticks"])
+    figures["gan_curves"] = images.data_uri(png) if png else None
+    figures["gan_grid"] = images.enlarged_uri(Path(latest)) if latest else None
+    if not png:
+        results["missing"]["gan_curves"] = f"{run_dir / 'stats.jsonl'} has no training ticks"
+
+
+def _metrics(src: ReportSources, results: dict, figures: dict) -> None:
+    folder = src.folder("metrics")
+    if not folder or not (folder / "metrics.json").is_file():
+        results["missing"]["metrics"] = src.why_missing("metrics")
+        return
+    results["metrics"] = metrics = collect.read_json(folder / "metrics.json")
+    notes = metrics.get("notes") or {}
+    if isinstance(notes, dict):  # top-level notes, then the per-class ones, as flat lines for the page
+        lines = [f"{k}: {v}" for k, v in notes.items() if isinstance(v, str)]
+        for cls, per in (notes.get("per_class") or {}).items():
+            lines += [f"{cls}, {k}: {v}" for k, v in per.items()]
+        figures["metrics_notes"] = lines
+    else:
+        figures["metrics_notes"] = [str(n) for n in notes]
+    figures["metrics_images"] = [{"name": p.stem.replace("_", " ").replace("-", " "), "uri": images.enlarged_uri(p)}
+                                 for p in sorted(folder.rglob("*.png"))]
+
+
+def _filter(src: ReportSources, results: dict) -> None:
+    folder = src.folder("filter")
+    if not folder or not (folder / "filter.json").is_file():
+        results["missing"]["filter"] = src.why_missing("filter")
+        return
+    results["filter"] = collect.read_json(folder / "filter.json")
+
+
+def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
+    folder = src.folder("classify")
+    experiment = folder / "experiment" if folder else None
+    if not experiment or not (experiment / "results.jsonl").is_file():
+        results["missing"]["classifier"] = src.why_missing("classify")
+        return
+    stats = collect.read_json(src.folder("stats") / "stats.json") if src.folder("stats") else None
+    rows = collect.experiment_rows(experiment)
+    conds = collect.conditions(rows, stats)
+    top = max(c["real_fraction"] for c in conds)
+    roc = collect.roc_ensembles(rows, experiment, top)
+    results["classifier"] = {"runs": [{k: v for k, v in r.items() if k not in ("model_dir",)} for r in rows],
+                             "conditions": conds, "roc": roc, "roc_real_fraction": top,
+                             "notes": src.summaries.get("classify", {}).get("notes", [])}
+    figures["auc_vs_ratio"] = _uri(plots.auc_vs_ratio(conds, top))
+    figures["auc_vs_fraction"] = _uri(plots.auc_vs_fraction(conds, "none"))
+    figures["roc"] = _uri(plots.roc_curves(roc))
+
+
+def _statistics(src: ReportSources, results: dict) -> None:
+    folder = src.folder("stats")
+    if not folder or not (folder / "stats.json").is_file():
+        results["missing"]["statistics"] = src.why_missing("stats")
+        return
+    stats = collect.read_json(folder / "stats.json")
+    results["statistics"] = {"settings": stats.get("settings"), "table": collect.stats_table(stats),
+                             "skipped": stats.get("skipped", []), "notes": stats.get("notes", [])}
+    results["verdicts"] = verdicts(stats)
+
+
+def verdicts(stats: dict) -> dict:
+    """The stats stage's sentences; the headline ones are those on all the real data without augmentation."""
+    comps = stats.get("comparisons", [])
+    alpha = (stats.get("settings") or {}).get("alpha", 0.05)
+    counts = {w: sum(1 for c in comps if c["verdict"] == w) for w in ("better", "worse", "no significant difference",
+                                                                      "not tested")}
+    top = max((c["config"]["real_fraction"] for c in comps), default=1.0)
+    headline = [c["sentence"] for c in comps
+                if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
+    summary = (f"{len(comps)} configurations compared with their real-only baseline (DeLong test on the seed "
+               f"ensembles, Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
+               f"{counts['worse']} worse, {counts['no significant difference']} with no significant difference"
+               + (f", {counts['not tested']} not tested" if counts["not tested"] else "") + ".")
+    return {"summary": summary, "headline": headline, "all": [c["sentence"] for c in comps], "counts": counts}
+
+
+def _uri(png: bytes | None) -> str | None:
+    return images.data_uri(png) if png else None
+
+
+def render_html(results: dict, figures: dict) -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("synthmed.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
+    env.filters["num"] = format_number
+    env.filters["g"] = lambda x: "n/a" if x is None else f"{x:g}"
+    env.filters["pct"] = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"
+    env.filters["secs"] = lambda s: "n/a" if s is None else (f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min "
+                                                                                          f"{int(s % 60):02d} s")
+    import yaml
+
+    return env.get_template("report.html.j2").render(
+        r=results, fig=figures, sections=SECTIONS,
+        config_yaml=yaml.safe_dump(results["config"], sort_keys=False, default_flow_style=None))
+
+
+def format_number(x: Any) -> str:
+    """Numbers for tables: 3 decimals below 10 (AUCs, p-values line up), fewer above; n/a for missing."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if x != x:
+            return "n/a"
+        if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+            return f"{x:.2e}"
+        return f"{x:.3f}" if abs(x) < 10 else f"{x:.2f}" if abs(x) < 100 else f"{x:.1f}"
+    return str(x)
+
+
+def build_report(src: ReportSources, out: Path) -> dict:
+    """Write ``out/results.json`` and ``out/report.html``; returns the results."""
+    results, figures = gather(src)
+    results["sections_rendered"] = SECTIONS
+    write_json(out / "results.json", results)
+    write_text(out / "report.html", render_html(results, figures))
+    return results

@@ -1,0 +1,150 @@
+"""Training, model building, pretrained weights, evaluation and the CLI verbs, on tiny toy data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+from synthmed.classify import commands
+from synthmed.classify.data import augmentation, class_weights
+from synthmed.classify.evaluate import evaluate_model, read_predictions
+from synthmed.classify.models import build_model
+from synthmed.classify.train import load_model, train_classifier
+from synthmed.errors import BadInputError, MissingWeightsError
+
+
+@pytest.fixture
+def toy(toy_dataset):
+    return toy_dataset({"train": [24, 12], "val": [8, 4], "test": [8, 6]}, resolution=16)
+
+
+def test_training_is_reproducible_and_writes_the_model_folder(toy, tmp_path) -> None:
+    opts = dict(arch="cnn", epochs=2, batch_size=16, seed=5, progress=False)
+    a = train_classifier(str(toy.root), str(toy.root), tmp_path / "a", **opts)
+    b = train_classifier(str(toy.root), str(toy.root), tmp_path / "b", **opts)
+    assert {p.name for p in a.iterdir()} == {"model.pt", "config.json", "train_log.jsonl", "val_predictions.csv"}
+    sa, sb = torch.load(a / "model.pt")["state_dict"], torch.load(b / "model.pt")["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    log = [json.loads(line) for line in (a / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2] and all(0 <= r["val_auc"] <= 1 for r in log)
+    config = json.loads((a / "config.json").read_text())
+    assert config["seed"] == 5 and config["training_set"]["counts"]["real"] == [24, 12]
+    # Positive class: the minority class of the real training split (class1 here).
+    assert config["model"]["positive_class"] == 1 and 0 <= config["model"]["threshold"] <= 1
+
+
+def test_evaluate_writes_metrics_and_predictions(toy, tmp_path) -> None:
+    model_dir = train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=3,
+                                 batch_size=12, seed=0, progress=False)
+    result = evaluate_model(model_dir, str(toy.root), tmp_path / "eval" / "evaluation.json")
+    saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    for key in ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold", "positive_class"):
+        assert saved[key] == result[key]
+    preds = read_predictions(tmp_path / "eval" / saved["predictions"])
+    assert preds["label"].tolist() == toy.labels("test").tolist() and preds["scores"].shape == (14, 2)
+    model, meta = load_model(model_dir)
+    assert meta["classes"] == toy.classes
+    x, _ = toy.load_tensor("test")
+    with torch.no_grad():
+        again = torch.softmax(model(x), 1).numpy()
+    assert np.allclose(again, preds["scores"], atol=1e-6)
+    # The toy classes are a disk and a square: three epochs separate them.
+    assert result["auc"] > 0.8
+
+
+def test_balanced_sampler_and_traditional_augmentation_train(toy, tmp_path) -> None:
+    out = train_classifier(f"real={toy.root},fraction=0.5", str(toy.root), tmp_path / "m", arch="cnn",
+                           epochs=1, batch_size=8, balance="sampler", augment="traditional",
+                           head="bn-leakyrelu", progress=False)
+    assert json.loads((out / "config.json").read_text())["training_set"]["n_real"] == 18
+
+
+def test_augmentation_is_seeded_and_stays_in_range() -> None:
+    x = torch.linspace(-1, 1, 16 * 16).reshape(1, 16, 16)
+    a, b = augmentation("traditional", 3), augmentation("traditional", 3)
+    outs_a, outs_b = [a(x) for _ in range(5)], [b(x) for _ in range(5)]
+    assert all(torch.equal(u, v) for u, v in zip(outs_a, outs_b, strict=True))
+    assert any(not torch.equal(u, x) for u in outs_a)
+    assert all(u.min() >= -1 and u.max() <= 1 and u.shape == x.shape for u in outs_a)
+    assert augmentation("none", 0) is None
+
+
+def test_class_weights_balanced() -> None:
+    # n / (K * n_k): 4 / (2 * 3) and 4 / (2 * 1); a class absent from training keeps 1.
+    assert class_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx([2 / 3, 2.0, 1.0])
+
+
+def test_resnet_small_stem_for_tiny_images() -> None:
+    small = build_model("resnet18", 1, 2, resolution=28)
+    assert small.backbone.conv1.kernel_size == (3, 3) and isinstance(small.backbone.maxpool, torch.nn.Identity)
+    large = build_model("resnet18", 1, 2, resolution=128)
+    assert large.backbone.conv1.kernel_size == (7, 7)
+    assert build_model("resnet18", 1, 3, resolution=28, head="bn-leakyrelu")(torch.zeros(2, 1, 28, 28)).shape == (2, 3)
+
+
+def test_channel_repeat_and_input_size() -> None:
+    model = build_model("cnn", 1, 2, channel_mode="repeat", input_size=32, resolution=16)
+    assert model.backbone.features[0].in_channels == 3
+    assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 2)
+
+
+def test_imagenet_weights_missing_offline_names_the_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError, match=r"resnet18.*not found offline.*hf/hub/models--timm--resnet18"):
+        build_model("resnet18", 1, 2, pretrained="imagenet")
+
+
+def test_imagenet_weights_found_in_the_hub_cache(tmp_path, monkeypatch) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    rgb = timm.create_model("resnet18", pretrained=False, num_classes=1000)
+    snapshot = tmp_path / "hf" / "hub" / "models--timm--resnet18.a1_in1k" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in rgb.state_dict().items()}, snapshot / "model.safetensors")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = build_model("resnet18", 3, 2, pretrained="imagenet", resolution=32)
+    assert torch.equal(model.backbone.layer4[1].conv2.weight, rgb.layer4[1].conv2.weight)
+    assert model.backbone.conv1.kernel_size == (7, 7)  # pretrained: the ImageNet stem is kept
+
+
+def test_pretrained_from_a_file_adapts_to_one_channel(tmp_path) -> None:
+    import timm
+
+    rgb = timm.create_model("resnet18", pretrained=False, num_classes=1000)
+    path = tmp_path / "resnet18.pth"
+    torch.save(rgb.state_dict(), path)
+    model = build_model("resnet18", 1, 2, pretrained=str(path), resolution=64)
+    # timm sums the RGB filters of the first convolution for in_chans=1; the stem is kept (7x7).
+    assert torch.allclose(model.backbone.conv1.weight, rgb.conv1.weight.sum(1, keepdim=True), atol=1e-6)
+    with pytest.raises(BadInputError, match="not found"):
+        build_model("resnet18", 1, 2, pretrained=str(tmp_path / "absent.pth"))
+
+
+def test_cli_train_and_evaluate(toy, tmp_path) -> None:
+    app = typer.Typer()
+    commands.register(app)
+    runner = CliRunner()
+    res = runner.invoke(app, ["train-classifier", "--train", f"real={toy.root}", "--val", f"{toy.root}:val",
+                              "--arch", "cnn", "--epochs", "1", "--batch-size", "16", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert "best epoch 1" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m"), "--test", str(toy.root),
+                              "--out", str(tmp_path / "e.json")])
+    assert res.exit_code == 0, res.output
+    assert set(json.loads((tmp_path / "e.json").read_text())) >= {"auc", "accuracy", "sensitivity", "specificity",
+                                                                  "f1", "threshold", "confusion_matrix", "roc"}
+
+
+def test_parse_seeds() -> None:
+    assert commands.parse_seeds("1..3,7") == [1, 2, 3, 7]

@@ -1,0 +1,88 @@
+"""train-gan from the command line: dry run, one-line errors on bad input, nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from synthmed.cli import main
+from synthmed.utils.hashing import sha256_file
+
+TINY = ["--width", "8", "--z-dim", "16", "--batch", "8", "--kimg", "0.032", "--tick-kimg", "0.016",
+        "--snapshot-kimg", "1", "--no-progress"]
+
+
+def _ok(argv: list[str]) -> None:
+    """Run the CLI; standalone click exits with status 0 on success."""
+    try:
+        main(argv)
+    except SystemExit as exc:
+        assert exc.code in (0, None), exc.code
+
+
+def _fails_with_one_line(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_dry_run_prints_options_and_creates_nothing(toy32, tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "stylegan2", "--out", str(runs), "--dry-run",
+          "--aug", "ada"])
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["run_dir"] == str(runs / "00000-stylegan2-toy32")
+    assert plan["options"]["resolution"] == 32 and plan["options"]["z_dim"] == 512 and plan["options"]["kimg"] == 10
+    assert plan["train_counts"] == {"class0": 12, "class1": 8}
+    assert not runs.exists()
+
+
+def test_cli_trains_and_resumes(toy32, tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(runs), *TINY])
+    run = runs / "00000-dcgan-toy32"
+    assert capsys.readouterr().out.strip().endswith(str(run))
+    _ok(["train-gan", "--resume", str(run), "--kimg", "0.064", "--no-progress"])
+    stats = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s["kimg"] for s in stats] == [0.016, 0.032, 0.048, 0.064]
+    assert json.loads((run / "options.json").read_text())["resumed_at_kimg"] == 0.032
+
+
+def test_unprepared_folder(tmp_path, capsys) -> None:
+    (tmp_path / "raw").mkdir()
+    err = _fails_with_one_line(["train-gan", "--data", str(tmp_path / "raw"), "--arch", "dcgan",
+                                "--out", str(tmp_path / "runs"), *TINY], capsys)
+    assert "dataset.json" in err and str(tmp_path / "raw") in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("arch", "resolution"), [("dcgan", "48"), ("stylegan2", "512")])
+def test_resolution_the_arch_cannot_make(toy32, tmp_path, capsys, arch, resolution) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", arch, "--resolution", resolution,
+                                "--out", str(tmp_path / "runs"), *TINY], capsys)
+    assert resolution in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_class_mismatch_and_corrupted_checkpoint(toy32, toy_dataset, tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(runs), *TINY])
+    run = runs / "00000-dcgan-toy32"
+    last = run / "checkpoints" / "last.pt"
+    before = sha256_file(last)
+    three = toy_dataset(counts={"train": [4, 4, 4]}, name="three")
+    err = _fails_with_one_line(["train-gan", "--resume", str(run), "--data", str(three.root), "--kimg", "0.064"],
+                               capsys)
+    assert "class count mismatch" in err and "2 classes" in err
+    assert sha256_file(last) == before
+    last.write_bytes(b"not a checkpoint" * 10)
+    err = _fails_with_one_line(["train-gan", "--resume", str(run), "--kimg", "0.064"], capsys)
+    assert str(last) in err and "corrupted" in err
+    assert last.read_bytes() == b"not a checkpoint" * 10
+    stats_before = (run / "stats.jsonl").read_text()
+    err = _fails_with_one_line(["train-gan", "--resume", str(run), "--arch", "wgan-gp"], capsys)
+    assert (run / "stats.jsonl").read_text() == stats_before

@@ -1,0 +1,126 @@
+"""Training runs end to end on tiny data: run folder contents, exact resume, conditioning, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from synthmed.gan.checkpoint import load_checkpoint, load_generator
+from synthmed.gan.train import read_stats, train_gan
+from tests.gan.helpers import tiny_config, write_brightness_dataset
+
+
+@pytest.mark.parametrize(("arch", "channels", "aug"), [("dcgan", 1, "ada"), ("wgan-gp", 3, "diffaug"),
+                                                       ("stylegan2", 1, "diffaug")])
+def test_each_arch_trains_and_writes_its_run_folder(toy_dataset, tmp_path, arch, channels, aug) -> None:
+    ds = toy_dataset(counts={"train": [12, 8]}, resolution=32, channels=channels)
+    kimg = 0.128 if arch == "stylegan2" else 0.256  # a few hundred images (StyleGAN2 is slow on CPU)
+    run = train_gan(tiny_config(ds.root, tmp_path / "runs", arch, aug=aug, kimg=kimg, snapshot_kimg=kimg / 2,
+                                tick_kimg=0.064, ada_kimg=1.0, ada_interval=1))
+    assert run.parent == tmp_path / "runs" and run.name == f"00000-{arch}-toy32"
+    options = json.loads((run / "options.json").read_text())
+    assert options["arch"] == arch and options["resolution"] == 32 and options["seed"] == 0
+    stats = read_stats(run)
+    assert stats[-1]["kimg"] >= kimg
+    for key in ("kimg", "loss_G", "loss_D", "ada_p", "img_per_sec"):
+        assert all(isinstance(s[key], float | int) for s in stats), key
+    assert all(torch.isfinite(torch.tensor([s["loss_G"], s["loss_D"]])).all() for s in stats)
+    if aug == "ada":
+        assert stats[-1]["ada_p"] > 0  # D overfits 20 images at once: p must have risen
+    grids = sorted((run / "grids").glob("grid-*.png"))
+    assert len(grids) >= 2 and (run / "grids" / "reals.png").is_file()
+    from PIL import Image
+
+    with Image.open(grids[-1]) as im:  # one row per class, 8 columns of 32 px plus 2 px gaps
+        assert im.size == (8 * 34 + 2, 2 * 34 + 2)
+    ckpts = run / "checkpoints"
+    assert (ckpts / "last.pt").is_file() and (ckpts / "best.pt").is_file()
+    assert "best.pt is the last" not in (run / "log.txt").read_text()  # no metric asked: nothing to warn
+    assert list((run / "tensorboard").iterdir())
+    ck, _ = load_checkpoint(run)
+    assert ck["nimg"] >= kimg * 1000 and len(ck["rng"]) == 1
+    G, meta = load_generator(run)
+    assert meta["classes"] == ["class0", "class1"] and meta["train_counts"] == {"class0": 12, "class1": 8}
+    assert (meta["resolution"], meta["channels"], meta["arch"]) == (32, channels, arch)
+    assert len(meta["checkpoint_sha256"]) == 64
+    x = G(torch.randn(3, meta["z_dim"]), torch.tensor([0, 1, 1]))
+    assert x.shape == (3, channels, 32, 32)
+
+
+@pytest.mark.parametrize(("arch", "aug"), [("dcgan", "ada"), ("wgan-gp", "diffaug"), ("stylegan2", "ada")])
+def test_resume_is_exact(toy32, tmp_path, arch, aug) -> None:
+    """N steps straight == N/2 steps, resume, N/2 steps: identical weights, EMA, ADA state."""
+    n = 0.064 if arch == "stylegan2" else 0.128  # images; StyleGAN2 is the slow one on CPU
+    kw = {"aug": aug, "ada_interval": 1, "ada_kimg": 0.1, "r1_interval": 2, "n_critic": 2,
+          "tick_kimg": 0.016, "snapshot_kimg": 1.0}
+    straight = train_gan(tiny_config(toy32.root, tmp_path / "a", arch, kimg=n, **kw))
+    half = train_gan(tiny_config(toy32.root, tmp_path / "b", arch, kimg=n / 2, **kw))
+    resumed = train_gan(tiny_config(None, tmp_path / "ignored", arch, resume=str(half), kimg=n))
+    assert resumed == half and not (tmp_path / "ignored").exists()
+    a, _ = load_checkpoint(straight)
+    b, _ = load_checkpoint(resumed)
+    assert a["nimg"] == b["nimg"] == round(n * 1000)
+    for part in ("G", "D", "G_ema") + (("ada",) if aug == "ada" else ()):
+        for name, tensor in a[part].items():
+            assert torch.equal(tensor, b[part][name]), f"{part}.{name} differs after resume"
+    if aug == "ada":
+        assert a["ada_p"] > 0
+    # the resumed run's stats continue where the first half stopped, without duplicates
+    kimgs = [s["kimg"] for s in read_stats(resumed)]
+    assert kimgs == sorted(set(kimgs)) and kimgs[-1] == n
+
+
+def test_conditional_sampling_yields_the_requested_classes(tmp_path) -> None:
+    """Classes that differ in brightness: samples asked for 'dark' are dark, for 'bright' bright."""
+    ds = write_brightness_dataset(tmp_path / "bw")
+    run = train_gan(tiny_config(ds.root, tmp_path / "runs", "dcgan", batch=16, kimg=1.6, lr_g=2e-3, lr_d=2e-3,
+                                tick_kimg=1.0, snapshot_kimg=10.0))
+    G, _ = load_generator(run)
+    z = torch.randn(64, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        dark = G(z, torch.zeros(64, dtype=torch.long)).mean().item()
+        bright = G(z, torch.ones(64, dtype=torch.long)).mean().item()
+    # real means: -0.6 (dark) and +0.6 (bright) in [-1, 1]
+    assert dark < -0.3 and bright > 0.3, (dark, bright)
+
+
+def test_ctrl_c_writes_a_checkpoint_that_resumes(toy32, tmp_path) -> None:
+    calls = []
+
+    def interrupting_metric(G, meta):  # called at 0.016 kimg: stands in for a user's Ctrl-C
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return {"fid_domain": 1.0 / len(calls)}
+
+    cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan", kimg=0.064, metric_every_kimg=0.016,
+                      snapshot_kimg=1.0)
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(cfg, metric_fn=interrupting_metric)
+    run = next((tmp_path / "runs").iterdir())
+    ck, _ = load_checkpoint(run, prefer="last")
+    assert ck["nimg"] == 16  # stopped after the step that saw the signal
+    assert "interrupted" in (run / "log.txt").read_text()
+    train_gan(tiny_config(None, tmp_path / "runs", "dcgan", resume=str(run), kimg=0.064),
+              metric_fn=interrupting_metric)
+    ck, _ = load_checkpoint(run, prefer="last")
+    assert ck["nimg"] == 64
+
+
+def test_best_checkpoint_follows_the_metric(toy32, tmp_path) -> None:
+    values = iter([5.0, 1.0, 3.0, 4.0])
+
+    def metric(G, meta):
+        assert not G.training and meta["arch"] == "dcgan"
+        return {"fid_domain": next(values)}
+
+    run = train_gan(tiny_config(toy32.root, tmp_path / "runs", "dcgan", kimg=0.064, metric_every_kimg=0.016,
+                                snapshot_kimg=0.016, keep_last=10), metric_fn=metric)
+    best, _ = load_checkpoint(run, prefer="best")
+    last, _ = load_checkpoint(run, prefer="last")
+    assert best["nimg"] == 32 and best["best"]["value"] == 1.0 and last["nimg"] == 64
+    assert [s["fid_domain"] for s in read_stats(run)] == [5.0, 1.0, 3.0, 4.0]

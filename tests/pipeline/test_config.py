@@ -1,0 +1,103 @@
+"""Experiment config: init writes a commented YAML that loads back; bad configs fail with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from synthmed.cli import main
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.pipeline.config import ExperimentConfig, build_config, load_config, to_commented_yaml
+
+
+def cli(args: list[str]) -> None:
+    """Run the CLI in standalone mode, where success also ends in SystemExit(0)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code in (0, None)
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_init_yaml_loads_back_to_the_same_config(profile: str, capsys, tmp_path) -> None:
+    cli(["init", "--dataset", "pneumoniamnist", "--profile", profile])
+    text = capsys.readouterr().out
+    assert "# Synthetic images as % of the real images used" in text  # field descriptions become comments
+    path = tmp_path / "experiment.yaml"
+    path.write_text(text)
+    cfg = load_config(path)
+    assert cfg == build_config({"name": f"pneumoniamnist-{profile}", "data": {"medmnist": "pneumoniamnist"}}, profile)
+    assert cfg.profile == profile
+
+
+def test_profiles_differ_where_expected() -> None:
+    cpu, gpu = build_config({}, "cpu"), build_config({}, "gpu")
+    assert (cpu.gan.arch, cpu.data.resolution, cpu.classify.arch) == ("dcgan", 28, "cnn")
+    assert (gpu.gan.arch, gpu.gan.aug, gpu.data.resolution, gpu.device) == ("stylegan2", "ada", 128, "cuda")
+    assert cpu == ExperimentConfig()  # the cpu profile is the model's defaults
+
+
+def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("profile: gpu\nclassify: {epochs: 3}\ndata: {root: /from/file}\n")
+    cfg = load_config(path, **{"data.root": "/from/cli", "device": None})
+    assert (cfg.profile, cfg.gan.arch, cfg.classify.epochs, cfg.data.root) == ("gpu", "stylegan2", 3, "/from/cli")
+    assert load_config(path, profile="cpu").gan.arch == "dcgan"  # --profile wins over the file's
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("classify: {epochz: 3}", "classify.epochz: unknown key"),
+    ("classify: {epochs: 0}", "classify.epochs: Input should be greater than or equal to 1"),
+    ("classify: {real_fractions: [1.5]}", "classify.real_fractions: real fractions must be in (0, 1]"),
+    ("classify: {seeds: [1, 1]}", "classify.seeds: seeds must be unique"),
+    ("gan: {aug: adaa}", "gan.aug: Input should be 'none', 'diffaug' or 'ada'"),
+    ("data: {size: 32}", "data.size: must be one of 28, 64, 128, 224"),
+    ("gan: {arch: stylegan2}\ndata: {resolution: 28}", "StyleGAN2 needs a power of two"),
+    ("name: 'has space'", "name: String should match pattern"),
+])
+def test_validation_errors_name_the_key(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(SynthmedError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+
+
+def test_yaml_errors_name_file_and_line(tmp_path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nclassify:\n  epochs: [1,\n")
+    with pytest.raises(BadInputError, match=r"broken.yaml: not valid YAML \(line \d+"):
+        load_config(path)
+    path.write_text("- a list\n")
+    with pytest.raises(BadInputError, match="top level must be a mapping"):
+        load_config(path)
+
+
+def test_cli_prints_one_line_and_exits_1(tmp_path, capsys) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("gan: {kimg: -1}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(path), "--dry-run"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "gan.kimg: Input should be greater than 0" in err
+    with pytest.raises(SystemExit):
+        main(["run", str(tmp_path / "nope.yaml")])
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
+    out = tmp_path / "run"
+    cli(["run", "--dry-run", "--out", str(out)])
+    text = capsys.readouterr().out
+    for i, stage in enumerate(["prepare", "gan", "generate", "metrics", "filter", "classify", "stats", "report"], 1):
+        assert f"[{i}/8] {stage}" in text
+    assert "ratios: [0, 50, 100]" in text and " run " in text
+    assert not out.exists()
+
+
+def test_commented_yaml_round_trips_custom_values() -> None:
+    cfg = build_config({"classify": {"ratios": [100, 0, 25]}, "gan": {"options": {"width": 32}}})
+    again = build_config(yaml.safe_load(to_commented_yaml(cfg)))
+    assert again == cfg and again.classify.ratios == [0, 25, 100] and again.gan.options == {"width": 32}

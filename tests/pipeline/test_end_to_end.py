@@ -1,0 +1,148 @@
+"""A tiny real run of the main job on BreastMNIST 28x28, killed in the classifier grid and resumed.
+
+One run serves every test here (about a minute on 2 cores): a subprocess ``synthmed run`` is killed
+(SIGKILL) once the classifier grid has finished its first run; ``run_pipeline`` then resumes it. The
+re-run and option-change tests work on the finished folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import medmnist_root
+
+from synthmed.pipeline.config import load_config
+from synthmed.pipeline.main import run_pipeline
+from synthmed.pipeline.runner import plan
+from synthmed.pipeline.stages import STAGES
+from synthmed.report.build import SECTIONS
+
+pytestmark = pytest.mark.slow
+
+TINY = """\
+name: tiny
+gan: {kimg: 0.3, batch: 32}
+generate: {per_class: 120}
+metrics: {max_images: 100, skip: [frd, inception], options: {msssim_pairs: 20, kid_subsets: 10}}
+classify: {epochs: 1, seeds: [0, 1], ratios: [0, 100], real_fractions: [0.25], augment: [none],
+           synthetic_only: true, use_filtered: false}
+report: {samples_per_class: 9}
+"""
+
+
+def _kill_during_grid(cmd: list[str], out: Path, env: dict, timeout: float = 600) -> str:
+    """Start the run; SIGKILL it once one classifier run has finished; return what it printed."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if list(out.glob("work/classify-*/experiment/runs/*/result.json")):
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.2)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if proc.returncode != -signal.SIGKILL:
+        pytest.fail(f"the run was not killed in the grid (exit {proc.returncode}):\n{output[-3000:]}")
+    return output
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = medmnist_root()
+    if root is None:
+        pytest.skip("breastmnist.npz not found: set SYNTHMED_DATA_ROOT")
+    base = tmp_path_factory.mktemp("e2e")
+    config = base / "tiny.yaml"
+    config.write_text(TINY)
+    out = base / "run"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYNTHMED_DATA_ROOT", str(root))
+    mp.setenv("SYNTHMED_CACHE", str(base / "cache"))
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    killed_output = _kill_during_grid([sys.executable, "-m", "synthmed", "run", str(config), "--out", str(out)],
+                                      out, env)
+    lines: list[str] = []
+    printed = io.StringIO()
+    start = time.monotonic()
+    with contextlib.redirect_stdout(printed):
+        run_pipeline(load_config(config), out, echo=lines.append)
+    yield {"config": config, "out": out, "lines": lines, "printed": printed.getvalue(), "killed": killed_output,
+           "resume_seconds": time.monotonic() - start}
+    mp.undo()
+
+
+def test_killed_run_resumes_where_it_stopped(tiny_run) -> None:
+    lines = tiny_run["lines"]
+    for stage in ("prepare", "gan", "generate", "metrics", "filter"):
+        assert any(stage in line and " cached " in line for line in lines), lines
+    assert any("classify" in line and "resuming" in line for line in lines), lines
+    assert "done before, skipped" in tiny_run["printed"]  # the grid skipped the run finished before the kill
+    assert "[1/8] prepare   running" in tiny_run["killed"]  # the killed run did the earlier stages itself
+    assert not any((tiny_run["out"] / "work").iterdir())
+
+
+def test_run_folder_has_config_seeds_and_report(tiny_run) -> None:
+    out = tiny_run["out"]
+    info = json.loads((out / "run.json").read_text())
+    assert info["seeds"] == {"gan": 0, "generate": 0, "metrics": 0, "filter": 0, "classify": [0, 1]}
+    assert [p["status"] for p in info["plan"]][:5] == ["cached"] * 5
+    assert load_config(out / "config.yaml") == load_config(tiny_run["config"])
+    results = json.loads((out / "results.json").read_text())
+    assert results["missing"] == {}
+    assert results["dataset"]["counts"]["train"] == {"malignant": 147, "normal, benign": 399}
+    assert results["synthetic"]["generated"] == {"malignant": 120, "normal, benign": 120}
+    assert results["gan"]["ticks"] and results["gan"]["ticks"][-1]["kimg"] >= 0.3
+    assert results["metrics"]["overall"]["kid_domain"] is not None
+    assert results["filter"]["kept"] + results["filter"]["removed"] == 240
+    conds = results["classifier"]["conditions"]
+    assert [(c["source"], c["ratio"], c["seeds"]) for c in conds] == [
+        ("real", 0, [0, 1]), ("mixed", 100, [0, 1]), ("synthetic", 100, [0, 1])]
+    assert all(0 <= c["auc"] <= 1 and c["ci_low"] <= c["auc"] <= c["ci_high"] for c in conds)
+    assert len(results["statistics"]["table"]) == 2 and len(results["verdicts"]["all"]) == 2
+    assert any(v.startswith("synthetic-only") for v in results["verdicts"]["all"])
+    html = (out / "report.html").read_text()
+    assert all(f'<section id="{s}">' in html for s in SECTIONS)
+
+
+def test_rerun_is_all_cached(tiny_run) -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    run_pipeline(load_config(tiny_run["config"]), tiny_run["out"], echo=lines.append)
+    stage_lines = [line for line in lines if line.startswith("[")]
+    assert len(stage_lines) == 8 and all(" cached " in line for line in stage_lines)
+    assert time.monotonic() - start < 30
+
+
+def test_changed_option_reruns_only_dependents(tiny_run) -> None:
+    cfg = load_config(tiny_run["config"])
+    out = tiny_run["out"]
+    epochs = cfg.model_copy(update={"classify": cfg.classify.model_copy(update={"epochs": 2})})
+    assert [p.status for p in plan(STAGES, epochs, out)] == ["cached"] * 5 + ["run"] * 3
+    kimg = cfg.model_copy(update={"gan": cfg.gan.model_copy(update={"kimg": 0.5})})
+    assert [p.status for p in plan(STAGES, kimg, out)] == ["cached"] + ["run"] * 7
+    samples = cfg.model_copy(update={"report": cfg.report.model_copy(update={"samples_per_class": 4})})
+    lines: list[str] = []
+    run_pipeline(samples, out, echo=lines.append)
+    assert [line.split()[-1] for line in lines if line.startswith("[") and "report" in line][-1] == "s"
+    assert sum(" cached " in line for line in lines) == 7
+
+
+def test_report_renders_in_chromium(tiny_run) -> None:
+    from tests.report.browser import render
+
+    info = render(tiny_run["out"] / "report.html", "report-e2e.png")
+    assert [s["id"] for s in info["sections"]] == SECTIONS
+    broken = [i["alt"] for i in info["images"] if not i["complete"] or i["width"] == 0]
+    assert not broken and len(info["images"]) >= 9

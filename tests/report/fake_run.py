@@ -1,0 +1,113 @@
+"""Hand-made stage outputs in the pipeline's layout, for testing the report without training anything.
+
+The datasets are the toy ones of tests/conftest.py; classifier predictions are drawn so that the real-only
+runs score better than the synthetic-only ones; the statistics stage is the real ``compare_results``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from tests.conftest import write_toy_dataset
+
+from synthmed.report.build import ReportSources
+
+CLASSES = ["malignant", "benign"]
+
+
+def _write_predictions(path: Path, labels: np.ndarray, separation: float, rng: np.random.Generator) -> float:
+    """Softmax-like scores whose positive-class score rises with the label; returns the AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    positive = 0
+    logit = rng.normal(0, 1, len(labels)) + separation * (labels == positive)
+    p_pos = 1 / (1 + np.exp(-logit))
+    scores = np.stack([p_pos, 1 - p_pos], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["index", "label", "pred", "score_0", "score_1"])
+        for i, (y, s) in enumerate(zip(labels, scores, strict=True)):
+            w.writerow([i, int(y), int(s.argmax()), f"{s[0]:.6f}", f"{s[1]:.6f}"])
+    return float(roc_auc_score(labels == positive, p_pos))
+
+
+def write_experiment(exp: Path, seeds=(0, 1), ratios=(0, 50, 100), fractions=(1.0, 0.25),
+                     augments=("none",)) -> list[dict]:
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 20 + [1] * 40)
+    cells = [("real", 0, f, a) for f in fractions for a in augments]
+    cells += [("mixed", r, f, a) for r in ratios if r > 0 for f in fractions for a in augments]
+    cells += [("synthetic", 100, 1.0, a) for a in augments] + [("real", 0, 1.0, "traditional")]
+    rows = []
+    for source, ratio, fraction, aug in cells:
+        for seed in seeds:
+            run_id = f"{source}-r{ratio}-f{fraction}-{aug}-s{seed}"
+            separation = {"real": 2.0, "mixed": 2.2, "synthetic": 1.0}[source] * (0.7 + 0.3 * fraction)
+            auc = _write_predictions(exp / "runs" / run_id / "predictions.csv", labels, separation, rng)
+            rows.append({"run_id": run_id, "source": source, "ratio": ratio, "real_fraction": fraction,
+                         "augment": aug, "seed": seed, "arch": "smallcnn", "positive_class": 0,
+                         "metrics": {"auc": auc, "accuracy": 0.7, "sensitivity": 0.6, "specificity": 0.8,
+                                     "f1": 0.65, "threshold": 0.5},
+                         "predictions": f"runs/{run_id}/predictions.csv", "model_dir": f"runs/{run_id}"})
+    (exp / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def _done(folder: Path, stage: str, summary: dict | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "done.json").write_text(json.dumps({"stage": stage, "seconds": 1.5, "summary": summary or {}}))
+    return folder
+
+
+def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
+    """Every stage's output under ``root/stages``; stages in ``skip`` are reported as skipped."""
+    from synthmed.stats.compare import compare_results
+
+    st = root / "stages"
+    folders: dict[str, Path | None] = {}
+    counts = {"train": [24, 16], "val": [4, 4], "test": [20, 40]}
+    write_toy_dataset(st / "prepare" / "dataset", counts, resolution=28, seed=0, classes=CLASSES)
+    folders["prepare"] = _done(st / "prepare", "prepare")
+    gan_run = st / "gan" / "runs" / "00000-dcgan"
+    (gan_run / "grids").mkdir(parents=True)
+    ticks = [{"kimg": k, "loss_G": 2.0 - 0.1 * k, "loss_D": 0.5 + 0.02 * k, "ada_p": 0.05 * k, "img_per_sec": 300.0}
+             for k in range(1, 7)]
+    (gan_run / "stats.jsonl").write_text("".join(json.dumps(t) + "\n" for t in ticks))
+    (gan_run / "options.json").write_text(json.dumps({"arch": "dcgan", "resolution": 32, "kimg": 6, "batch": 32,
+                                                      "aug": "diffaug", "cond": True, "seed": 0}))
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 80), 128, dtype=np.uint8)).save(gan_run / "grids" / "grid-000006.png")
+    folders["gan"] = _done(st / "gan", "gan", {"run": "runs/00000-dcgan"})
+    write_toy_dataset(st / "generate" / "dataset", {"train": [30, 30]}, resolution=28, seed=1, classes=CLASSES)
+    folders["generate"] = _done(st / "generate", "generate")
+    metrics = {"overall": {"frd": 12.5, "fid_domain": 30.1, "kid_domain": 0.012, "precision": 0.7, "recall": 0.5,
+                           "ms_ssim_real": 0.21, "ms_ssim_fake": 0.25, "memorized_fraction": 0.0,
+                           "fid_inception": None, "inception_score": None},
+               "per_class": {c: {"frd": 14.0, "precision": 0.6} for c in CLASSES},
+               "notes": {"fid_inception": "Inception weights not available offline"}}
+    _done(st / "metrics", "metrics")
+    (st / "metrics" / "metrics.json").write_text(json.dumps(metrics))
+    Image.fromarray(np.full((30, 60), 200, dtype=np.uint8)).save(st / "metrics" / "memorization_pairs.png")
+    folders["metrics"] = st / "metrics"
+    write_toy_dataset(st / "filter" / "dataset", {"train": [27, 25]}, resolution=28, seed=1, classes=CLASSES)
+    _done(st / "filter", "filter")
+    (st / "filter" / "filter.json").write_text(json.dumps(
+        {"per_class": {"malignant": {"kept": 27, "removed": 3}, "benign": {"kept": 25, "removed": 5}},
+         "kept": 52, "removed": 8}))
+    folders["filter"] = st / "filter"
+    write_experiment(st / "classify" / "experiment")
+    folders["classify"] = _done(st / "classify", "classify", {"experiment": "experiment"})
+    _done(st / "stats", "stats")
+    compare_results(st / "classify" / "experiment", out=st / "stats" / "stats.json")
+    folders["stats"] = st / "stats"
+    skipped = {}
+    for stage in skip:
+        folders[stage] = None
+        skipped[stage] = f"disabled in the config ({stage}.enabled: false)"
+    return ReportSources(name="fake", config={"profile": "cpu", "name": "fake"}, folders=folders,
+                         summaries={"gan": {"run": "runs/00000-dcgan"}}, skipped=skipped, samples_per_class=9)

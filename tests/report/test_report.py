@@ -1,0 +1,103 @@
+"""The report from hand-made stage outputs: every section, every number in results.json, reasons for gaps."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from synthmed.report import collect
+from synthmed.report.build import SECTIONS, build_report, format_number
+
+
+def test_every_section_rendered_with_images(fake_report) -> None:
+    _results, out = fake_report
+    html = (out / "report.html").read_text()
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+    assert 'class="missing"' not in html  # nothing was skipped in the fake run
+    # Self-contained: every image is a data URI, nothing is fetched.
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
+    assert len(sources) == 2 * 2 + 2 + 1 + 3  # sample grids, GAN curves + grid, memorization, 3 plots
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in html and "https://" not in html
+
+
+def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
+    _results, out = fake_report
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["dataset"]["counts"]["train"] == {"malignant": 24, "benign": 16}
+    assert saved["metrics"]["overall"]["frd"] == 12.5
+    assert saved["filter"]["per_class"]["benign"] == {"kept": 25, "removed": 5}
+    assert len(saved["gan"]["ticks"]) == 6
+    # Per-seed AUCs are the rows' own numbers: real, mixed 50/100 at two fractions, synthetic, real + augment.
+    conds = saved["classifier"]["conditions"]
+    assert len(conds) == 8 and all(len(c["auc_seeds"]) == 2 for c in conds)
+    assert [(c["source"], c["ratio"], c["real_fraction"], c["augment"]) for c in conds][:3] == [
+        ("real", 0, 1.0, "none"), ("real", 0, 1.0, "traditional"), ("real", 0, 0.25, "none")]
+    # The plotted AUC of a cell is the statistics stage's seed-ensemble estimate (same numbers as the verdicts).
+    stats = json.loads((fake_run.folder("stats") / "stats.json").read_text())
+    comp = next(c for c in stats["comparisons"] if c["config"]["source"] == "synthetic"
+                and c["config"]["augment"] == "none")
+    cell = next(c for c in conds if c["source"] == "synthetic" and c["augment"] == "none")
+    assert cell["auc"] == comp["ensemble"]["bootstrap"]["models"][0]["auc"]["estimate"]
+    assert cell["ci_low"] <= cell["auc"] <= cell["ci_high"]
+    assert saved["verdicts"]["all"] == [c["sentence"] for c in stats["comparisons"]]
+    assert sum(saved["verdicts"]["counts"].values()) == len(stats["comparisons"])
+    assert any("synthetic-only" in v for v in saved["verdicts"]["headline"])
+
+
+def test_roc_ensemble_auc_matches_sklearn(fake_report, fake_run) -> None:
+    results, _ = fake_report
+    exp = fake_run.folder("classify") / "experiment"
+    rows = [r for r in collect.experiment_rows(exp)
+            if r["source"] == "real" and r["real_fraction"] == 1.0 and r["augment"] == "none"]
+    scores = [np.loadtxt(exp / r["predictions"], delimiter=",", skiprows=1) for r in rows]
+    mean = np.mean([s[:, 3] for s in scores], axis=0)  # score_0: the positive class is 0 here
+    expected = roc_auc_score(scores[0][:, 1] == 0, mean)
+    roc = next(c for c in results["classifier"]["roc"] if c["source"] == "real")
+    assert roc["auc"] == pytest.approx(expected)
+    assert roc["fpr"][0] == 0 and roc["tpr"][-1] == 1
+
+
+def test_skipped_stages_say_why(fake_run, tmp_path) -> None:
+    from dataclasses import replace
+
+    src = replace(fake_run, folders={**fake_run.folders, "metrics": None, "filter": None},
+                  skipped={"metrics": "disabled in the config (metrics.enabled: false)",
+                           "filter": "disabled in the config (filter.enabled: false)"})
+    results = build_report(src, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "stage metrics was skipped: disabled in the config (metrics.enabled: false)" in html
+    assert "stage filter was skipped" in html
+    assert "metrics" not in results and results["missing"]["metrics"].startswith("stage metrics was skipped")
+    # Without the filter the classifiers' synthetic images are the generated ones.
+    assert results["synthetic"]["from_stage"] == "generate"
+
+
+def test_without_statistics_ci_is_t_over_seeds(fake_run, tmp_path) -> None:
+    from dataclasses import replace
+
+    from scipy import stats
+
+    src = replace(fake_run, folders={**fake_run.folders, "stats": None})
+    results = build_report(src, tmp_path)
+    cell = results["classifier"]["conditions"][0]
+    assert cell["ci_kind"] == "t over seeds"
+    v = np.array(cell["auc_seeds"])
+    low, high = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+    assert (cell["ci_low"], cell["ci_high"]) == pytest.approx((low, high))
+    assert "verdicts" not in results and "stage stats has no output" in results["missing"]["statistics"]
+
+
+def test_format_number() -> None:
+    assert format_number(None) == "n/a"
+    assert format_number(0.87654) == "0.877"
+    assert format_number(1.0) == "1.000"
+    assert format_number(12.345) == "12.35"
+    assert format_number(0.00001234) == "1.23e-05"
+    assert format_number(7) == "7"
+    assert format_number(float("nan")) == "n/a"
