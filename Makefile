@@ -23,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: $(BIN)/.installed
-	$(BIN)/synthmed prepare --medmnist breastmnist --size 28 --out $(OUT)/breastmnist28 --overwrite
+	$(BIN)/synthmed run --out $(OUT)/main
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q --timeout=900 tests

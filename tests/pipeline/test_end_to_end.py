@@ -135,10 +135,11 @@ def test_changed_option_reruns_only_dependents(tiny_run) -> None:
     samples = cfg.model_copy(update={"report": cfg.report.model_copy(update={"samples_per_class": 4})})
     lines: list[str] = []
     run_pipeline(samples, out, echo=lines.append)
-    assert [line.split()[-1] for line in lines if line.startswith("[") and "report" in line][-1] == "s"
-    assert sum(" cached " in line for line in lines) == 7
+    assert any("report" in line and "done in" in line for line in lines)
+    assert sum(" cached " in line for line in lines) == 7  # every stage but the report
 
 
+@pytest.mark.browser
 def test_report_renders_in_chromium(tiny_run) -> None:
     from tests.report.browser import render
 

@@ -26,7 +26,7 @@ def train_classifier(
     epochs: int = typer.Option(30, "--epochs", help="Most epochs (early stopping may end sooner)."),
     patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without a better val AUC "
                                  "(0: never)."),
-    batch_size: int = typer.Option(32, "--batch-size"),
+    batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
     balance: str = typer.Option("weights", "--balance", help="Imbalance: weights (class-weighted loss), sampler "
@@ -82,7 +82,7 @@ def experiment(
     test: str | None = typer.Option(None, "--test", help="Default: REAL:test."),
     pretrained: str = typer.Option("none", "--pretrained"),
     head: str = typer.Option("linear", "--head"),
-    batch_size: int = typer.Option(32, "--batch-size"),
+    batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
     patience: int = typer.Option(10, "--patience", help="0: never stop early."),
     balance: str = typer.Option("weights", "--balance"),

@@ -39,6 +39,7 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     from synthmed.pipeline.stages import STAGES
 
     stages = stages or STAGES
+    _check_device(cfg.device)
     out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.yaml", to_commented_yaml(cfg))
@@ -54,6 +55,17 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     report = _publish_report(out, planned)
     echo(f"finished in {format_seconds(total)}" + (f"; report: {report}" if report else ""))
     return report or out
+
+
+def _check_device(device: str) -> None:
+    """Fail before any stage runs, not after the CPU stages, when the config asks for a missing GPU."""
+    import torch
+
+    from synthmed.errors import SynthmedError
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SynthmedError(f"device '{device}' asked for (the gpu profile uses cuda) but no CUDA GPU is available; "
+                            "use --device cpu or --profile cpu")
 
 
 def _publish_report(out: Path, planned) -> Path | None:

@@ -2,10 +2,17 @@
 
 The generator doubles the resolution with 4x4 stride-2 transposed convolutions, with batchnorm and
 ReLU, and ends in tanh. The discriminator halves it with 4x4 stride-2 convolutions and LeakyReLU(0.2),
-batchnorm from the second layer on. Class conditioning: the generator concatenates a label
-embedding to z; the discriminator is a projection discriminator (Miyato & Koyama 2018), whose
-logit is ``linear(h) + <embed(y), h>`` on the pooled last features. ``wgan.py`` reuses both
-classes with other conditioning/normalisation choices.
+batchnorm from the second layer on. Class conditioning: the generator's batchnorms are
+class-conditional (a per-class gain and bias after a shared normalisation, Miyato & Koyama 2018;
+BigGAN); the discriminator is a projection discriminator (Miyato & Koyama 2018), whose logit is
+``linear(h) + <embed(y), h>`` on the summed last features. ``wgan.py`` reuses both classes with other
+conditioning/normalisation choices.
+
+Why not the textbook ``[z, embed(y)]`` input: with batchnorm right after the first layer, and only
+two classes, the label term dominates each channel's batch variance and the generator learns to
+ignore z. On BreastMNIST 32 px the within-class pixel std of the samples fell from 0.11 to 0.03 in
+200 steps (real images: 0.29), a one-image-per-class collapse; with conditional batchnorm it rose
+to 0.3 (see ``tests/gan/test_dcgan_diversity.py``).
 """
 
 from __future__ import annotations
@@ -34,41 +41,62 @@ def stage_widths(resolution: int, width: int, max_width: int) -> list[int]:
     return [min(max_width, width * 2 ** (n - 1 - i)) for i in range(n)]
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm without its own affine, then a gain and a bias looked up per class (1 and 0 at start)."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gain(labels)[:, :, None, None] + self.bias(labels)[:, :, None, None]
+
+
 class DCGANGenerator(nn.Module):
     """z (and label) -> (N, C, R, R) in [-1, 1].
 
-    ``cond_mode``: "concat" (DCGAN: [z, embed(y)]) or "multiply" (WGAN-GP variant: z * embed(y)).
+    ``cond_mode``: "cbn" (DCGAN: class-conditional batchnorm) or "multiply" (WGAN-GP variant: z * embed(y)).
     Truncation ``psi`` scales z towards its mean (0): the simple latent truncation of BigGAN-style
     sampling, since these nets have no mapping network.
     """
 
     def __init__(self, z_dim: int = 128, num_classes: int = 0, resolution: int = 64, channels: int = 1,
-                 width: int = 64, max_width: int = 512, cond_mode: str = "concat") -> None:
+                 width: int = 64, max_width: int = 512, cond_mode: str = "cbn") -> None:
         super().__init__()
+        if cond_mode not in ("cbn", "multiply"):
+            raise ValueError(f"cond_mode must be cbn or multiply, got {cond_mode}")
         self.z_dim, self.num_classes, self.resolution, self.channels = z_dim, num_classes, resolution, channels
         self.cond_mode = cond_mode
         widths = stage_widths(resolution, width, max_width)
-        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
-        in_dim = 2 * z_dim if (num_classes and cond_mode == "concat") else z_dim
-        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, widths[0], 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
-        for c_in, c_out in itertools.pairwise(widths):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        cbn = bool(num_classes) and cond_mode == "cbn"
+        self.embed = nn.Embedding(num_classes, z_dim) if (num_classes and cond_mode == "multiply") else None
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False)])
+        self.convs.extend(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+                          for c_in, c_out in itertools.pairwise(widths))
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes) if cbn else nn.BatchNorm2d(c)
+                                   for c in widths)
+        self.to_image = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1)
         init_dcgan_weights(self)
         if self.embed is not None:  # the label code lives on z's scale
             nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 truncation_psi: float = 1.0) -> torch.Tensor:
-        z = z * truncation_psi
+        if self.num_classes and labels is None:
+            raise ValueError("a conditional generator needs labels")
+        x = z * truncation_psi
         if self.embed is not None:
-            if labels is None:
-                raise ValueError("a conditional generator needs labels")
-            e = self.embed(labels)
-            z = torch.cat([z, e], dim=1) if self.cond_mode == "concat" else z * e
-        return self.net(z[:, :, None, None])
+            x = x * self.embed(labels)
+        x = x[:, :, None, None]
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = conv(x)
+            x = norm(x, labels) if isinstance(norm, ConditionalBatchNorm2d) else norm(x)
+            x = torch.relu(x)
+        return torch.tanh(self.to_image(x))
 
 
 class DCGANDiscriminator(nn.Module):
@@ -111,14 +139,18 @@ def _norm(kind: str, c: int) -> nn.Module:
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """N(0, 0.02) convolutions, N(1, 0.02) norm scales, as in the DCGAN paper."""
+    """N(0, 0.02) convolutions, N(1, 0.02) norm scales (per-class ones too), as in the DCGAN paper."""
     for m in module.modules():
         if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm):
+        elif isinstance(m, nn.BatchNorm2d | nn.GroupNorm) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, 0.02)
+    for m in module.modules():  # after the loop above, which gave every embedding N(0, 0.02)
+        if isinstance(m, ConditionalBatchNorm2d):
+            nn.init.normal_(m.gain.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias.weight)
