@@ -148,3 +148,39 @@ def test_cli_train_and_evaluate(toy, tmp_path) -> None:
 
 def test_parse_seeds() -> None:
     assert commands.parse_seeds("1..3,7") == [1, 2, 3, 7]
+
+
+@pytest.mark.parametrize(("patience", "epochs_run"), [(0, 4), (None, 4), (1, None)])
+def test_patience_zero_or_none_never_stops_early(toy, tmp_path, patience, epochs_run) -> None:
+    out = train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=4, batch_size=16,
+                           patience=patience, seed=0, lr=1e-2, progress=False)
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    if epochs_run is not None:
+        assert len(log) == epochs_run
+    else:  # patience 1 stops one epoch after the last improvement
+        last = log[-1]
+        assert len(log) == 4 or last["epoch"] - last["best_epoch"] == 1
+
+
+def test_negative_patience_is_refused(toy, tmp_path) -> None:
+    from synthmed.errors import SynthmedError
+
+    with pytest.raises(SynthmedError, match="patience"):
+        train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=1, patience=-1,
+                         progress=False)
+
+
+def test_resnet_from_scratch_starts_residual_blocks_like_torchvision() -> None:
+    model = build_model("resnet18", 1, 2, resolution=28)
+    blocks = [b for layer in (model.backbone.layer1, model.backbone.layer4) for b in layer]
+    assert all(torch.equal(b.bn2.weight.detach(), torch.ones_like(b.bn2.weight)) for b in blocks)
+
+
+def test_architecture_without_zero_init_option_still_builds() -> None:
+    import timm
+
+    from synthmed.classify.models import _from_scratch
+
+    net = _from_scratch(timm, "vit_tiny_patch16_224", {"in_chans": 1, "num_classes": 0, "img_size": 32,
+                                                       "patch_size": 8})
+    assert net(torch.zeros(1, 1, 32, 32)).shape[-1] == net.num_features

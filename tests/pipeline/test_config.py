@@ -101,3 +101,12 @@ def test_commented_yaml_round_trips_custom_values() -> None:
     cfg = build_config({"classify": {"ratios": [100, 0, 25]}, "gan": {"options": {"width": 32}}})
     again = build_config(yaml.safe_load(to_commented_yaml(cfg)))
     assert again == cfg and again.classify.ratios == [0, 25, 100] and again.gan.options == {"width": 32}
+
+
+def test_generated_count_leaves_the_filter_room_to_choose() -> None:
+    from synthmed.pipeline.stages import auto_per_class
+
+    cfg = ExperimentConfig()  # ratios up to 100 %, synthetic-only on, filter on, oversample 2.5
+    assert auto_per_class(cfg, [147, 399]) == 998  # ceil(2.5 * 399)
+    no_filter = cfg.model_copy(update={"filter": cfg.filter.model_copy(update={"enabled": False})})
+    assert auto_per_class(no_filter, [147, 399]) == 499  # ceil(1.25 * 399)

@@ -29,8 +29,8 @@ def train_classifier(
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
-    balance: str = typer.Option("weights", "--balance", help="Imbalance: weights (class-weighted loss), sampler "
-                                "(balanced batches) or none."),
+    balance: str = typer.Option("none", "--balance", help="Imbalance: none (the decision threshold is chosen on "
+                                "validation), weights (class-weighted loss) or sampler (balanced batches)."),
     seed: int = typer.Option(0, "--seed", help="Seeds the data subset, synthetic draw, weights and batches."),
     input_size: int | None = typer.Option(None, "--input-size", help="Upsample images to this side first."),
     channel_mode: str = typer.Option("native", "--channel-mode", help="native (in_chans = image channels) or "
@@ -85,7 +85,7 @@ def experiment(
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
     patience: int = typer.Option(10, "--patience", help="0: never stop early."),
-    balance: str = typer.Option("weights", "--balance"),
+    balance: str = typer.Option("none", "--balance", help="none, weights or sampler (see train-classifier)."),
     draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: stratified or balanced."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:

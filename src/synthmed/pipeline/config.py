@@ -41,7 +41,7 @@ class DataConfig(_Section):
 
 class GanConfig(_Section):
     arch: str = Field("dcgan", description="GAN architecture: dcgan (small, CPU) or stylegan2.")
-    kimg: float = Field(4.0, gt=0, description="Training length in thousands of real images shown to D.")
+    kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
     batch: int = Field(32, ge=1, description="Batch size.")
     aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
                                                    "overfitting on small data: none, diffaug or ada.")
@@ -50,8 +50,11 @@ class GanConfig(_Section):
 
 
 class GenerateConfig(_Section):
-    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: enough for "
-                                                         "the largest ratio, plus 25 % for the filter to remove.")
+    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: what the "
+                                                         "largest ratio needs, times 'oversample'.")
+    oversample: float = Field(2.5, ge=1, description="With per_class null and the filter on: generate this many times "
+                              "the images the classifier grid needs, for the filter to choose from (1.25 without "
+                              "the filter).")
     trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
     batch: int = Field(64, ge=1, description="Generation batch size.")
 
@@ -79,10 +82,10 @@ class FilterConfig(_Section):
 
 class ClassifyConfig(_Section):
     arch: str = Field("cnn", description="Classifier architecture: cnn (small, CPU) or a timm name (resnet18, ...).")
-    epochs: int = Field(2, ge=1, description="Training epochs per run.")
+    epochs: int = Field(8, ge=1, description="Training epochs per run (the best-validation-AUC epoch is kept).")
     batch: int = Field(64, ge=1, description="Batch size.")
     lr: float = Field(1e-3, gt=0, description="Learning rate.")
-    seeds: list[int] = Field([0, 1], min_length=1, description="Classifier seeds: every grid cell runs once per "
+    seeds: list[int] = Field([0, 1, 2], min_length=1, description="Classifier seeds: every grid cell runs once per "
                                                               "seed (confidence intervals come from these).")
     ratios: list[int] = Field([0, 50, 100], min_length=1,
                                 description="Synthetic images as % of the real images used (0 = real only).")
