@@ -22,7 +22,6 @@ they do not know. ``DIR:split`` on the command line names one split of a dataset
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from PIL import Image
 
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.atomic import atomic_dir, write_json
+from synthmed.utils.jsonfile import read_json
 
 FORMAT_NAME = "synthmed-prepared-dataset"
 FORMAT_VERSION = 1
@@ -64,10 +64,7 @@ class PreparedDataset:
             raise SynthmedError(f"{root}: not a folder (expected a prepared dataset made by 'synthmed prepare')")
         if not manifest.is_file():
             raise SynthmedError(f"{root}: no {MANIFEST} (not a prepared dataset; run 'synthmed prepare' first)")
-        try:
-            meta = json.loads(manifest.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadInputError(manifest, f"not valid JSON ({exc})") from None
+        meta = read_json(manifest)
         _validate_meta(manifest, meta)
         return cls(root=root, meta=meta)
 

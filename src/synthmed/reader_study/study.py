@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.reader_study import db
 from synthmed.reader_study.create import IMAGES_DIR, STUDY_FILE
+from synthmed.utils.jsonfile import read_json
 
 IMAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16}$")
 
@@ -51,10 +51,7 @@ class Study:
         path = root / STUDY_FILE
         if not path.is_file():
             raise SynthmedError(f"{root}: no {STUDY_FILE} (not a study folder; make one with 'reader-study create')")
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadInputError(path, f"not valid JSON ({exc})") from None
+        meta = read_json(path)
         if not isinstance(meta, dict) or "study_uid" not in meta:
             raise BadInputError(path, "not a reader-study description (no study_uid)")
         if database_url is None and not (root / db.DB_FILE).is_file():
