@@ -184,3 +184,23 @@ def test_architecture_without_zero_init_option_still_builds() -> None:
     net = _from_scratch(timm, "vit_tiny_patch16_224", {"in_chans": 1, "num_classes": 0, "img_size": 32,
                                                        "patch_size": 8})
     assert net(torch.zeros(1, 1, 32, 32)).shape[-1] == net.num_features
+
+
+def test_cosine_schedule_anneals_the_learning_rate_per_epoch(toy, tmp_path) -> None:
+    out = train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=4, batch_size=16,
+                           lr=1e-2, lr_schedule="cosine", patience=0, seed=0, progress=False)
+    lrs = [json.loads(line)["lr"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    # CosineAnnealingLR over 4 epochs: lr * (1 + cos(pi * e / 4)) / 2 for e = 0..3.
+    assert lrs == pytest.approx([1e-2 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)])
+    constant = train_classifier(str(toy.root), str(toy.root), tmp_path / "c", arch="cnn", epochs=2, batch_size=16,
+                                lr=1e-2, lr_schedule="constant", seed=0, progress=False)
+    assert [json.loads(line)["lr"] for line in (constant / "train_log.jsonl").read_text().splitlines()] == [1e-2] * 2
+
+
+def test_unknown_lr_schedule_is_refused(toy, tmp_path) -> None:
+    from synthmed.errors import SynthmedError
+
+    with pytest.raises(SynthmedError, match="lr-schedule"):
+        train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=1, lr_schedule="step",
+                         progress=False)
+    assert not (tmp_path / "m").exists()

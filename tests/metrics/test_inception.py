@@ -40,6 +40,27 @@ def test_missing_weights_offline_is_one_line(tmp_path: Path, monkeypatch: pytest
     assert str(tmp_path / "th" / "hub" / "checkpoints") in message
 
 
+def test_unreachable_download_host_fails_in_one_line_without_trying(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from synthmed.metrics import inception
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.delenv("SYNTHMED_OFFLINE", raising=False)
+    monkeypatch.setattr(inception.socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", no_download)
+    with pytest.raises(InceptionUnavailable, match=r"offline: github\.com does not resolve") as exc:
+        load_inception(None)
+    assert "\n" not in str(exc.value) and "Downloading" not in capfd.readouterr().err
+
+
 def test_inception_score_matches_torchmetrics_one_split() -> None:
     from torchmetrics.image.inception import InceptionScore
 

@@ -13,6 +13,9 @@ _SPEC_HELP = ("Training set: DIR[:split] (real only) or key=value terms joined b
               "ratio=R (synthetic as % of the real count used), fraction=F (stratified real subset), "
               "source=real|synthetic|mixed, draw=stratified|balanced.")
 
+LR_SCHEDULE_DEFAULT = "constant"
+_SCHEDULE_HELP = "constant, or cosine (annealed to 0 over --epochs)."
+
 
 def train_classifier(
     train: str = typer.Option(..., "--train", help=_SPEC_HELP),
@@ -28,6 +31,7 @@ def train_classifier(
                                  "(0: never)."),
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    lr_schedule: str = typer.Option(LR_SCHEDULE_DEFAULT, "--lr-schedule", help=_SCHEDULE_HELP),
     weight_decay: float = typer.Option(0.0, "--weight-decay"),
     balance: str = typer.Option("none", "--balance", help="Imbalance: none (the decision threshold is chosen on "
                                 "validation), weights (class-weighted loss) or sampler (balanced batches)."),
@@ -44,8 +48,8 @@ def train_classifier(
     from synthmed.classify.train import train_classifier as run
 
     run(train, val, out, overwrite=overwrite, arch=arch, pretrained=pretrained, head=head, augment=augment,
-        epochs=epochs, patience=patience or None, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        balance=balance, seed=seed, input_size=input_size, channel_mode=channel_mode,
+        epochs=epochs, patience=patience or None, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+        weight_decay=weight_decay, balance=balance, seed=seed, input_size=input_size, channel_mode=channel_mode,
         positive_class=positive_class, device=device)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     typer.echo(f"{out}: best epoch {config['best_epoch']}, val AUC {config['best_val_auc']:.4f}, "
@@ -84,6 +88,7 @@ def experiment(
     head: str = typer.Option("linear", "--head"),
     batch_size: int = typer.Option(128, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr"),
+    lr_schedule: str = typer.Option(LR_SCHEDULE_DEFAULT, "--lr-schedule", help=_SCHEDULE_HELP),
     patience: int = typer.Option(10, "--patience", help="0: never stop early."),
     balance: str = typer.Option("none", "--balance", help="none, weights or sampler (see train-classifier)."),
     draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: stratified or balanced."),
@@ -96,7 +101,8 @@ def experiment(
                           real_fractions=_floats(real_fractions, "--real-fractions"), sources=_words(sources),
                           augments=_words(augment), seeds=parse_seeds(seeds), arch=arch, epochs=epochs, val=val,
                           test=test, draw=draw, pretrained=pretrained, head=head, batch_size=batch_size, lr=lr,
-                          patience=patience or None, balance=balance, device=device, echo=typer.echo)
+                          lr_schedule=lr_schedule, patience=patience or None, balance=balance, device=device,
+                          echo=typer.echo)
     typer.echo(f"{len(rows)} runs in {out / 'results.csv'}")
 
 

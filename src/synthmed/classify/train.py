@@ -32,6 +32,7 @@ from synthmed.utils.atomic import atomic_dir, torch_save, write_json, write_text
 from synthmed.utils.seeding import seed_everything
 
 MODEL_FILE = "model.pt"
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 128  # as in the MedMNIST v2 baselines
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # constant | cosine (annealed to 0 over ``epochs``, stepped once per epoch)
     weight_decay: float = 0.0
     patience: int | None = 10  # epochs without a better val AUC before stopping; 0 or None: never
     # "none": AUC needs no reweighting and the threshold is picked on validation (Youden). On BreastMNIST 28 the
@@ -65,6 +67,8 @@ class TrainConfig:
             raise SynthmedError(f"--patience must be >= 0 (0: never stop early), got {self.patience}")
         if self.batch_size < 2:
             raise SynthmedError(f"--batch-size must be >= 2, got {self.batch_size}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise SynthmedError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'")
         if self.balance not in BALANCES:
             raise SynthmedError(f"--balance must be one of {', '.join(BALANCES)}, got '{self.balance}'")
 
@@ -132,6 +136,8 @@ def _fit(cfg: TrainConfig, comp: Composition, val_ds: PreparedDataset, val_split
     weight = class_weights(labels, len(comp.classes)).to(device) if cfg.balance == "weights" else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs) if cfg.lr_schedule == "cosine" \
+        else None
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = balanced_sampler(labels, gen) if cfg.balance == "sampler" else None
     # A last batch of one image breaks batch norm in training mode; drop it instead.
@@ -142,7 +148,9 @@ def _fit(cfg: TrainConfig, comp: Composition, val_ds: PreparedDataset, val_split
     start = time.perf_counter()
     epochs = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.arch}", unit="epoch", disable=not progress)
     for epoch in epochs:
-        row = _train_epoch(model, loader, loss_fn, opt, device, progress)
+        row = _train_epoch(model, loader, loss_fn, opt, device, progress) | {"lr": opt.param_groups[0]["lr"]}
+        if schedule is not None:
+            schedule.step()
         val_probs = predict(model, val_x, 256, device)
         row |= {"epoch": epoch, "val_loss": float(nn.functional.nll_loss(
             torch.log(torch.from_numpy(val_probs).clamp_min(1e-12)), val_y).item()),

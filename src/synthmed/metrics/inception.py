@@ -15,6 +15,7 @@ with published FIDs.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,24 @@ def _offline() -> bool:
     return os.environ.get("SYNTHMED_OFFLINE", "") not in ("", "0")
 
 
+def _unreachable_host() -> str | None:
+    """The weights' download host when it does not resolve, else None.
+
+    Checked first so that an offline run does not print torch hub's "Downloading: ..." line before
+    failing: the one-line note below is the whole message.
+    """
+    from urllib.parse import urlparse
+
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    host = urlparse(URL_INCEPTION_V3).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return host
+    return None
+
+
 def _missing(looked: list[str], why: str) -> InceptionUnavailable:
     return InceptionUnavailable(f"Inception-v3 FID weights {WEIGHT_NAMES[0]} not found (looked in: "
                                 f"{'; '.join(looked)}; {why}); pass --inception-weights PATH or put the file "
@@ -72,6 +91,8 @@ def load_inception(explicit: str | Path | None = None, allow_download: bool = Tr
     path, looked = locate_weights(explicit)
     if path is None and (not allow_download or _offline()):
         raise _missing(looked, "offline (SYNTHMED_OFFLINE=1)" if _offline() else "download disabled")
+    if path is None and (host := _unreachable_host()):
+        raise _missing(looked, f"offline: {host} does not resolve")
     try:
         return FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
                                            feature_extractor_weights_path=str(path) if path else None)
