@@ -44,7 +44,6 @@ def test_unreachable_download_host_fails_in_one_line_without_trying(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     import socket
 
-    from synthmed.metrics import inception
 
     def no_dns(*args, **kwargs):
         raise socket.gaierror("Name or service not known")
@@ -54,7 +53,7 @@ def test_unreachable_download_host_fails_in_one_line_without_trying(
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     monkeypatch.delenv("SYNTHMED_OFFLINE", raising=False)
-    monkeypatch.setattr(inception.socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     monkeypatch.setattr("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", no_download)
     with pytest.raises(InceptionUnavailable, match=r"offline: github\.com does not resolve") as exc:
         load_inception(None)

@@ -17,7 +17,6 @@ ImageNet weights come from, in order: a file given as ``pretrained=PATH``; the H
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -187,13 +186,11 @@ def _missing_message(arch: str) -> str:
 
 def _hub_reachable() -> bool:
     """Try a download only when the hub resolves: offline, timm's retries take ~50 s before failing."""
+    from synthmed.utils.network import host_resolves
+
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or os.environ.get("SYNTHMED_OFFLINE"):
         return False
-    try:
-        socket.getaddrinfo("huggingface.co", 443)
-    except OSError:
-        return False
-    return True
+    return host_resolves("huggingface.co")
 
 
 def _small_stem(backbone: nn.Module, in_chans: int) -> None:

@@ -15,7 +15,6 @@ with published FIDs.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +66,10 @@ def _unreachable_host() -> str | None:
 
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
+    from synthmed.utils.network import host_resolves
+
     host = urlparse(URL_INCEPTION_V3).hostname or ""
-    try:
-        socket.getaddrinfo(host, 443)
-    except OSError:
-        return host
-    return None
+    return None if host_resolves(host) else host
 
 
 def _missing(looked: list[str], why: str) -> InceptionUnavailable:
