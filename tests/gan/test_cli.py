@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from synthmed.cli import main
 from synthmed.utils.hashing import sha256_file
@@ -86,3 +87,20 @@ def test_resume_class_mismatch_and_corrupted_checkpoint(toy32, toy_dataset, tmp_
     stats_before = (run / "stats.jsonl").read_text()
     err = _fails_with_one_line(["train-gan", "--resume", str(run), "--arch", "wgan-gp"], capsys)
     assert (run / "stats.jsonl").read_text() == stats_before
+
+
+def test_resume_keeps_the_fidelity_metric_of_the_run(toy32, tmp_path, monkeypatch) -> None:
+    # --metric-every-kimg given only to the first command: the resumed run must still measure and keep best.pt
+    import synthmed.gan.commands as commands
+
+    values = iter([3.0, 1.0, 2.0, 5.0])
+    monkeypatch.setattr(commands, "_default_metric_fn", lambda cfg: lambda G, meta: {"fid_domain": next(values)})
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(runs), *TINY,
+         "--metric-every-kimg", "0.016"])
+    run = runs / "00000-dcgan-toy32"
+    _ok(["train-gan", "--resume", str(run), "--kimg", "0.064", "--no-progress"])
+    stats = [json.loads(ln) for ln in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s.get("fid_domain") for s in stats] == [3.0, 1.0, 2.0, 5.0]
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert best["nimg"] == 32 and best["best"]["value"] == 1.0

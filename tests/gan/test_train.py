@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from synthmed.gan.checkpoint import load_checkpoint, load_generator
-from synthmed.gan.train import read_stats, train_gan
+from synthmed.gan.train import ema_beta, read_stats, train_gan
 from tests.gan.helpers import tiny_config, write_brightness_dataset
 
 
@@ -124,3 +124,12 @@ def test_best_checkpoint_follows_the_metric(toy32, tmp_path) -> None:
     last, _ = load_checkpoint(run, prefer="last")
     assert best["nimg"] == 32 and best["best"]["value"] == 1.0 and last["nimg"] == 64
     assert [s["fid_domain"] for s in read_stats(run)] == [5.0, 1.0, 3.0, 4.0]
+
+
+def test_ema_half_life_counts_the_images_behind_each_generator_step():
+    # half-life 10 kimg, no ramp-up: after 10,000 images G_ema keeps half of its old value
+    assert ema_beta(32, 10.0, 1_000_000, None) ** (10_000 / 32) == pytest.approx(0.5)
+    # WGAN-GP with 5 critic steps: 5 batches per G step, so 1/5 as many steps reach the same half-life
+    assert ema_beta(5 * 32, 10.0, 1_000_000, None) ** (10_000 / (5 * 32)) == pytest.approx(0.5)
+    # ramp-up: after 2,000 images the half-life is 0.05 * 2,000 = 100 images
+    assert ema_beta(100, 10.0, 2_000, 0.05) == pytest.approx(0.5)

@@ -59,8 +59,9 @@ def train_gan(
                                "options": plan.cfg.to_dict(), "train_counts": plan.meta["train_counts"]},
                               indent=2, default=str))
         return
-    metric_fn = _default_metric_fn(cfg) if metric_every_kimg else None
-    run_dir = run(cfg, metric_fn=metric_fn)
+    # Built whenever the metrics stage is installed, not only when --metric-every-kimg is given: a resumed
+    # run inherits the option from its checkpoint and must keep choosing best.pt by the metric.
+    run_dir = run(cfg, metric_fn=_default_metric_fn(cfg))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from rank 0
         typer.echo(str(run_dir))
 

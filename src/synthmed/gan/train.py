@@ -356,11 +356,8 @@ class Trainer:
         return loss.detach()
 
     @torch.no_grad()
-    def _update_ema(self) -> None:
-        ema_nimg = self.cfg.ema_kimg * 1000
-        if self.cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, self.nimg * self.cfg.ema_rampup)
-        beta = 0.5 ** (self.cfg.batch / max(ema_nimg, 1e-8))
+    def _update_ema(self, step_nimg: int) -> None:
+        beta = ema_beta(step_nimg, self.cfg.ema_kimg, self.nimg, self.cfg.ema_rampup)
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.copy_(p.detach().lerp(p_ema, beta))
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
@@ -377,7 +374,7 @@ class Trainer:
             if self.ada is not None and (batch_idx + 1) % self.cfg.ada_interval == 0:
                 self.ada.step()
         stats["loss_G"] = self._g_step(stats.pop("labels"))
-        self._update_ema()
+        self._update_ema(self.cfg.batch * n_d)
         return stats
 
     # the loop ---------------------------------------------------------------------------------
@@ -534,6 +531,20 @@ class Trainer:
         from tqdm import tqdm
 
         tqdm.write(text)
+
+
+def ema_beta(step_nimg: int, ema_kimg: float, nimg: int, rampup: float | None) -> float:
+    """G_ema's decay per G step: a half-life of ``ema_kimg`` thousand images shown to D.
+
+    ``step_nimg`` is the images one G step stands for: the batch, or ``n_critic`` batches for WGAN-GP
+    (counting one batch there would stretch the half-life ``n_critic`` times). Early in training the
+    half-life is at most ``rampup`` times the images seen so far, so G_ema does not hold on to the
+    random initial weights.
+    """
+    ema_nimg = ema_kimg * 1000
+    if rampup:
+        ema_nimg = min(ema_nimg, nimg * rampup)
+    return 0.5 ** (step_nimg / max(ema_nimg, 1e-8))
 
 
 def _crossed(prev: int, now: int, every_kimg: float | None) -> bool:
