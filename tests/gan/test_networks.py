@@ -63,3 +63,30 @@ def test_wgan_critic_has_no_batchnorm() -> None:
 def test_impossible_resolution_is_a_one_line_error(arch: str, resolution: int) -> None:
     with pytest.raises(SynthmedError, match=str(resolution)):
         build_networks(arch, resolution, 1, num_classes=2, cond=True, z_dim=16)
+
+
+
+@pytest.mark.parametrize("resolution", [32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resize_upsampling_generator_shapes(resolution: int, channels: int) -> None:
+    G, D = build_networks("wgan-gp", resolution, channels, num_classes=2, cond=True, upsample="resize",
+                          **_kw("wgan-gp"))
+    x = G(torch.randn(3, 16), torch.tensor([0, 1, 1]))
+    assert x.shape == (3, channels, resolution, resolution) and D(x, torch.tensor([0, 1, 1])).shape == (3,)
+    doubling = [*G.convs[1:], G.to_image]  # the first layer maps the 1x1 latent to 4x4 and stays transposed
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for layer in doubling for m in layer.modules())
+
+
+def test_resize_upsampling_has_no_checkerboard() -> None:
+    # A constant image through a random kernel: a stride-2 transposed conv sums a different subset of taps
+    # at even and odd output positions, a 2-pixel checkerboard; resize then conv sees a constant everywhere.
+    from synthmed.gan.networks.dcgan import upsampling_conv
+
+    torch.manual_seed(0)
+    x = torch.ones(1, 1, 6, 6)
+    with torch.no_grad():
+        transposed = upsampling_conv(1, 1, "transposed", bias=False)(x)[0, 0, 2:-2, 2:-2]
+        resized = upsampling_conv(1, 1, "resize", bias=False)(x)[0, 0, 2:-2, 2:-2]
+    assert transposed.shape == resized.shape == (8, 8)
+    assert not torch.allclose(transposed[0::2, 0::2], transposed[1::2, 1::2])
+    torch.testing.assert_close(resized, torch.full_like(resized, float(resized[0, 0])))

@@ -32,6 +32,8 @@ def train_gan(
     lr_g: float | None = typer.Option(None, "--lr-g"),
     lr_d: float | None = typer.Option(None, "--lr-d"),
     n_critic: int = typer.Option(5, "--n-critic", help="WGAN-GP critic steps per generator step."),
+    upsample: str | None = typer.Option(None, "--upsample", help="DCGAN/WGAN-GP generator: transposed (4x4 "
+                                        "stride-2, default) or resize (nearest + 3x3 conv, no checkerboard)."),
     r1_gamma: float | None = typer.Option(None, "--r1-gamma", help="StyleGAN2 R1 weight (default 0.0002 R^2/batch)."),
     tick_kimg: float = typer.Option(1.0, "--tick-kimg", help="Stats line every this many kimg."),
     snapshot_kimg: float = typer.Option(5.0, "--snapshot-kimg", help="Grid + checkpoint every this many kimg."),
@@ -51,7 +53,8 @@ def train_gan(
                       cond=cond, resume=str(resume) if resume else None, seed=seed, device=device, amp=amp,
                       compile=compile_, width=width, max_width=max_width, z_dim=z_dim, lr_g=lr_g, lr_d=lr_d,
                       n_critic=n_critic, r1_gamma=r1_gamma, tick_kimg=tick_kimg, snapshot_kimg=snapshot_kimg,
-                      keep_last=keep_last, metric_every_kimg=metric_every_kimg, progress=progress)
+                      keep_last=keep_last, metric_every_kimg=metric_every_kimg, progress=progress,
+                      net_kwargs={"upsample": upsample} if upsample else {})
     if dry_run:
         plan = plan_run(cfg)
         run_dir = plan.run_dir or peek_run_dir(plan.cfg.out, plan.run_desc)

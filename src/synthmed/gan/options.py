@@ -85,6 +85,10 @@ def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
         raise SynthmedError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch}")
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
+    upsample = cfg.net_kwargs.get("upsample")
+    if upsample is not None and (cfg.arch == "stylegan2" or upsample not in ("transposed", "resize")):
+        raise SynthmedError(f"--upsample {upsample}: DCGAN and WGAN-GP take transposed or resize "
+                            f"(StyleGAN2 has its own upsampling)")
     if cfg.batch < 2:
         raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")
     d = ARCH_DEFAULTS[cfg.arch]

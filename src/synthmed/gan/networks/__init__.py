@@ -29,11 +29,13 @@ def build_networks(arch: str, resolution: int, channels: int, num_classes: int, 
     z_dim = int(kw.pop("z_dim", 128))
     if arch == "dcgan":
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
-        return (DCGANGenerator(z_dim, n_cls, resolution, channels, width, max_width),
+        return (DCGANGenerator(z_dim, n_cls, resolution, channels, width, max_width,
+                               upsample=str(kw.get("upsample", "transposed"))),
                 DCGANDiscriminator(n_cls, resolution, channels, width, max_width, norm="batch"))
     if arch == "wgan-gp":
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
-        return (wgan_generator(z_dim, n_cls, resolution, channels, width, max_width),
+        return (wgan_generator(z_dim, n_cls, resolution, channels, width, max_width,
+                               str(kw.get("upsample", "transposed"))),
                 wgan_critic(n_cls, resolution, channels, width, max_width))
     if arch == "stylegan2":
         return _stylegan2(z_dim, n_cls, resolution, channels, kw)

@@ -41,6 +41,18 @@ def stage_widths(resolution: int, width: int, max_width: int) -> list[int]:
     return [min(max_width, width * 2 ** (n - 1 - i)) for i in range(n)]
 
 
+UPSAMPLING = ("transposed", "resize")
+
+
+def upsampling_conv(c_in: int, c_out: int, kind: str, bias: bool) -> nn.Module:
+    """Double the resolution: a 4x4 stride-2 transposed convolution (DCGAN), or nearest-neighbour resize then
+    a 3x3 convolution, which cannot make the checkerboard artefacts of uneven kernel overlap (Odena et al. 2016).
+    """
+    if kind == "transposed":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias))
+
+
 class ConditionalBatchNorm2d(nn.Module):
     """BatchNorm without its own affine, then a gain and a bias looked up per class (1 and 0 at start)."""
 
@@ -65,21 +77,23 @@ class DCGANGenerator(nn.Module):
     """
 
     def __init__(self, z_dim: int = 128, num_classes: int = 0, resolution: int = 64, channels: int = 1,
-                 width: int = 64, max_width: int = 512, cond_mode: str = "cbn") -> None:
+                 width: int = 64, max_width: int = 512, cond_mode: str = "cbn", upsample: str = "transposed") -> None:
         super().__init__()
         if cond_mode not in ("cbn", "multiply"):
             raise ValueError(f"cond_mode must be cbn or multiply, got {cond_mode}")
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, got {upsample}")
         self.z_dim, self.num_classes, self.resolution, self.channels = z_dim, num_classes, resolution, channels
         self.cond_mode = cond_mode
         widths = stage_widths(resolution, width, max_width)
         cbn = bool(num_classes) and cond_mode == "cbn"
         self.embed = nn.Embedding(num_classes, z_dim) if (num_classes and cond_mode == "multiply") else None
         self.convs = nn.ModuleList([nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False)])
-        self.convs.extend(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+        self.convs.extend(upsampling_conv(c_in, c_out, upsample, bias=False)
                           for c_in, c_out in itertools.pairwise(widths))
         self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes) if cbn else nn.BatchNorm2d(c)
                                    for c in widths)
-        self.to_image = nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1)
+        self.to_image = upsampling_conv(widths[-1], channels, upsample, bias=True)
         init_dcgan_weights(self)
         if self.embed is not None:  # the label code lives on z's scale
             nn.init.normal_(self.embed.weight, 0.0, 1.0)

@@ -13,8 +13,9 @@ from synthmed.gan.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
 def wgan_generator(z_dim: int, num_classes: int, resolution: int, channels: int, width: int = 64,
-                   max_width: int = 512) -> DCGANGenerator:
-    return DCGANGenerator(z_dim, num_classes, resolution, channels, width, max_width, cond_mode="multiply")
+                   max_width: int = 512, upsample: str = "transposed") -> DCGANGenerator:
+    return DCGANGenerator(z_dim, num_classes, resolution, channels, width, max_width, cond_mode="multiply",
+                          upsample=upsample)
 
 
 def wgan_critic(num_classes: int, resolution: int, channels: int, width: int = 64,
