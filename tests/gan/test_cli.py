@@ -104,3 +104,10 @@ def test_resume_keeps_the_fidelity_metric_of_the_run(toy32, tmp_path, monkeypatc
     assert [s.get("fid_domain") for s in stats] == [3.0, 1.0, 2.0, 5.0]
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     assert best["nimg"] == 32 and best["best"]["value"] == 1.0
+
+
+@pytest.mark.parametrize(("arch", "upsample"), [("stylegan2", "resize"), ("wgan-gp", "bilinear")])
+def test_upsample_option_is_checked(toy32, tmp_path, capsys, arch, upsample) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", arch, "--upsample", upsample,
+                                "--out", str(tmp_path / "runs"), "--dry-run"], capsys)
+    assert f"--upsample {upsample}" in err
