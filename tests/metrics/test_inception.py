@@ -44,7 +44,6 @@ def test_unreachable_download_host_fails_in_one_line_without_trying(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     import socket
 
-
     def no_dns(*args, **kwargs):
         raise socket.gaierror("Name or service not known")
 

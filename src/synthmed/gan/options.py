@@ -85,9 +85,11 @@ def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
         raise SynthmedError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch}")
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
+    from synthmed.gan.networks.dcgan import UPSAMPLING
+
     upsample = cfg.net_kwargs.get("upsample")
-    if upsample is not None and (cfg.arch == "stylegan2" or upsample not in ("transposed", "resize")):
-        raise SynthmedError(f"--upsample {upsample}: DCGAN and WGAN-GP take transposed or resize "
+    if upsample is not None and (cfg.arch == "stylegan2" or upsample not in UPSAMPLING):
+        raise SynthmedError(f"--upsample {upsample}: DCGAN and WGAN-GP take {' or '.join(UPSAMPLING)} "
                             f"(StyleGAN2 has its own upsampling)")
     if cfg.batch < 2:
         raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")

@@ -27,15 +27,15 @@ def build_networks(arch: str, resolution: int, channels: int, num_classes: int, 
         raise SynthmedError(f"{arch}: images must have 1 or 3 channels, got {channels}")
     n_cls = num_classes if cond else 0
     z_dim = int(kw.pop("z_dim", 128))
+    # checkpoints from before --upsample carry no such key: they were made with transposed convolutions
+    upsample = str(kw.get("upsample", "transposed"))
     if arch == "dcgan":
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
-        return (DCGANGenerator(z_dim, n_cls, resolution, channels, width, max_width,
-                               upsample=str(kw.get("upsample", "transposed"))),
+        return (DCGANGenerator(z_dim, n_cls, resolution, channels, width, max_width, upsample=upsample),
                 DCGANDiscriminator(n_cls, resolution, channels, width, max_width, norm="batch"))
     if arch == "wgan-gp":
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
-        return (wgan_generator(z_dim, n_cls, resolution, channels, width, max_width,
-                               str(kw.get("upsample", "transposed"))),
+        return (wgan_generator(z_dim, n_cls, resolution, channels, width, max_width, upsample),
                 wgan_critic(n_cls, resolution, channels, width, max_width))
     if arch == "stylegan2":
         return _stylegan2(z_dim, n_cls, resolution, channels, kw)
