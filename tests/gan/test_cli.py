@@ -106,8 +106,47 @@ def test_resume_keeps_the_fidelity_metric_of_the_run(toy32, tmp_path, monkeypatc
     assert best["nimg"] == 32 and best["best"]["value"] == 1.0
 
 
+@pytest.mark.parametrize(("arch", "norm"), [("dcgan", "instance"), ("wgan-gp", "batch")])
+def test_critic_norm_option_is_checked(toy32, tmp_path, capsys, arch, norm) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", arch, "--critic-norm", norm,
+                                "--out", str(tmp_path / "runs"), "--dry-run"], capsys)
+    assert f"--critic-norm {norm}" in err
+
+
 @pytest.mark.parametrize(("arch", "upsample"), [("stylegan2", "resize"), ("wgan-gp", "bilinear")])
 def test_upsample_option_is_checked(toy32, tmp_path, capsys, arch, upsample) -> None:
     err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", arch, "--upsample", upsample,
                                 "--out", str(tmp_path / "runs"), "--dry-run"], capsys)
     assert f"--upsample {upsample}" in err
+
+
+@pytest.mark.parametrize(("arch", "aug", "given", "resolved"),
+                         [("wgan-gp", "ada", None, 0.001), ("wgan-gp", "diffaug", None, 0.0),
+                          ("wgan-gp", "diffaug", "0.01", 0.01), ("dcgan", "ada", None, 0.0)])
+def test_drift_default_follows_ada(toy32, tmp_path, capsys, arch, aug, given, resolved) -> None:
+    # ADA reads the sign of the critic's scores on reals; a Wasserstein critic needs the drift term for that
+    argv = ["train-gan", "--data", str(toy32.root), "--arch", arch, "--aug", aug, "--out", str(tmp_path), "--dry-run"]
+    _ok(argv + (["--drift", given] if given else []))
+    assert json.loads(capsys.readouterr().out)["options"]["drift"] == resolved
+
+
+def test_drift_is_refused_where_it_has_no_meaning(toy32, tmp_path, capsys) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--drift", "0.001",
+                                "--out", str(tmp_path), "--dry-run"], capsys)
+    assert "--drift" in err and "dcgan" in err
+
+
+@pytest.mark.parametrize(("arch", "given", "resolved"),
+                         [("dcgan", None, [0.5, 0.999]), ("wgan-gp", None, [0.0, 0.9]),
+                          ("stylegan2", None, [0.0, 0.99]), ("wgan-gp", "0.5,0.9", [0.5, 0.9])])
+def test_adam_betas_default_to_the_papers(toy32, tmp_path, capsys, arch, given, resolved) -> None:
+    argv = ["train-gan", "--data", str(toy32.root), "--arch", arch, "--out", str(tmp_path), "--dry-run"]
+    _ok(argv + (["--betas", given] if given else []))
+    assert json.loads(capsys.readouterr().out)["options"]["betas"] == resolved
+
+
+@pytest.mark.parametrize("betas", ["0.5", "0.5,x", "0.5,1.0", "-0.1,0.9"])
+def test_bad_betas_fail_in_one_line(toy32, tmp_path, capsys, betas) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", "wgan-gp", "--betas", betas,
+                                "--out", str(tmp_path), "--dry-run"], capsys)
+    assert "--betas" in err

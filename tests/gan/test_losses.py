@@ -63,3 +63,23 @@ def test_logistic_losses_match_their_formulas() -> None:
     # and the library's BCE agrees
     bce = nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros(3))
     torch.testing.assert_close(losses.d_logistic_fake(logits), bce)
+
+
+def test_wasserstein_real_loss_with_drift_hand_computed() -> None:
+    # scores 1 and 3: -mean = -2; mean of squares = (1 + 9) / 2 = 5; with drift 0.1: -2 + 0.5 = -1.5
+    scores = torch.tensor([1.0, 3.0])
+    assert losses.wasserstein_critic_real(scores).item() == -2.0
+    assert math.isclose(losses.wasserstein_critic_real(scores, drift=0.1).item(), -1.5, rel_tol=1e-6)
+
+
+def test_input_gradient_cosine_hand_computed() -> None:
+    from synthmed.gan.diagnostics import input_gradient_cosine
+
+    # A linear critic has the same input gradient everywhere: cosine 1.
+    images = torch.randn(5, 1, 2, 2)
+    assert math.isclose(input_gradient_cosine(LinearCritic(torch.randn(1, 2, 2)), images, None), 1.0, rel_tol=1e-6)
+    # D = 0.5 * sum(x^2) has gradient x: images (1, 1, 0, 0) and (1, 0, 0, 0) -> cosine 1/sqrt(2).
+    pair = torch.tensor([[1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]).view(2, 1, 2, 2)
+    assert math.isclose(input_gradient_cosine(SquareCritic(1.0), pair, None), 2**-0.5, rel_tol=1e-6)
+    # orthogonal images -> 0
+    assert input_gradient_cosine(SquareCritic(1.0), torch.eye(4).view(4, 1, 2, 2), None) == 0.0

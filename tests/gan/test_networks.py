@@ -53,9 +53,19 @@ def test_unconditional_pair_ignores_labels() -> None:
     assert D(x, None).shape == (2,)
 
 
-def test_wgan_critic_has_no_batchnorm() -> None:
-    _, D = build_networks("wgan-gp", 64, 1, num_classes=2, cond=True, width=8, z_dim=16)
+@pytest.mark.parametrize("norm", [None, "layer", "instance", "none"])
+def test_wgan_critic_scores_each_sample_alone(norm: str | None) -> None:
+    # The gradient penalty is per sample, so a sample's score must not depend on the rest of the batch
+    # (no batchnorm); every normalisation the critic offers keeps that.
+    torch.manual_seed(0)
+    kw = {"critic_norm": norm} if norm else {}
+    _, D = build_networks("wgan-gp", 64, 1, num_classes=2, cond=True, width=8, z_dim=16, **kw)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    x, labels = torch.randn(4, 1, 64, 64), torch.tensor([0, 1, 1, 0])
+    alone = torch.cat([D(x[i:i + 1], labels[i:i + 1]) for i in range(4)])
+    torch.testing.assert_close(D(x, labels), alone)
+    groups = {m.num_groups == m.num_channels for m in D.modules() if isinstance(m, torch.nn.GroupNorm)}
+    assert groups == {"layer": {False}, "instance": {True}, "none": set()}[norm or "layer"]
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "stylegan2"])

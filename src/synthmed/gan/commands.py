@@ -31,9 +31,17 @@ def train_gan(
     z_dim: int | None = typer.Option(None, "--z-dim", help="Latent size (default 128; StyleGAN2 512)."),
     lr_g: float | None = typer.Option(None, "--lr-g"),
     lr_d: float | None = typer.Option(None, "--lr-d"),
+    betas: str | None = typer.Option(None, "--betas", help="Adam's beta1,beta2 for G and D (default: the "
+                                     "paper's: DCGAN 0.5,0.999; WGAN-GP 0,0.9; StyleGAN2 0,0.99)."),
     n_critic: int = typer.Option(5, "--n-critic", help="WGAN-GP critic steps per generator step."),
+    drift: float | None = typer.Option(None, "--drift", help="WGAN-GP: drift penalty weight on the critic's "
+                                       "real scores (ProGAN; default 0.001 with --aug ada, which reads their sign, "
+                                       "else 0)."),
     upsample: str | None = typer.Option(None, "--upsample", help="DCGAN/WGAN-GP generator: transposed (4x4 "
                                         "stride-2, default) or resize (nearest + 3x3 conv, no checkerboard)."),
+    critic_norm: str | None = typer.Option(None, "--critic-norm", help="WGAN-GP critic normalisation: "
+                                           "instance (default; per channel and sample), layer (the paper's) or "
+                                           "none."),
     r1_gamma: float | None = typer.Option(None, "--r1-gamma", help="StyleGAN2 R1 weight (default 0.0002 R^2/batch)."),
     tick_kimg: float = typer.Option(1.0, "--tick-kimg", help="Stats line every this many kimg."),
     snapshot_kimg: float = typer.Option(5.0, "--snapshot-kimg", help="Grid + checkpoint every this many kimg."),
@@ -52,9 +60,10 @@ def train_gan(
     cfg = TrainConfig(data=data, arch=arch, out=str(out), kimg=kimg, batch=batch, resolution=resolution, aug=aug,
                       cond=cond, resume=str(resume) if resume else None, seed=seed, device=device, amp=amp,
                       compile=compile_, width=width, max_width=max_width, z_dim=z_dim, lr_g=lr_g, lr_d=lr_d,
-                      n_critic=n_critic, r1_gamma=r1_gamma, tick_kimg=tick_kimg, snapshot_kimg=snapshot_kimg,
+                      betas=_parse_betas(betas), n_critic=n_critic, drift=drift, r1_gamma=r1_gamma,
+                      tick_kimg=tick_kimg, snapshot_kimg=snapshot_kimg,
                       keep_last=keep_last, metric_every_kimg=metric_every_kimg, progress=progress,
-                      net_kwargs={"upsample": upsample} if upsample else {})
+                      net_kwargs={k: v for k, v in (("upsample", upsample), ("critic_norm", critic_norm)) if v})
     if dry_run:
         plan = plan_run(cfg)
         run_dir = plan.run_dir or peek_run_dir(plan.cfg.out, plan.run_desc)
@@ -67,6 +76,17 @@ def train_gan(
     run_dir = run(cfg, metric_fn=_default_metric_fn(cfg))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line from rank 0
         typer.echo(str(run_dir))
+
+
+def _parse_betas(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    from synthmed.errors import SynthmedError
+
+    try:
+        return [float(b) for b in text.split(",")]
+    except ValueError:
+        raise SynthmedError(f"--betas takes two numbers such as 0.5,0.9, got {text!r}") from None
 
 
 def _default_metric_fn(cfg):

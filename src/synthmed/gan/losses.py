@@ -29,6 +29,15 @@ def wasserstein_critic(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> 
     return fake_scores.mean() - real_scores.mean()
 
 
+def wasserstein_critic_real(real_scores: torch.Tensor, drift: float = 0.0) -> torch.Tensor:
+    """The critic's loss on reals, -E[D(x)], plus ProGAN's drift penalty ``drift * E[D(x)^2]`` (Karras et al. 2018).
+
+    The Wasserstein loss only sees score differences, so the critic's scores float freely; the drift term keeps
+    them near 0, which gives their sign a meaning (ADA's overfitting heuristic reads the sign of D on reals).
+    """
+    return -real_scores.mean() + drift * real_scores.square().mean()
+
+
 def wasserstein_generator(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 

@@ -8,6 +8,7 @@ from typing import Any
 from synthmed.errors import SynthmedError
 
 AUGS = ("none", "diffaug", "ada")
+CRITIC_NORMS = ("instance", "layer", "none")  # WGAN-GP critic; no batchnorm, whose batch coupling breaks the GP
 
 # Optimiser settings from the papers: DCGAN (Radford et al.), WGAN-GP (Gulrajani et al.), StyleGAN2-ADA.
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -48,8 +49,10 @@ class TrainConfig:
     max_width: int | None = None
     lr_g: float | None = None
     lr_d: float | None = None
+    betas: list[float] | None = None  # Adam (beta1, beta2) of both networks (default: the architecture's paper)
     n_critic: int = 5                # WGAN-GP critic steps per generator step
     gp_lambda: float = 10.0          # WGAN-GP penalty weight
+    drift: float | None = None       # WGAN-GP drift penalty on real scores (default 0.001 with --aug ada, else 0)
     r1_gamma: float | None = None    # StyleGAN2 R1 weight (default: 0.0002 R^2 / batch, the ADA heuristic)
     r1_interval: int = 16            # lazy regularisation: R1 every this many D steps
     ema_kimg: float | None = None    # half-life of G_ema in kimg (default batch * 10 / 32)
@@ -91,6 +94,10 @@ def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
     if upsample is not None and (cfg.arch == "stylegan2" or upsample not in UPSAMPLING):
         raise SynthmedError(f"--upsample {upsample}: DCGAN and WGAN-GP take {' or '.join(UPSAMPLING)} "
                             f"(StyleGAN2 has its own upsampling)")
+    critic_norm = cfg.net_kwargs.get("critic_norm")
+    if critic_norm is not None and (cfg.arch != "wgan-gp" or critic_norm not in CRITIC_NORMS):
+        raise SynthmedError(f"--critic-norm {critic_norm}: the WGAN-GP critic takes {', '.join(CRITIC_NORMS)} "
+                            f"(DCGAN's D uses batchnorm, StyleGAN2's none)")
     if cfg.batch < 2:
         raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")
     d = ARCH_DEFAULTS[cfg.arch]
@@ -104,9 +111,31 @@ def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
     out.max_width = cfg.max_width or d["max_width"]
     out.lr_g = cfg.lr_g or d["lr_g"]
     out.lr_d = cfg.lr_d or d["lr_d"]
+    out.betas = [float(b) for b in (cfg.betas or d["betas"])]
+    if len(out.betas) != 2 or not all(0 <= b < 1 for b in out.betas):
+        raise SynthmedError(f"--betas takes two numbers in [0, 1) (Adam's beta1,beta2), got {cfg.betas}")
     out.r1_gamma = cfg.r1_gamma if cfg.r1_gamma is not None else 0.0002 * out.resolution**2 / cfg.batch
+    out.drift = _resolve_drift(cfg)
+    if cfg.arch == "wgan-gp" and "critic_norm" not in cfg.net_kwargs:
+        # New runs get the per-channel critic (networks/wgan.py says why); a run resumed from a checkpoint made
+        # before the option existed had the layer-norm one, whose weights would load into either silently.
+        out.net_kwargs = {**cfg.net_kwargs, "critic_norm": "layer" if cfg.resume else "instance"}
     out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
     return out
+
+
+def _resolve_drift(cfg: TrainConfig) -> float:
+    """ADA raises its probability when the sign of D on reals is mostly positive; a Wasserstein critic's scores have
+    no fixed zero without a drift penalty, so WGAN-GP with ADA gets ProGAN's 0.001 unless told otherwise."""
+    if cfg.drift is not None and cfg.drift < 0:
+        raise SynthmedError(f"--drift must be 0 or more, got {cfg.drift}")
+    if cfg.arch != "wgan-gp":
+        if cfg.drift:
+            raise SynthmedError(f"--drift is a WGAN-GP option; {cfg.arch} has no Wasserstein critic")
+        return 0.0
+    if cfg.drift is not None:
+        return float(cfg.drift)
+    return 0.001 if cfg.aug == "ada" else 0.0
 
 
 def net_kwargs(cfg: TrainConfig) -> dict[str, Any]:

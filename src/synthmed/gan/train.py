@@ -216,7 +216,7 @@ class Trainer:
         self.G_fwd, self.G_train = self.G, self.G_ddp
         if cfg.compile:  # the generator only: R1 / GP need double backward through D, which compile lacks
             self.G_fwd, self.G_train = torch.compile(self.G), torch.compile(self.G_ddp)
-        betas = {"dcgan": (0.5, 0.999), "wgan-gp": (0.0, 0.9), "stylegan2": (0.0, 0.99)}[cfg.arch]
+        betas = tuple(cfg.betas)
         lr_d, betas_d = cfg.lr_d, betas
         if cfg.arch == "stylegan2":  # lazy regularisation: scale D's Adam so the average step is unchanged
             c = cfg.r1_interval / (cfg.r1_interval + 1)
@@ -330,7 +330,7 @@ class Trainer:
                 logits = self.D_ddp(real_a, labels).float()
             if self.ada is not None:
                 self.ada.accumulate(logits)
-            return -logits.mean() if wgan else losses.d_logistic_real(logits)
+            return losses.wasserstein_critic_real(logits, cfg.drift) if wgan else losses.d_logistic_real(logits)
         if name == "fake":
             with self._autocast():
                 logits = self.D_ddp(fake_a.detach(), labels).float()
@@ -442,6 +442,8 @@ class Trainer:
             if k in acc:
                 record[k] = acc[k] / n
         record["ada_p"] = float(self.ada.p) if self.ada is not None else 0.0
+        if self.d.is_main:
+            record["d_grad_cos"] = self._d_gradient_cosine()
         record["img_per_sec"] = (self.nimg - nimg0) / dt
         record["sec_per_tick"] = dt
         if self.device.type == "cuda":
@@ -452,6 +454,21 @@ class Trainer:
             self.log.stats(record)
             self.log.line("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
         return record
+
+    def _d_gradient_cosine(self) -> float:
+        """diagnostics.input_gradient_cosine on 32 fixed training images; leaves D's state as it was."""
+        from synthmed.gan.diagnostics import input_gradient_cosine
+
+        t0 = time.time()
+        idx = torch.linspace(0, len(self.data) - 1, min(32, len(self.data))).long().to(self.data.images.device)
+        images = to_model_range(self.data.images[idx]).to(self.device)
+        buffers = {name: b.clone() for name, b in self.D.named_buffers()}  # batchnorm statistics
+        value = input_gradient_cosine(self.D, images, self.data.labels[idx].to(self.device))
+        with torch.no_grad():
+            for name, b in self.D.named_buffers():
+                b.copy_(buffers[name])
+        self.side_seconds += time.time() - t0
+        return value
 
     def _maybe_metric(self, prev: int, done: bool) -> dict[str, float] | None:
         every = self.cfg.metric_every_kimg

@@ -36,7 +36,7 @@ def build_networks(arch: str, resolution: int, channels: int, num_classes: int, 
     if arch == "wgan-gp":
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
         return (wgan_generator(z_dim, n_cls, resolution, channels, width, max_width, upsample),
-                wgan_critic(n_cls, resolution, channels, width, max_width))
+                wgan_critic(n_cls, resolution, channels, width, max_width, str(kw.get("critic_norm", "layer"))))
     if arch == "stylegan2":
         return _stylegan2(z_dim, n_cls, resolution, channels, kw)
     raise SynthmedError(f"unknown architecture '{arch}' (choose from {', '.join(ARCHS)})")

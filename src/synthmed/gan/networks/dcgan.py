@@ -149,6 +149,8 @@ def _norm(kind: str, c: int) -> nn.Module:
         return nn.BatchNorm2d(c)
     if kind == "layer":
         return nn.GroupNorm(1, c)
+    if kind == "instance":
+        return nn.GroupNorm(c, c)
     return nn.Identity()
 
 
