@@ -43,7 +43,8 @@ def synthetic_dataset(root: Path, resolution: int, channels: int, n: int = 64) -
 def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) -> dict:
     data = synthetic_dataset(root, resolution, args.channels)
     cfg = TrainConfig(data=str(data), arch=arch, out=str(root / "runs"), batch=args.batch, kimg=1e6,
-                      width=args.width, aug=args.aug, compile=args.compile, device=args.device, progress=False)
+                      width=args.width, aug=args.aug, compile=args.compile, device=args.device, progress=False,
+                      net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {})
     plan = plan_run(cfg)
     plan.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{arch}-{resolution}-", dir=root))
     device = pick_device(cfg.device)
@@ -79,6 +80,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--critic-norm", default=None, help="WGAN-GP critic normalisation (default: the trainer's)")
     args = p.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
