@@ -70,6 +70,9 @@ def test_wasserstein_real_loss_with_drift_hand_computed() -> None:
     scores = torch.tensor([1.0, 3.0])
     assert losses.wasserstein_critic_real(scores).item() == -2.0
     assert math.isclose(losses.wasserstein_critic_real(scores, drift=0.1).item(), -1.5, rel_tol=1e-6)
+    # the fake term and the generator's loss: +mean and -mean
+    assert losses.wasserstein_critic_fake(scores).item() == 2.0
+    assert losses.wasserstein_generator(scores).item() == -2.0
 
 
 def test_input_gradient_cosine_hand_computed() -> None:

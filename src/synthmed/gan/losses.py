@@ -25,10 +25,6 @@ def g_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-def wasserstein_critic(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    return fake_scores.mean() - real_scores.mean()
-
-
 def wasserstein_critic_real(real_scores: torch.Tensor, drift: float = 0.0) -> torch.Tensor:
     """The critic's loss on reals, -E[D(x)], plus ProGAN's drift penalty ``drift * E[D(x)^2]`` (Karras et al. 2018).
 
@@ -36,6 +32,11 @@ def wasserstein_critic_real(real_scores: torch.Tensor, drift: float = 0.0) -> to
     them near 0, which gives their sign a meaning (ADA's overfitting heuristic reads the sign of D on reals).
     """
     return -real_scores.mean() + drift * real_scores.square().mean()
+
+
+def wasserstein_critic_fake(fake_scores: torch.Tensor) -> torch.Tensor:
+    """E[D(G(z))]: push fake scores down (with the real term, the negated Wasserstein estimate)."""
+    return fake_scores.mean()
 
 
 def wasserstein_generator(fake_scores: torch.Tensor) -> torch.Tensor:

@@ -334,7 +334,7 @@ class Trainer:
         if name == "fake":
             with self._autocast():
                 logits = self.D_ddp(fake_a.detach(), labels).float()
-            return logits.mean() if wgan else losses.d_logistic_fake(logits)
+            return losses.wasserstein_critic_fake(logits) if wgan else losses.d_logistic_fake(logits)
         if name == "gp":
             return cfg.gp_lambda * losses.gradient_penalty(self.D_ddp, real_a, fake_a, labels)
         from synthmed.gan.regularizers import r1_penalty
@@ -348,7 +348,8 @@ class Trainer:
         with self._autocast():
             fake = self.G_train(z, labels)
             logits = self.D(self._augment(fake), labels).float()  # plain D: no DDP sync for D here
-        loss = -logits.mean() if self.cfg.arch == "wgan-gp" else losses.g_nonsaturating(logits)
+        wgan = self.cfg.arch == "wgan-gp"
+        loss = losses.wasserstein_generator(logits) if wgan else losses.g_nonsaturating(logits)
         self.scaler_G.scale(loss).backward()
         self.scaler_G.step(self.opt_G)
         self.scaler_G.update()
