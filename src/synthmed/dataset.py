@@ -12,11 +12,19 @@ resolution) and a ``dataset.json``::
       "counts": {"train": {"malignant": 147, "normal_benign": 399}, ...},
       "source": {...}, "preprocessing": {...},
       "content_hash": "<sha256 of every image's bytes, path and label>",
-      "skipped": [{"path": ..., "reason": ...}]            # only with --skip-bad
+      "skipped": [{"path": ..., "reason": ...}],           # only with --skip-bad
+      "masks": 200                                          # only when entries have masks
     }
 
 Entries may carry extra keys (``patient_id``, generation provenance); readers ignore what
 they do not know. ``DIR:split`` on the command line names one split of a dataset.
+
+Masks: an entry may have ``"mask": "images/train/000000_mask.png"``, the segmentation mask of its
+image, stored beside it: an 8-bit grayscale PNG of the image's resolution, 0 = background and 255 =
+foreground (nothing else), never an image of its own (it is not in any split list and not in the
+counts). ``PreparedDataset.has_masks``, ``load_mask(entry)`` and ``load_masks(split)`` read them; the
+content hash covers their bytes. ``synthmed prepare`` writes them from ``NAME_mask.png`` files beside
+``NAME.png`` or a CSV ``mask`` column (``prepare/masks.py``).
 """
 
 from __future__ import annotations
@@ -121,6 +129,15 @@ class PreparedDataset:
         counts = Counter(int(e["label"]) for e in self.entries(split))
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
+    @property
+    def num_masks(self) -> int:
+        return sum(1 for s in self.split_names for e in self.entries(s) if e.get("mask"))
+
+    def has_masks(self, split: str) -> bool:
+        """True when every entry of ``split`` (non-empty) has a mask."""
+        entries = self.entries(split)
+        return bool(entries) and all(e.get("mask") for e in entries)
+
     def split_hash(self, split: str) -> str:
         """Hash of one split's contents (dataset hash + split name), for feature caches."""
         return hashlib.sha256(f"{self.content_hash}:{split}".encode()).hexdigest()
@@ -140,6 +157,33 @@ class PreparedDataset:
         if arr.ndim == 2:
             arr = arr[:, :, None]
         return arr
+
+    def mask_path(self, entry: dict[str, Any]) -> Path | None:
+        return self.root / entry["mask"] if entry.get("mask") else None
+
+    def load_mask(self, entry: dict[str, Any]) -> np.ndarray | None:
+        """The entry's mask as a bool (H, W) array (True = foreground), or None when it has none."""
+        path = self.mask_path(entry)
+        if path is None:
+            return None
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im)
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path, f"cannot read mask ({exc})") from None
+        return (arr if arr.ndim == 2 else arr.max(axis=2)) > 0
+
+    def load_masks(self, split: str, indices: np.ndarray | list[int] | None = None) -> np.ndarray:
+        """Masks of a split as a bool (N, H, W) array, in the order of ``load_images``; every entry needs one."""
+        entries = self.entries(split)
+        if indices is not None:
+            entries = [entries[int(i)] for i in indices]
+        missing = sum(1 for e in entries if not e.get("mask"))
+        if missing:
+            raise SynthmedError(f"{self.root}: {missing} of {len(entries)} '{split}' entries have no mask")
+        if not entries:
+            return np.zeros((0, self.resolution, self.resolution), dtype=bool)
+        return np.stack([self.load_mask(e) for e in entries])
 
     def load_images(self, split: str, indices: np.ndarray | list[int] | None = None) -> np.ndarray:
         """Images of a split as an (N, H, W, C) array in their stored dtype."""
@@ -185,6 +229,8 @@ def _validate_meta(manifest: Path, meta: Any) -> None:
         for i, entry in enumerate(entries or []):
             if not isinstance(entry, dict) or "path" not in entry or "label" not in entry:
                 raise BadInputError(manifest, f"splits.{split}[{i}] needs 'path' and 'label'")
+            if "mask" in entry and not isinstance(entry["mask"], str):
+                raise BadInputError(manifest, f"splits.{split}[{i}].mask must be a path inside the dataset")
             if not 0 <= int(entry["label"]) < len(classes):
                 raise BadInputError(
                     manifest, f"splits.{split}[{i}] has label {entry['label']} outside 0..{len(classes) - 1}"
@@ -222,8 +268,12 @@ class DatasetWriter:
     def __exit__(self, exc_type, exc, tb) -> bool:
         return bool(self._ctx.__exit__(exc_type, exc, tb))
 
-    def add(self, image: np.ndarray, label: int, split: str, **extra: Any) -> dict[str, Any]:
-        """Save one (H, W[, C]) image already in the output dtype, resolution and channels."""
+    def add(self, image: np.ndarray, label: int, split: str, mask: np.ndarray | None = None,
+            **extra: Any) -> dict[str, Any]:
+        """Save one (H, W[, C]) image already in the output dtype, resolution and channels.
+
+        ``mask``: its (H, W) uint8 0/255 segmentation mask, saved beside it as ``<image>_mask.png``.
+        """
         assert self._tmp is not None, "use DatasetWriter as a context manager"
         if split not in SPLITS:
             raise SynthmedError(f"unknown split '{split}'")
@@ -236,6 +286,10 @@ class DatasetWriter:
         dest.parent.mkdir(parents=True, exist_ok=True)
         save_png(image, dest)
         entry = {"path": rel, "label": int(label), **extra}
+        if mask is not None:
+            check_mask_array(mask, self.resolution)
+            entry["mask"] = rel.removesuffix(".png") + "_mask.png"
+            save_png(mask, self._tmp / entry["mask"])
         entries.append(entry)
         return entry
 
@@ -259,6 +313,9 @@ class DatasetWriter:
             "preprocessing": preprocessing,
             **extra_meta,
         }
+        masks = sum(1 for entries in self.splits.values() for e in entries if e.get("mask"))
+        if masks:
+            meta["masks"] = masks
         meta["content_hash"] = content_hash(self._tmp, meta["splits"])
         write_json(self._tmp / MANIFEST, meta)
         return meta
@@ -276,6 +333,11 @@ def check_image_array(image: np.ndarray, resolution: int, channels: int, bit_dep
         )
 
 
+def check_mask_array(mask: np.ndarray, resolution: int) -> None:
+    if mask.shape != (resolution, resolution) or mask.dtype != np.uint8 or not np.isin(mask, (0, 255)).all():
+        raise SynthmedError(f"internal: mask {mask.shape} {mask.dtype} is not {resolution}x{resolution} uint8 0/255")
+
+
 def save_png(image: np.ndarray, dest: Path) -> None:
     """Save uint8 (gray/RGB) or uint16 (gray) pixels as PNG, with no metadata."""
     if image.ndim == 3 and image.shape[2] == 1:
@@ -287,10 +349,13 @@ def save_png(image: np.ndarray, dest: Path) -> None:
 
 
 def content_hash(root: Path, splits: dict[str, list[dict[str, Any]]]) -> str:
-    """sha256 over every entry's split, path, label and image bytes, in order."""
+    """sha256 over every entry's split, path, label and image bytes (and mask bytes), in order."""
     h = hashlib.sha256()
     for split in SPLITS:
         for entry in splits.get(split, []):
             h.update(f"{split}\0{entry['path']}\0{entry['label']}\0".encode())
             h.update(hashlib.sha256((root / entry["path"]).read_bytes()).digest())
+            if entry.get("mask"):  # entries without masks hash exactly as before masks existed
+                h.update(f"mask\0{entry['mask']}\0".encode())
+                h.update(hashlib.sha256((root / entry["mask"]).read_bytes()).digest())
     return h.hexdigest()

@@ -19,6 +19,7 @@ import numpy as np
 from synthmed.dataset import DatasetWriter
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.prepare.file_sources import FileItem, FileSource, missing_file_error
+from synthmed.prepare.masks import check_mask_sizes, preprocess_mask, read_mask
 from synthmed.prepare.medmnist_source import ArraySource
 from synthmed.prepare.preprocess import PreprocessOptions, preprocess, preprocess_unit
 from synthmed.prepare.readers import ReadOptions, kind_of, probe_channels, read_image
@@ -75,6 +76,7 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
                 bar.update(1)
                 try:
                     slices = read_image(item.path, read_opts, item.mask)
+                    mask = read_mask(item.path, item.masks, slices[0][0].shape[:2]) if item.masks else None
                 except BadInputError as exc:
                     if not skip_bad:
                         raise
@@ -83,6 +85,7 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
                 for pixels, info in slices:
                     conversions.count(pixels)
                     writer.add(preprocess_unit(pixels, opts, channels), item.label, split,
+                               mask=preprocess_mask(mask, opts) if mask is not None else None,
                                **_entry_extra(item, source, info))
         written = {e["label"] for entries in writer.splits.values() for e in entries}
         _require_every_class(source, written, "after skipping bad files")
@@ -107,6 +110,7 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
                 if not item.path.is_file():
                     raise missing_file_error(item)
                 channels[probe_channels(item.path, read_opts)] += 1
+                _probe_masks(item)
             except BadInputError as exc:
                 if not skip_bad:
                     raise
@@ -115,6 +119,18 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
                 continue
             kept.append(item)
     return kept, channels
+
+
+def _probe_masks(item: FileItem) -> None:
+    """Masks exist, are raster images, and have their image's size (read from the headers)."""
+    if not item.masks:
+        return
+    for mask in item.masks:
+        if not mask.is_file():
+            raise BadInputError(item.where, f"mask file not found: {mask}")
+    if kind_of(item.path) != "raster":
+        raise BadInputError(item.where, "a stored mask needs a PNG/JPEG/TIFF/BMP image (NIfTI masks choose slices)")
+    check_mask_sizes(item.path, item.masks)
 
 
 def _require_every_class(source: FileSource, present: set[int], why: str) -> None:

@@ -4,9 +4,11 @@ Both give a list of ``FileItem`` (file, label index, optional patient id, split 
 the class names; nothing is read here except directory listings and the CSV itself.
 
 Folder: ``DIR/<class>/**/<image>``; class names are the subfolder names, sorted; hidden files and
-folders are ignored; NIfTI masks (``<name>_mask.nii.gz``, see ``--nifti-mask``) are never images.
+folders are ignored; NIfTI masks (``<name>_mask.nii.gz``, see ``--nifti-mask``) and raster masks
+(``NAME_mask.png``, ``NAME_mask_N.png`` beside ``NAME.png``, see ``masks.py``) are never images.
 CSV: columns ``path`` and ``label`` (names or integers), optional ``patient_id``, ``split``
-(train/val/test) and ``mask``; paths are relative to the CSV's folder.
+(train/val/test) and ``mask`` (a raster image's segmentation mask, or a NIfTI volume's slice mask);
+paths are relative to the CSV's folder.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthmed.errors import BadInputError
-from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file
+from synthmed.prepare.masks import pair_masks
+from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file, is_nifti
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -27,7 +30,8 @@ class FileItem:
     label: int
     patient_id: str | None = None
     split: str | None = None
-    mask: Path | None = None
+    mask: Path | None = None  # NIfTI: the mask volume that chooses slices (--nifti-slices mask)
+    masks: tuple[Path, ...] = ()  # raster: segmentation masks stored beside the image (prepare/masks.py)
     where: str = ""  # how to name this item in messages (e.g. "labels.csv row 4")
 
 
@@ -56,12 +60,14 @@ def scan_folder(root: Path, opts: ReadOptions) -> FileSource:
     items: list[FileItem] = []
     for label, folder in enumerate(class_dirs):
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden_below(p, folder))
-        files = [p for p in files if not is_mask_file(p, opts)]
+        files, masks = pair_masks([p for p in files if not is_mask_file(p, opts)])
         if not files:
             raise BadInputError(folder, f"class folder '{folder.name}' has no image files")
-        items += [FileItem(path=p, label=label, where=str(p)) for p in files]
+        items += [FileItem(path=p, label=label, masks=masks.get(p, ()), where=str(p)) for p in files]
+    n_masks = sum(len(it.masks) for it in items)
     return FileSource(classes=classes, items=items, root=root,
-                      description={"type": "folder", "path": str(root.absolute()), "files": len(items)})
+                      description={"type": "folder", "path": str(root.absolute()), "files": len(items),
+                                   **({"mask_files": n_masks} if n_masks else {})})
 
 
 def _hidden_below(path: Path, top: Path) -> bool:
@@ -87,9 +93,12 @@ def read_csv_source(csv_path: Path) -> FileSource:
             raise BadInputError(csv_path, f"row {i + 2}: empty path")
         split = _row_split(csv_path, i, row) if has_split else None
         mask = (row.get("mask") or "").strip()
+        mask_path = base / mask if mask else None
+        volume = is_nifti(base / rel)  # a NIfTI's mask chooses slices; a raster image's mask is stored
         items.append(FileItem(path=base / rel, label=index[raw_labels[i]], split=split,
                               patient_id=(row.get("patient_id") or "").strip() or None,
-                              mask=base / mask if mask else None, where=where))
+                              mask=mask_path if volume else None,
+                              masks=(mask_path,) if mask_path is not None and not volume else (), where=where))
     return FileSource(classes=classes, items=items, root=base, has_splits=has_split,
                       description={"type": "csv", "file": str(csv_path.absolute()), "rows": len(rows)})
 

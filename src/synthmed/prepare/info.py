@@ -24,6 +24,7 @@ def describe(ds: PreparedDataset) -> dict:
         "source": ds.meta.get("source", {}),
         "content_hash": ds.content_hash,
         "skipped": len(ds.meta.get("skipped", [])),
+        "masks": ds.num_masks,
         "conversions": ds.meta.get("conversions", {}),
         "split": ds.meta.get("split", {}),
     }
@@ -56,6 +57,8 @@ def render_table(summary: dict) -> str:
         lines.append("conversions: " + (", ".join(f"{k} {v}" for k, v in changed.items()) or "none")
                      + f" (of {summary['conversions'].get('images', 0)} images; source shapes HxWxC: "
                      + ", ".join(f"{k} ({v})" for k, v in shapes.items()) + ")")
+    if summary.get("masks"):
+        lines.append(f"masks: {summary['masks']} (stored beside their images; 'mask' in dataset.json entries)")
     if summary["skipped"]:
         lines.append(f"skipped files: {summary['skipped']} (listed in dataset.json and skipped.csv)")
     return "\n".join(lines)

@@ -145,7 +145,7 @@ def read_image(path: Path, opts: ReadOptions, mask: Path | None = None) -> Slice
     """All images in one file, as (float32 pixels in [0, 1], info) pairs."""
     kind = kind_of(path)
     if kind == "raster":
-        return [(_read_raster(path), {})]
+        return [(read_raster(path), {})]
     if kind == "dicom":
         return _read_dicom(path, opts)
     return _read_nifti(path, opts, mask)
@@ -167,7 +167,21 @@ def _probe_raster(path: Path) -> int:
         raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
 
 
-def _read_raster(path: Path) -> Image01:
+def raster_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the header; raises ``BadInputError`` for unreadable files."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except UnidentifiedImageError:
+        raise BadInputError(path, "not a readable image (unknown format or corrupt header)") from None
+    except (OSError, ValueError) as exc:
+        raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
+
+
+def read_raster(path: Path) -> Image01:
+    """One PNG/JPEG/TIFF/BMP as float32 pixels in [0, 1] (see the module docstring)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
