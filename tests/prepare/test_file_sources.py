@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from synthmed.dataset import PreparedDataset
 from synthmed.prepare.splitting import assign_splits
@@ -172,3 +173,46 @@ def test_csv_mask_column_chooses_slices(tmp_path, cli) -> None:
     ds = PreparedDataset.open(tmp_path / "ds")
     slices = {e["source_file"]: e["slice"] for s in ds.split_names for e in ds.entries(s)}
     assert slices == {f"vols/v{i}.nii": i % 5 for i in range(6)}
+
+
+def _gray_as_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def test_equal_channel_rgb_becomes_gray_and_is_counted(tmp_path, cli) -> None:
+    rng = np.random.default_rng(2)
+    src = tmp_path / "src"
+    for cls in ("a", "b"):
+        for i in range(4):  # RGB files of gray pictures, as most ultrasound exports
+            write_png(src / cls / f"g{i}.png", _gray_as_rgb(rng.integers(0, 256, (12, 12), dtype=np.uint8)))
+    smooth = np.tile(np.linspace(0, 255, 12, dtype=np.uint8), (12, 1))
+    Image.fromarray(_gray_as_rgb(smooth)).save(src / "a" / "j.jpg", quality=90)  # JPEG: channels equal too
+    write_png(src / "b" / "colour.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    code, out, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--resolution", 12])
+    assert code == 0, err
+    ds = PreparedDataset.open(tmp_path / "ds")
+    conv = ds.meta["conversions"]
+    assert ds.channels == 1 and conv["equal_channel_rgb_to_gray"] == 9 and conv["to_gray"] == 1, conv
+    assert "equal_channel_rgb_to_gray 9" in out
+    entry = next(e for s in ds.split_names for e in ds.entries(s) if e["source_file"] == "a/g0.png")
+    rng = np.random.default_rng(2)
+    np.testing.assert_array_equal(ds.load_image(entry)[:, :, 0], rng.integers(0, 256, (12, 12), dtype=np.uint8))
+
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds3", "--resolution", 12, "--channels", 3])
+    assert code == 0, err
+    ds3 = PreparedDataset.open(tmp_path / "ds3")
+    assert ds3.channels == 3 and "equal_channel_rgb_to_gray" not in ds3.meta["conversions"]
+
+
+def test_colour_sources_keep_colour(tmp_path, cli) -> None:
+    rng = np.random.default_rng(3)
+    src = tmp_path / "src"
+    for cls in ("a", "b"):
+        for i in range(4):
+            write_png(src / cls / f"c{i}.png", rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    write_png(src / "a" / "g.png", _gray_as_rgb(rng.integers(0, 256, (12, 12), dtype=np.uint8)))
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--resolution", 12])
+    assert code == 0, err
+    ds = PreparedDataset.open(tmp_path / "ds")
+    conv = ds.meta["conversions"]  # the RGB file of a gray picture joins the colour majority unchanged
+    assert ds.channels == 3 and "to_gray" not in conv and "to_rgb" not in conv, conv

@@ -22,7 +22,7 @@ from synthmed.prepare.file_sources import FileItem, FileSource, missing_file_err
 from synthmed.prepare.masks import check_mask_sizes, preprocess_mask, read_mask
 from synthmed.prepare.medmnist_source import ArraySource
 from synthmed.prepare.preprocess import PreprocessOptions, preprocess, preprocess_unit
-from synthmed.prepare.readers import ReadOptions, kind_of, probe_channels, read_image
+from synthmed.prepare.readers import ReadOptions, equal_channels, kind_of, probe_channels, read_image
 from synthmed.prepare.splitting import assign_splits
 from synthmed.utils.atomic import write_text
 
@@ -186,7 +186,9 @@ class Conversions:
         if c in (2, 4):
             self.counts["alpha_dropped"] += 1
         if (1 if c in (1, 2) else 3) != self.channels:
-            self.counts["to_gray" if self.channels == 1 else "to_rgb"] += 1
+            # RGB files of a gray picture are counted apart from real colour made gray (which loses colour).
+            gray_rgb = self.channels == 1 and equal_channels(pixels)
+            self.counts["equal_channel_rgb_to_gray" if gray_rgb else "to_gray" if self.channels == 1 else "to_rgb"] += 1
         if h != w:
             self.counts["padded_to_square" if self.opts.square == "pad" else "cropped_to_square"] += 1
         side = max(h, w) if self.opts.square == "pad" else min(h, w)

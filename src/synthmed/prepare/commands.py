@@ -24,7 +24,8 @@ def prepare(
                                      "(default: $SYNTHMED_DATA_ROOT, then ~/.medmnist)."),
     resolution: int | None = typer.Option(None, "--resolution", help="Output side in pixels "
                                           f"(default: the MedMNIST size; {DEFAULT_FILE_RESOLUTION} for files)."),
-    channels: int | None = typer.Option(None, "--channels", help="1 or 3 (default: the source's majority)."),
+    channels: int | None = typer.Option(None, "--channels", help="1 or 3 (default: the source's majority; "
+                                         "RGB files whose three channels are equal count as gray)."),
     bit_depth: int = typer.Option(8, "--bit-depth", help="PNG bit depth: 8 or 16 (16 for grayscale only)."),
     square: str = typer.Option("pad", "--square", help="pad (zero, centred) or crop (centre) to square."),
     resize_filter: str = typer.Option("lanczos", "--resize-filter",

@@ -156,15 +156,32 @@ _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
 def _probe_raster(path: Path) -> int:
+    """1 for gray modes and for colour files whose channels are all equal (decoded to check), else 3."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return 1 if im.mode in _GRAY_MODES else 3
+            if im.mode in _GRAY_MODES:
+                return 1
     except UnidentifiedImageError:
         raise BadInputError(path, "not a readable image (unknown format or corrupt header)") from None
     except (OSError, ValueError) as exc:
         raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
+    return 1 if equal_channels(read_raster(path)) else 3
+
+
+# Most ultrasound and X-ray exports are RGB files of a gray picture. One 8-bit level of tolerance absorbs
+# JPEG's colour-conversion rounding; a colour picture differs between channels by far more somewhere.
+EQUAL_CHANNEL_TOLERANCE = 1.0 / 255.0
+
+
+def equal_channels(pixels: Image01) -> bool:
+    """True for an (H, W, C >= 3) image whose first three channels are equal (within one 8-bit level)."""
+    if pixels.ndim != 3 or pixels.shape[2] < 3:
+        return False
+    rgb = pixels[:, :, :3]
+    tol = EQUAL_CHANNEL_TOLERANCE + 1e-6
+    return bool(np.abs(rgb[:, :, 0] - rgb[:, :, 1]).max() <= tol and np.abs(rgb[:, :, 1] - rgb[:, :, 2]).max() <= tol)
 
 
 def raster_size(path: Path) -> tuple[int, int]:
