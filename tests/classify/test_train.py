@@ -38,6 +38,23 @@ def test_training_is_reproducible_and_writes_the_model_folder(toy, tmp_path) -> 
     assert config["model"]["positive_class"] == 1 and 0 <= config["model"]["threshold"] <= 1
 
 
+def test_epoch_steps_budget_counts_steps_and_matches_the_pass_loop(toy, tmp_path) -> None:
+    from synthmed.classify.train import batches_per_pass
+
+    # 36 images, batch 16: 2 full batches + 4 images -> 3 steps a pass; 33 images: the last batch of 1 is dropped.
+    assert (batches_per_pass(36, 16), batches_per_pass(33, 16), batches_per_pass(32, 16)) == (3, 2, 2)
+    opts = dict(arch="cnn", epochs=2, batch_size=16, seed=1, progress=False)
+    passes = train_classifier(str(toy.root), str(toy.root), tmp_path / "passes", **opts)
+    steps = train_classifier(str(toy.root), str(toy.root), tmp_path / "steps", epoch_steps=3, **opts)
+    # One "epoch" of 3 steps is one pass over these 36 images: the same weights, batch for batch.
+    sa, sb = torch.load(passes / "model.pt")["state_dict"], torch.load(steps / "model.pt")["state_dict"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    longer = train_classifier(str(toy.root), str(toy.root), tmp_path / "longer", epoch_steps=5, patience=0, **opts)
+    log = [json.loads(line) for line in (longer / "train_log.jsonl").read_text().splitlines()]
+    assert [r["steps"] for r in log] == [5, 10] and json.loads((longer / "config.json").read_text())["steps"] == 10
+    assert json.loads((passes / "config.json").read_text())["steps"] == 6
+
+
 def test_evaluate_writes_metrics_and_predictions(toy, tmp_path) -> None:
     model_dir = train_classifier(str(toy.root), str(toy.root), tmp_path / "m", arch="cnn", epochs=3,
                                  batch_size=12, seed=0, progress=False)

@@ -92,6 +92,8 @@ def experiment(
     patience: int = typer.Option(10, "--patience", help="0: never stop early."),
     balance: str = typer.Option("none", "--balance", help="none, weights or sampler (see train-classifier)."),
     draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: stratified or balanced."),
+    budget: str = typer.Option("steps", "--budget", help="steps: every run of a real fraction takes its real-only "
+                               "run's optimizer steps; epochs: every run makes --epochs passes over its own set."),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Train and evaluate every combination; one row per run in OUT/results.csv and results.jsonl."""
@@ -100,7 +102,8 @@ def experiment(
     rows = run_experiment(real, synthetic, out, ratios=_floats(ratios, "--ratios"),
                           real_fractions=_floats(real_fractions, "--real-fractions"), sources=_words(sources),
                           augments=_words(augment), seeds=parse_seeds(seeds), arch=arch, epochs=epochs, val=val,
-                          test=test, draw=draw, pretrained=pretrained, head=head, batch_size=batch_size, lr=lr,
+                          test=test, draw=draw, budget=budget, pretrained=pretrained, head=head, batch_size=batch_size,
+                          lr=lr,
                           lr_schedule=lr_schedule, patience=patience or None, balance=balance, device=device,
                           echo=typer.echo)
     typer.echo(f"{len(rows)} runs in {out / 'results.csv'}")

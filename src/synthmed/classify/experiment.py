@@ -8,6 +8,12 @@ Combinations of source x ratio x real fraction x augmentation x seed (one archit
 - ``mixed``: real + synthetic images numbering ``ratio`` % of the real count used, for each ratio; ratio 0
   is the ``real`` run (run once, whether or not ``real`` is among the sources).
 
+Training budget (``budget``): with ``steps`` (the default) every run of a real fraction takes the optimizer
+steps of that fraction's real-only run at ``epochs`` epochs (an "epoch" is that many steps, for validation,
+patience and the lr schedule), so real-only, mixed and synthetic-only runs differ only in their data; with
+``epochs`` a mixed set makes ``epochs`` passes over its larger set and so takes more steps. The steps each
+run took are counted and recorded in its row.
+
 Every run lives in ``OUT/runs/<run_id>/`` (``model/``, ``evaluation.json``, ``predictions.csv`` and
 ``result.json``, its row), built in a temporary folder and renamed when complete: a run whose folder
 exists is finished and is skipped on a re-run, so a killed grid resumes where it stopped. After each run
@@ -38,7 +44,8 @@ RESULT_FILE = "result.json"
 CSV_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold")
 # Options that change a run's result but are not grid axes: a re-run into the same folder must keep them.
 _FIXED_KEYS = ("real", "synthetic", "val", "test", "arch", "epochs", "batch_size", "lr", "pretrained", "head",
-               "patience", "balance", "input_size", "channel_mode", "positive_class", "draw")
+               "patience", "balance", "input_size", "channel_mode", "positive_class", "draw", "budget")
+BUDGETS = ("steps", "epochs")
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,11 @@ def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios:
                    real_fractions: Sequence[float] = (1.0,), sources: Sequence[str] = ("real", "synthetic", "mixed"),
                    augments: Sequence[str] = ("none",), seeds: Sequence[int] = (1,), arch: str = "cnn",
                    epochs: int = 30, val: str | None = None, test: str | None = None, draw: str = "stratified",
-                   progress: bool = True, echo=print, **train_options: Any) -> list[dict[str, Any]]:
+                   budget: str = "steps", progress: bool = True, echo=print,
+                   **train_options: Any) -> list[dict[str, Any]]:
     """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``."""
+    if budget not in BUDGETS:
+        raise SynthmedError(f"--budget must be one of {', '.join(BUDGETS)}, got '{budget}'")
     out = Path(out)
     real_dir = str(PreparedDataset.open_spec(real, "train")[0].root)
     val = val or f"{real_dir}:val"
@@ -93,7 +103,7 @@ def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios:
     if synthetic is None and any(s != "real" for s in sources):
         raise SynthmedError("--synthetic is needed for the sources synthetic and mixed")
     fixed = {"real": real, "synthetic": synthetic, "val": val, "test": test, "arch": arch, "epochs": epochs,
-             "draw": draw, **train_options}
+             "draw": draw, "budget": budget, **train_options}
     _check_config(out, fixed)
     cells = grid(sources, ratios, real_fractions, augments, seeds, arch)
     _remove_partials(out / "runs")
@@ -107,7 +117,9 @@ def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios:
             echo(f"{label}: done before, skipped")
             continue
         start = time.perf_counter()
-        row = _run_one(opts, real, synthetic, val, test, run_dir, epochs, draw, progress, train_options)
+        steps = {"epoch_steps": baseline_epoch_steps(real, opts, train_options.get("batch_size"))} \
+            if budget == "steps" else {}
+        row = _run_one(opts, real, synthetic, val, test, run_dir, epochs, draw, progress, train_options | steps)
         echo(f"{label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
              f"({time.perf_counter() - start:.0f} s)")
         write_results(out)
@@ -136,6 +148,14 @@ def _remove_partials(runs: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None) -> int:
+    """Optimizer steps in one epoch of this cell's real-only baseline (same real images, same seed)."""
+    from synthmed.classify.train import TrainConfig, batches_per_pass
+
+    baseline = resolve(TrainSpec(real=real, fraction=opts.real_fraction, source="real"), opts.seed)
+    return batches_per_pass(baseline.n_real, batch_size or TrainConfig.batch_size)
+
+
 def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test: str, run_dir: Path, epochs: int,
              draw: str, progress: bool, train_options: dict[str, Any]) -> dict[str, Any]:
     spec = _spec(opts, real, synthetic, draw)
@@ -154,7 +174,8 @@ def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test:
                "metrics": metrics, "positive_class": evaluation.get("positive_class"),
                "positive_class_name": evaluation.get("positive_class_name"),
                "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
-               "best_epoch": config["best_epoch"], "train_seconds": config["train_seconds"],
+               "best_epoch": config["best_epoch"], "steps": config["steps"],
+               "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
                "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
                "model_dir": f"runs/{opts.run_id}/model"}
         write_json(tmp / RESULT_FILE, row)
@@ -184,8 +205,8 @@ def write_results(out: str | Path) -> list[dict[str, Any]]:
 
 def _csv(rows: Iterable[dict[str, Any]]) -> str:
     head = ["run_id", "source", "ratio", "real_fraction", "augment", "seed", "arch", *CSV_METRICS,
-            "positive_class", "n_train_real", "n_train_synthetic", "best_epoch", "train_seconds", "predictions",
-            "model_dir"]
+            "positive_class", "n_train_real", "n_train_synthetic", "best_epoch", "steps", "train_seconds",
+            "predictions", "model_dir"]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(head)

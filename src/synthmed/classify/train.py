@@ -59,6 +59,10 @@ class TrainConfig:
     channel_mode: str = "native"
     positive_class: str | int | None = None
     device: str = "auto"
+    # Equal-steps budget: an "epoch" is this many optimizer steps (validation, patience and the lr schedule count
+    # these), not one pass over the training set, so a mixed set trains exactly as long as the real-only baseline
+    # whose batches per epoch this is. None: an epoch is one pass (the set's own size decides the steps).
+    epoch_steps: int | None = None
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -71,6 +75,8 @@ class TrainConfig:
             raise SynthmedError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'")
         if self.balance not in BALANCES:
             raise SynthmedError(f"--balance must be one of {', '.join(BALANCES)}, got '{self.balance}'")
+        if self.epoch_steps is not None and self.epoch_steps < 1:
+            raise SynthmedError(f"--epoch-steps must be >= 1, got {self.epoch_steps}")
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -147,8 +153,13 @@ def _fit(cfg: TrainConfig, comp: Composition, val_ds: PreparedDataset, val_split
     best = {"epoch": 0, "val_auc": -np.inf, "val_loss": np.inf, "state": None}
     start = time.perf_counter()
     epochs = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.arch}", unit="epoch", disable=not progress)
+    batches = _endless(loader)
+    steps = 0
     for epoch in epochs:
-        row = _train_epoch(model, loader, loss_fn, opt, device, progress) | {"lr": opt.param_groups[0]["lr"]}
+        n = cfg.epoch_steps or batches_per_pass(len(train_set), cfg.batch_size)
+        row = _train_steps(model, batches, n, loss_fn, opt, device) | {"lr": opt.param_groups[0]["lr"]}
+        steps += row["steps"]
+        row["steps"] = steps
         if schedule is not None:
             schedule.step()
         val_probs = predict(model, val_x, 256, device)
@@ -167,7 +178,7 @@ def _fit(cfg: TrainConfig, comp: Composition, val_ds: PreparedDataset, val_split
         if cfg.patience and epoch - best["epoch"] >= cfg.patience:  # 0 or None: never stop early
             break
     model.load_state_dict(best["state"])  # type: ignore[arg-type]
-    _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out, device,
+    _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best | {"steps": steps}, out, device,
           time.perf_counter() - start)
 
 
@@ -178,10 +189,23 @@ def _improved(row: dict[str, Any], best: dict[str, Any]) -> bool:
     return bool(row["val_auc"] > best["val_auc"])
 
 
-def _train_epoch(model, loader, loss_fn, opt, device, progress: bool) -> dict[str, float]:
+def batches_per_pass(n_images: int, batch_size: int) -> int:
+    """Optimizer steps in one pass over ``n_images`` (a last batch of one image is dropped, see ``_fit``)."""
+    return n_images // batch_size + (1 if n_images % batch_size > 1 else 0)
+
+
+def _endless(loader: DataLoader):
+    """Batches pass after pass; each pass reshuffles, exactly as a new epoch of the loader would."""
+    while True:
+        yield from loader
+
+
+def _train_steps(model, batches, n_steps: int, loss_fn, opt, device) -> dict[str, float]:
+    """``n_steps`` optimizer steps; with ``n_steps`` = one pass this is one classic epoch, batch for batch."""
     model.train()
     total, correct, loss_sum = 0, 0, 0.0
-    for x, y in tqdm(loader, desc="batches", unit="batch", leave=False, disable=not progress):
+    for _ in range(n_steps):
+        x, y = next(batches)
         x, y = x.to(device), y.to(device)
         opt.zero_grad(set_to_none=True)
         logits = model(x)
@@ -191,7 +215,7 @@ def _train_epoch(model, loader, loss_fn, opt, device, progress: bool) -> dict[st
         loss_sum += float(loss.item()) * len(y)
         correct += int((logits.argmax(1) == y).sum().item())
         total += len(y)
-    return {"train_loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1)}
+    return {"train_loss": loss_sum / max(total, 1), "train_accuracy": correct / max(total, 1), "steps": n_steps}
 
 
 def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out: Path, device, seconds) -> None:
@@ -209,7 +233,8 @@ def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out
     write_json(out / "config.json", {
         "options": asdict(cfg), "model": model_meta, "training_set": comp.summary(),
         "validation": {"path": str(val_ds.root), "split": val_split, "content_hash": val_ds.content_hash},
-        "best_epoch": best["epoch"], "best_val_auc": best["val_auc"], "train_seconds": round(seconds, 2),
+        "best_epoch": best["epoch"], "best_val_auc": best["val_auc"], "steps": best["steps"],
+        "train_seconds": round(seconds, 2),
         "parameters": count_parameters(model), "seed": cfg.seed,
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     })

@@ -95,6 +95,9 @@ class ClassifyConfig(_Section):
                                                           description="With and without traditional augmentation.")
     synthetic_only: bool = Field(True, description="Also train on synthetic images only (as many as the real).")
     use_filtered: bool = Field(True, description="Use the filtered synthetic set when the filter stage runs.")
+    budget: Literal["steps", "epochs"] = Field("steps", description="steps: every run of a real fraction takes the "
+                                               "optimizer steps of its real-only run at 'epochs' (runs differ only "
+                                               "in data); epochs: 'epochs' passes over each run's own set.")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="Further synthmed.classify experiment options, passed as they are.")
 

@@ -155,7 +155,8 @@ def classify_options(cfg: ExperimentConfig) -> dict:
     c = cfg.classify
     return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
-            "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated", "options": c.options}
+            "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
+            "options": c.options}
 
 
 def synthetic_dataset(ctx: StageContext) -> Path:
@@ -226,7 +227,7 @@ def run_classify(ctx: StageContext) -> dict:
     rows = run_experiment(str(ctx.input("prepare") / "dataset"), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
-                          device=resolve_device(cfg.device), **c.options)
+                          budget=c.budget, device=resolve_device(cfg.device), **c.options)
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes}
 

@@ -158,7 +158,9 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     roc = collect.roc_ensembles(rows, experiment, top)
     results["classifier"] = {"runs": [{k: v for k, v in r.items() if k not in ("model_dir",)} for r in rows],
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
-                             "notes": src.summaries.get("classify", {}).get("notes", [])}
+                             "notes": src.summaries.get("classify", {}).get("notes", []),
+                             "budget": src.config.get("classify", {}).get("budget", "epochs"),
+                             "steps": collect.steps_per_fraction(rows)}
     figures["auc_vs_ratio"] = _uri(plots.auc_vs_ratio(conds, top))
     figures["auc_vs_fraction"] = _uri(plots.auc_vs_fraction(conds, "none"))
     figures["roc"] = _uri(plots.roc_curves(roc))

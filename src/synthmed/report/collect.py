@@ -58,6 +58,15 @@ def experiment_rows(experiment: Path) -> list[dict]:
     return list(rows.values())
 
 
+def steps_per_fraction(rows: list[dict]) -> dict[str, list[int]]:
+    """The distinct optimizer-step counts of the runs of each real fraction (rows without the count left out)."""
+    out: dict[str, set[int]] = defaultdict(set)
+    for r in rows:
+        if r.get("steps") is not None:
+            out[f"{float(r.get('real_fraction') or 1):g}"].add(int(r["steps"]))
+    return {f: sorted(v) for f, v in sorted(out.items(), key=lambda kv: -float(kv[0]))}
+
+
 def _cell(row_or_config: dict) -> tuple:
     r = row_or_config
     return (r["source"], float(r.get("ratio") or 0), float(r.get("real_fraction") or 1), r.get("augment") or "none",
