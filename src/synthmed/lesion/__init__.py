@@ -1,0 +1,1 @@
+"""Lesion masks, injection and lesion metrics (issue 18)."""
