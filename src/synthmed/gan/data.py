@@ -10,7 +10,7 @@ run reads exactly the batches the uninterrupted run would have read, with no loa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,9 +23,14 @@ from synthmed.dataset import PreparedDataset, to_unit_range
 class TrainImages:
     images: torch.Tensor  # (N, C, R, R) uint8 at the model resolution
     labels: torch.Tensor  # (N,) int64
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # per-image tensors a GAN family adds (masks)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    def to(self, device: torch.device) -> TrainImages:
+        return TrainImages(self.images.to(device), self.labels.to(device),
+                           {k: v.to(device) for k, v in self.extra.items()})
 
 
 def load_train_images(ds: PreparedDataset, resolution: int, split: str = "train", chunk: int = 512) -> TrainImages:

@@ -8,15 +8,6 @@ from typing import Any
 from synthmed.errors import SynthmedError
 
 AUGS = ("none", "diffaug", "ada")
-CRITIC_NORMS = ("instance", "layer", "none")  # WGAN-GP critic; no batchnorm, whose batch coupling breaks the GP
-
-# Optimiser settings from the papers: DCGAN (Radford et al.), WGAN-GP (Gulrajani et al.), StyleGAN2-ADA.
-ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dcgan": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "z_dim": 128, "width": 64, "max_width": 512},
-    "wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9), "z_dim": 128, "width": 64, "max_width": 512},
-    "stylegan2": {"lr_g": 2.5e-3, "lr_d": 2.5e-3, "betas": (0.0, 0.99), "z_dim": 512, "width": None,
-                  "max_width": 512},
-}
 
 # Options a resumed run may change; everything else comes from the checkpoint.
 RESUME_OVERRIDABLE = ("kimg", "device", "amp", "compile", "progress", "tick_kimg", "snapshot_kimg", "keep_last",
@@ -81,26 +72,15 @@ class TrainConfig:
 
 
 def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
-    """Fill architecture defaults and check option values (one-line errors)."""
-    from synthmed.gan.networks import ARCHS
+    """Fill defaults (the architecture's from its paper) and check option values (one-line errors)."""
+    from synthmed.gan.archs import get_arch
 
-    if cfg.arch not in ARCHS:
-        raise SynthmedError(f"--arch must be one of {', '.join(ARCHS)}, got {cfg.arch}")
+    family = get_arch(cfg.arch)
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
-    from synthmed.gan.networks.dcgan import UPSAMPLING
-
-    upsample = cfg.net_kwargs.get("upsample")
-    if upsample is not None and (cfg.arch == "stylegan2" or upsample not in UPSAMPLING):
-        raise SynthmedError(f"--upsample {upsample}: DCGAN and WGAN-GP take {' or '.join(UPSAMPLING)} "
-                            f"(StyleGAN2 has its own upsampling)")
-    critic_norm = cfg.net_kwargs.get("critic_norm")
-    if critic_norm is not None and (cfg.arch != "wgan-gp" or critic_norm not in CRITIC_NORMS):
-        raise SynthmedError(f"--critic-norm {critic_norm}: the WGAN-GP critic takes {', '.join(CRITIC_NORMS)} "
-                            f"(DCGAN's D uses batchnorm, StyleGAN2's none)")
     if cfg.batch < 2:
         raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")
-    d = ARCH_DEFAULTS[cfg.arch]
+    d = family.defaults
     out = TrainConfig.from_dict(cfg.to_dict())
     out.kimg = 10.0 if cfg.kimg is None else float(cfg.kimg)
     if out.kimg <= 0:
@@ -115,36 +95,16 @@ def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
     if len(out.betas) != 2 or not all(0 <= b < 1 for b in out.betas):
         raise SynthmedError(f"--betas takes two numbers in [0, 1) (Adam's beta1,beta2), got {cfg.betas}")
     out.r1_gamma = cfg.r1_gamma if cfg.r1_gamma is not None else 0.0002 * out.resolution**2 / cfg.batch
-    out.drift = _resolve_drift(cfg)
-    if cfg.arch == "wgan-gp" and "critic_norm" not in cfg.net_kwargs:
-        # New runs get the per-channel critic (networks/wgan.py says why); a run resumed from a checkpoint made
-        # before the option existed had the layer-norm one, whose weights would load into either silently.
-        out.net_kwargs = {**cfg.net_kwargs, "critic_norm": "layer" if cfg.resume else "instance"}
-    out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
-    return out
-
-
-def _resolve_drift(cfg: TrainConfig) -> float:
-    """ADA raises its probability when the sign of D on reals is mostly positive; a Wasserstein critic's scores have
-    no fixed zero without a drift penalty, so WGAN-GP with ADA gets ProGAN's 0.001 unless told otherwise."""
     if cfg.drift is not None and cfg.drift < 0:
         raise SynthmedError(f"--drift must be 0 or more, got {cfg.drift}")
-    if cfg.arch != "wgan-gp":
-        if cfg.drift:
-            raise SynthmedError(f"--drift is a WGAN-GP option; {cfg.arch} has no Wasserstein critic")
-        return 0.0
-    if cfg.drift is not None:
-        return float(cfg.drift)
-    return 0.001 if cfg.aug == "ada" else 0.0
+    out.drift = 0.0  # families with a Wasserstein critic set their own
+    out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
+    family.resolve(cfg, out)
+    return out
 
 
 def net_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     """Options for ``build_networks`` (stored in checkpoints so ``load_generator`` rebuilds the same nets)."""
-    kw: dict[str, Any] = {"z_dim": cfg.z_dim, **cfg.net_kwargs}
-    if cfg.arch == "stylegan2":
-        if cfg.width:  # channels at the output resolution, doubling per halving as in the paper's channel_base
-            kw.setdefault("channel_base", int(cfg.width) * int(cfg.resolution))
-        kw.setdefault("channel_max", cfg.max_width)
-    else:
-        kw.update(width=cfg.width, max_width=cfg.max_width)
-    return kw
+    from synthmed.gan.archs import get_arch
+
+    return get_arch(cfg.arch).net_kwargs(cfg)

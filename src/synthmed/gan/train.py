@@ -1,10 +1,10 @@
 """The GAN training engine: ``train_gan(cfg) -> run folder``.
 
-One loop serves the three architectures; they differ in the loss (non-saturating logistic for
-DCGAN and StyleGAN2, Wasserstein + gradient penalty with ``n_critic`` critic steps for WGAN-GP) and
-the regulariser (lazy R1 every ``r1_interval`` D steps for StyleGAN2). Every architecture keeps an
-EMA of G (``G_ema``, used for grids, checkpoints' sampling and generation) and may augment real
-*and* fake images before D (DiffAugment or ADA).
+One loop serves every GAN family registered in ``synthmed.gan.archs``; what differs between them
+(networks, losses, regularisers and their schedule, D steps per G step, optimizers, data and batches,
+extra state) is the family's ``Arch`` and ``Objective`` (``gan/arch.py``), so this module names none.
+Every family keeps an EMA of G (``G_ema``, used for grids, checkpoints' sampling and generation) and
+may augment real *and* fake images before D (DiffAugment or ADA).
 
 Exactness: the batch order is a function of (seed, step) (``data.batch_indices``), every random
 draw comes from the global RNGs whose states go into each checkpoint, and side work (grids,
@@ -33,9 +33,10 @@ from torch import nn
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.gan import distributed as gdist
-from synthmed.gan import losses
+from synthmed.gan.arch import Batch, Kit, Term
+from synthmed.gan.archs import get_arch, names
 from synthmed.gan.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from synthmed.gan.data import TrainImages, batch_indices, load_train_images, to_model_range
+from synthmed.gan.data import TrainImages, batch_indices, to_model_range
 from synthmed.gan.options import RESUME_OVERRIDABLE, TrainConfig, net_kwargs, resolve
 from synthmed.gan.runlog import RunLog, grid_inputs, sample_grid, save_png, tile, truncate_stats
 from synthmed.utils.atomic import write_json
@@ -71,7 +72,7 @@ def plan_run(cfg: TrainConfig) -> Plan:
     if not cfg.data:
         raise SynthmedError("--data is required (a prepared dataset folder from 'synthmed prepare')")
     if not cfg.arch:
-        raise SynthmedError("--arch is required: dcgan, wgan-gp or stylegan2")
+        raise SynthmedError(f"--arch is required: {', '.join(names())}")
     ds, _ = PreparedDataset.open_spec(cfg.data, "train")
     if ds.entries("train") and len(ds.entries("train")) < 2:
         raise SynthmedError(f"{ds.root}: the train split needs at least 2 images")
@@ -170,6 +171,7 @@ class Trainer:
         self.metric_fn = metric_fn
         self.log = RunLog(self.run_dir, echo=self._echo) if d.is_main else None
         self._setup_precision()
+        self.family = get_arch(self.cfg.arch)
         self._build()
         self.data = self._load_data()
         self.nimg, self.best = 0, {"name": None, "value": None, "nimg": None}
@@ -179,6 +181,7 @@ class Trainer:
             self._restore(plan.ckpt)
         else:
             seed_everything(self.cfg.seed + d.rank)  # noise differs per rank; the weights were seeded alike
+            self.objective.before_training(self.data, self._batch)
         self._write_options()
 
     # setup ------------------------------------------------------------------------------------
@@ -216,13 +219,6 @@ class Trainer:
         self.G_fwd, self.G_train = self.G, self.G_ddp
         if cfg.compile:  # the generator only: R1 / GP need double backward through D, which compile lacks
             self.G_fwd, self.G_train = torch.compile(self.G), torch.compile(self.G_ddp)
-        betas = tuple(cfg.betas)
-        lr_d, betas_d = cfg.lr_d, betas
-        if cfg.arch == "stylegan2":  # lazy regularisation: scale D's Adam so the average step is unchanged
-            c = cfg.r1_interval / (cfg.r1_interval + 1)
-            lr_d, betas_d = cfg.lr_d * c, (betas[0] ** c, betas[1] ** c)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d)
         fp16 = self.amp_dtype == torch.float16
         self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
@@ -231,12 +227,21 @@ class Trainer:
             from synthmed.gan.augment import AdaptiveAugment
 
             self.ada = AdaptiveAugment(target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
+        kit = Kit(G=self.G, D=self.D, G_fwd=self.G_fwd, G_train=self.G_train, D_train=self.D_ddp, device=self.device,
+                  augment=self._augment, observe_real=self._observe_real, autocast=self._autocast,
+                  log=self.log.line if self.log else lambda text: None)
+        self.objective = self.family.objective(cfg, kit)
+        self.opt_G, self.opt_D = self.objective.optimizers()
 
     def _load_data(self) -> TrainImages:
-        data = load_train_images(self.plan.ds, self.cfg.resolution)
+        data = self.family.load_data(self.plan.ds, self.cfg.resolution)
         if self.device.type == "cuda":
-            data = TrainImages(data.images.to(self.device), data.labels.to(self.device))
+            data = data.to(self.device)
         return data
+
+    def _observe_real(self, logits: torch.Tensor) -> None:
+        if self.ada is not None:
+            self.ada.accumulate(logits)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.aug == "diffaug":
@@ -256,6 +261,7 @@ class Trainer:
             "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
             "ada": self.ada.state_dict() if self.ada is not None else None,
             "ada_p": float(self.ada.p) if self.ada is not None else 0.0,
+            "objective": self.objective.state_dict(),
             "rng": rng, "world_size": self.d.world_size, "best": self.best,
         }
 
@@ -269,6 +275,7 @@ class Trainer:
         self.scaler_D.load_state_dict(ck["scaler_D"])
         if self.ada is not None and ck.get("ada") is not None:
             self.ada.load_state_dict(ck["ada"])
+        self.objective.load_state_dict(ck.get("objective") or {})
         self.nimg, self.best = int(ck["nimg"]), dict(ck.get("best") or self.best)
         rng = ck.get("rng") or []
         if len(rng) == self.d.world_size:
@@ -294,67 +301,50 @@ class Trainer:
         write_json(self.run_dir / "options.json", info)
 
     # one training iteration -------------------------------------------------------------------
-    def _real_batch(self, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch(self, batch_idx: int) -> Batch:
         idx = batch_indices(len(self.data), self.cfg.batch, batch_idx, self.cfg.seed, self.d.rank,
                             self.d.world_size).to(self.data.images.device)
-        real = to_model_range(self.data.images[idx]).to(self.device).contiguous(memory_format=self.memory_format)
-        labels = self.data.labels[idx].to(self.device)
-        return real, labels
+        return self.family.batch(self.data, idx, self.device, self.memory_format)
 
-    def _d_step(self, batch_idx: int) -> dict[str, torch.Tensor]:
-        cfg, wgan = self.cfg, self.cfg.arch == "wgan-gp"
-        real, labels = self._real_batch(batch_idx)
-        z = torch.randn(real.shape[0], cfg.z_dim, device=self.device)
-        with torch.no_grad(), self._autocast():
-            fake = self.G_fwd(z, labels).float()
-        real_a, fake_a = self._augment(real), self._augment(fake)
-        reg = "gp" if wgan else ("r1" if cfg.arch == "stylegan2" and batch_idx % cfg.r1_interval == 0 else None)
-        passes = ["real", "fake"] + ([reg] if reg else [])
+    def _d_step(self, batch_idx: int) -> tuple[dict[str, torch.Tensor], Batch]:
+        batch = self._batch(batch_idx)
+        terms = self.objective.d_terms(batch, batch_idx)
         self.opt_D.zero_grad(set_to_none=True)
-        out: dict[str, torch.Tensor] = {}
-        for i, name in enumerate(passes):
-            with gdist.no_sync(self.D_ddp, sync=i == len(passes) - 1):
-                loss = self._d_pass(name, real_a, fake_a, labels)
-                self.scaler_D.scale(loss).backward()
-            out[name] = loss.detach()
+        stats = self._backward(terms, self.D_ddp, self.scaler_D, "loss_D")
         self.scaler_D.step(self.opt_D)
         self.scaler_D.update()
-        loss_d = out["real"] + out["fake"] + (out["gp"] if wgan else 0)
-        return {"loss_D": loss_d, **({"r1": out["r1"]} if "r1" in out else {}), **({"gp": out["gp"]} if wgan else {}),
-                "labels": labels}
+        return stats, batch
 
-    def _d_pass(self, name: str, real_a: torch.Tensor, fake_a: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        cfg, wgan = self.cfg, self.cfg.arch == "wgan-gp"
-        if name == "real":
-            with self._autocast():
-                logits = self.D_ddp(real_a, labels).float()
-            if self.ada is not None:
-                self.ada.accumulate(logits)
-            return losses.wasserstein_critic_real(logits, cfg.drift) if wgan else losses.d_logistic_real(logits)
-        if name == "fake":
-            with self._autocast():
-                logits = self.D_ddp(fake_a.detach(), labels).float()
-            return losses.wasserstein_critic_fake(logits) if wgan else losses.d_logistic_fake(logits)
-        if name == "gp":
-            return cfg.gp_lambda * losses.gradient_penalty(self.D_ddp, real_a, fake_a, labels)
-        from synthmed.gan.regularizers import r1_penalty
-
-        return r1_penalty(self.D_ddp, real_a, labels) * (cfg.r1_gamma / 2) * cfg.r1_interval
-
-    def _g_step(self, labels: torch.Tensor) -> torch.Tensor:
+    def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        z = torch.randn(labels.shape[0], self.cfg.z_dim, device=self.device)
-        with self._autocast():
-            fake = self.G_train(z, labels)
-            logits = self.D(self._augment(fake), labels).float()  # plain D: no DDP sync for D here
-        wgan = self.cfg.arch == "wgan-gp"
-        loss = losses.wasserstein_generator(logits) if wgan else losses.g_nonsaturating(logits)
-        self.scaler_G.scale(loss).backward()
+        stats = self._backward(self.objective.g_terms(batch), self.G_ddp, self.scaler_G, "loss_G")
         self.scaler_G.step(self.opt_G)
         self.scaler_G.update()
         self.D.requires_grad_(True)
-        return loss.detach()
+        return stats
+
+    def _backward(self, terms: list[Term], ddp: nn.Module, scaler: torch.amp.GradScaler,
+                  total_name: str) -> dict[str, torch.Tensor]:
+        """Backpropagate each term in turn (under DDP, gradients are synchronised on the last one only); return
+        the step's statistics: the sum of the ``total`` terms under ``total_name`` and the ``log`` ones by name."""
+        if not terms:
+            raise SynthmedError(f"{self.cfg.arch}: its objective returned no {total_name} terms")
+        total: torch.Tensor | None = None
+        logged: dict[str, torch.Tensor] = {}
+        for i, term in enumerate(terms):
+            with gdist.no_sync(ddp, sync=i == len(terms) - 1):
+                value = term.loss()
+                parts = dict(value) if isinstance(value, dict) else {"loss": value}
+                loss = parts.pop("loss")
+                scaler.scale(loss).backward()
+            loss = loss.detach()
+            if term.total:
+                total = loss if total is None else total + loss
+            if term.log:
+                logged[term.name] = loss
+            logged.update({k: v.detach() for k, v in parts.items()})
+        return {total_name: total if total is not None else torch.zeros((), device=self.device), **logged}
 
     @torch.no_grad()
     def _update_ema(self, step_nimg: int) -> None:
@@ -365,18 +355,17 @@ class Trainer:
             b_ema.copy_(b)
 
     def _iteration(self) -> dict[str, torch.Tensor]:
-        """n_critic (WGAN-GP) or 1 D step(s), then one G step and the EMA update."""
-        n_d = self.cfg.n_critic if self.cfg.arch == "wgan-gp" else 1
-        stats: dict[str, torch.Tensor] = {}
+        """The objective's D steps (n_critic for WGAN-GP), then one G step and the EMA update."""
+        n_d = self.objective.d_steps
         for _ in range(n_d):
             batch_idx = self.nimg // self.cfg.batch
-            stats = self._d_step(batch_idx)
+            stats, batch = self._d_step(batch_idx)
             self.nimg += self.cfg.batch
             if self.ada is not None and (batch_idx + 1) % self.cfg.ada_interval == 0:
                 self.ada.step()
-        stats["loss_G"] = self._g_step(stats.pop("labels"))
+        g_stats = self._g_step(batch)
         self._update_ema(self.cfg.batch * n_d)
-        return stats
+        return {**stats, **g_stats}
 
     # the loop ---------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -439,8 +428,8 @@ class Trainer:
         means = gdist.mean_over_ranks([acc.get(k, 0.0) / max(n, 1) for k in ("loss_G", "loss_D")], self.d,
                                       self.device)
         record: dict[str, Any] = {"kimg": round(self.nimg / 1000, 3), "loss_G": means[0], "loss_D": means[1]}
-        for k in ("gp", "r1"):
-            if k in acc:
+        for k in acc:  # the objective's logged terms (gp, r1, ...)
+            if k not in ("loss_G", "loss_D"):
                 record[k] = acc[k] / n
         record["ada_p"] = float(self.ada.p) if self.ada is not None else 0.0
         if self.d.is_main:

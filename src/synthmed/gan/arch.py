@@ -1,0 +1,159 @@
+"""The interface a GAN family implements, so that the training loop (``train.Trainer``) knows no family by name.
+
+A family is two objects (the split follows stylegan2-ada-pytorch's ``training/loss.py``, where the loop
+only asks the loss object for the gradients of each phase; this is written from scratch):
+
+- :class:`Arch` (one instance per family, registered in ``synthmed.gan.archs``): the static part. Its name,
+  its option defaults from the paper (learning rates, betas, widths), how it checks and fills the rest of
+  the options (``resolve``), the network options stored in checkpoints (``net_kwargs``), how it builds
+  (G, D), how it reads training data and cuts a batch, and which :class:`Objective` trains it.
+- :class:`Objective` (one per run): what is minimised. It makes both optimizers (lazy-regularisation
+  rescaling included), says how many D steps go with one G step, and returns each step's losses as
+  :class:`Term` s. The Trainer owns everything else, the same for every family: batch order, DDP, AMP
+  and its scalers, augmentation (through :class:`Kit`), EMA, logging, checkpoints, resume.
+
+A :class:`Term` is one backward pass: D's real, fake and regulariser passes are separate terms (separate
+graphs, so memory holds one at a time; under DDP the gradients are synchronised on the last one only).
+The Trainer calls them in order, so the order of random draws, and with it exact resume, is the family's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from synthmed.gan.data import TrainImages, load_train_images, to_model_range
+
+if TYPE_CHECKING:
+    from synthmed.dataset import PreparedDataset
+    from synthmed.gan.options import TrainConfig
+
+
+@dataclass
+class Batch:
+    """One step's real data on the device. ``cond`` is what G and D are conditioned on: class labels (N,) for
+    the built-in families; an image-to-image family may put its input images here (``G(z, cond)``, ``D(x, cond)``).
+    ``extra`` carries anything else a family's terms need (e.g. paired targets)."""
+
+    real: torch.Tensor
+    cond: torch.Tensor
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Term:
+    """One loss to backpropagate. ``total``: added into the step's ``loss_D``/``loss_G`` statistic; ``log``:
+    also logged under ``name`` (per-tick mean, as ``gp`` and ``r1`` are). ``loss()`` may return a dict with a
+    ``"loss"`` entry and further scalars to log (e.g. an L1 term computed in the same forward pass)."""
+
+    name: str
+    loss: Callable[[], torch.Tensor | dict[str, torch.Tensor]]
+    total: bool = True
+    log: bool = False
+
+
+@dataclass
+class Kit:
+    """What the Trainer lends an objective: the networks in each of their training forms and the shared tools.
+
+    ``G`` and ``D`` are the plain modules (parameters, ``requires_grad``); ``G_fwd`` samples without gradients,
+    ``G_train`` is G as the G step runs it (DDP, maybe compiled); ``D_train`` is D as D's passes run it (DDP);
+    the G step uses the plain ``D`` (no gradient sync for D there). ``augment`` is applied to every image D
+    sees; ``observe_real(logits)`` must get D's logits on augmented reals (ADA tunes its probability from them).
+    """
+
+    G: nn.Module
+    D: nn.Module
+    G_fwd: nn.Module
+    G_train: nn.Module
+    D_train: nn.Module
+    device: torch.device
+    augment: Callable[[torch.Tensor], torch.Tensor]
+    observe_real: Callable[[torch.Tensor], None]
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    log: Callable[[str], None] = lambda text: None
+
+
+class Objective:
+    """Base objective: Adam for both networks with the options' lrs and betas, one D step per G step, no
+    extra state. Subclasses define :meth:`d_terms` and :meth:`g_terms`."""
+
+    def __init__(self, cfg: TrainConfig, kit: Kit) -> None:
+        self.cfg, self.kit = cfg, kit
+
+    @property
+    def d_steps(self) -> int:
+        """D steps per G step (the EMA's half-life counts all their images)."""
+        return 1
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+        betas = tuple(self.cfg.betas)
+        return (torch.optim.Adam(self.kit.G.parameters(), lr=self.cfg.lr_g, betas=betas),
+                torch.optim.Adam(self.kit.D.parameters(), lr=self.cfg.lr_d, betas=betas))
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.z_dim, device=self.kit.device)
+
+    def d_terms(self, batch: Batch, step: int) -> list[Term]:
+        """The D step's passes for global D step ``step`` (counted from 0, also across resumes)."""
+        raise NotImplementedError
+
+    def g_terms(self, batch: Batch) -> list[Term]:
+        """The G step's losses; ``batch`` is the last D step's."""
+        raise NotImplementedError
+
+    def before_training(self, data: TrainImages, batches: Callable[[int], Batch]) -> None:
+        """Called once on a fresh run (not on resume), after seeding and before the first step: a family with a
+        phase before the adversarial one (e.g. an autoencoder) runs it here and keeps what it needs in its state.
+        ``batches(k)`` is the k-th batch of the run's own order."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Extra checkpoint state (tensors and plain values only: checkpoints load with ``weights_only``)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, the checkpoint has {sorted(state)}")
+
+
+class Arch:
+    """A GAN family. Subclass, fill the class attributes and :meth:`build`, and ``register`` an instance in a
+    module of ``synthmed.gan.archs`` (every module there is imported when the registry is first used)."""
+
+    name: str = ""
+    summary: str = ""  # one line for --help and errors
+    objective: type[Objective] = Objective
+    # TrainConfig defaults from the family's paper, used where the option is None.
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
+        """(G, D); ``num_classes`` is 0 for an unconditional pair; ``kw`` is :meth:`net_kwargs`' output."""
+        raise NotImplementedError
+
+    def check_resolution(self, resolution: int) -> None:
+        from synthmed.gan.networks.dcgan import check_resolution
+
+        check_resolution(resolution, self.name)
+
+    def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
+        """Check the family's own options and fill its defaults into ``out`` (one-line ``SynthmedError`` s).
+        ``given`` is the config as the user gave it (None = default), ``out`` has the shared defaults filled."""
+
+    def net_kwargs(self, cfg: TrainConfig) -> dict[str, Any]:
+        """Network options stored in checkpoints, so ``load_generator`` rebuilds the same networks."""
+        return {"z_dim": cfg.z_dim, **cfg.net_kwargs, "width": cfg.width, "max_width": cfg.max_width}
+
+    def load_data(self, ds: PreparedDataset, resolution: int) -> TrainImages:
+        return load_train_images(ds, resolution)
+
+    def batch(self, data: TrainImages, idx: torch.Tensor, device: torch.device,
+              memory_format: torch.memory_format) -> Batch:
+        """The images at ``idx`` of the training data, in [-1, 1] on ``device``, and their condition."""
+        real = to_model_range(data.images[idx]).to(device).contiguous(memory_format=memory_format)
+        return Batch(real, data.labels[idx].to(device))
+

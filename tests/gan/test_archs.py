@@ -1,0 +1,117 @@
+"""The family registry and the Arch/Objective interface: the Trainer trains what a family declares, by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from synthmed.errors import SynthmedError
+from synthmed.gan import archs
+from synthmed.gan.arch import Batch, Term
+from synthmed.gan.archs.dcgan import DCGAN
+from synthmed.gan.checkpoint import load_checkpoint
+from synthmed.gan.networks import build_networks
+from synthmed.gan.objectives import LogisticObjective
+from synthmed.gan.train import read_stats, train_gan
+from tests.gan.helpers import tiny_config
+
+
+def test_registry_lists_the_builtin_families_first() -> None:
+    assert archs.names()[:3] == ("dcgan", "wgan-gp", "stylegan2")
+
+
+@pytest.mark.parametrize("name", ["dcgn", "", None, "DCGAN"])
+def test_an_unknown_family_fails_loudly(toy32, tmp_path, name) -> None:
+    with pytest.raises(SynthmedError, match="--arch must be one of dcgan, wgan-gp, stylegan2"):
+        archs.get_arch(name)
+    with pytest.raises(SynthmedError, match="--arch"):
+        build_networks(name, 32, 1, 2)
+    cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan")
+    cfg.arch = name
+    with pytest.raises(SynthmedError, match="--arch"):
+        train_gan(cfg)
+    assert not (tmp_path / "runs").exists()
+
+
+class _L1Objective(LogisticObjective):
+    """A made-up family: DCGAN plus an L1 pull of G's samples towards the batch, a counted pre-phase, extra state."""
+
+    def __init__(self, cfg, kit) -> None:
+        super().__init__(cfg, kit)
+        self.pre_batches = torch.zeros((), dtype=torch.long)
+
+    def before_training(self, data, batches) -> None:
+        for k in range(3):
+            assert batches(k).real.shape == (self.cfg.batch, 1, 32, 32)
+            self.pre_batches += 1
+
+    def g_terms(self, batch: Batch) -> list[Term]:
+        (adv,) = super().g_terms(batch)
+
+        def with_l1() -> dict[str, torch.Tensor]:
+            loss = adv.loss()
+            l1 = (self.kit.G_train(self.sample_z(len(batch.real)), batch.cond) - batch.real).abs().mean()
+            return {"loss": loss + l1, "l1": l1}
+
+        return [Term("adversarial+l1", with_l1)]
+
+    def state_dict(self):
+        return {"pre_batches": self.pre_batches}
+
+    def load_state_dict(self, state) -> None:
+        self.pre_batches = state["pre_batches"]
+
+
+class _L1Family(DCGAN):
+    name = "test-l1"
+    objective = _L1Objective
+
+
+def test_a_new_family_is_one_registration(toy32, tmp_path, monkeypatch) -> None:
+    archs.names()
+    monkeypatch.setitem(archs._REGISTRY, "test-l1", _L1Family())
+    cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan", kimg=0.032, tick_kimg=0.016)
+    cfg.arch = "test-l1"
+    run = train_gan(cfg)
+    ck, _ = load_checkpoint(run)
+    assert ck["meta"]["arch"] == "test-l1" and int(ck["objective"]["pre_batches"]) == 3
+    stats = read_stats(run)
+    assert all(s["l1"] > 0 for s in stats) and "r1" not in stats[0] and "gp" not in stats[0]
+
+
+def test_an_objective_with_no_terms_fails_loudly(toy32, tmp_path, monkeypatch) -> None:
+    class Empty(LogisticObjective):
+        def g_terms(self, batch):
+            return []
+
+    class Family(DCGAN):
+        name = "test-empty"
+        objective = Empty
+
+    archs.names()
+    monkeypatch.setitem(archs._REGISTRY, "test-empty", Family())
+    cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan")
+    cfg.arch = "test-empty"
+    with pytest.raises(SynthmedError, match="no loss_G terms"):
+        train_gan(cfg)
+
+
+def test_lazy_r1_runs_on_its_interval_and_rescales_adam() -> None:
+    """StyleGAN2's objective: R1 on D steps 0, r1_interval, ...; D's Adam lr * c and betas ** c, c = I / (I + 1)."""
+    from synthmed.gan.arch import Kit
+    from synthmed.gan.options import TrainConfig, resolve
+
+    cfg = resolve(TrainConfig(arch="stylegan2", r1_interval=4, batch=4, z_dim=8), 32)
+    G, D = build_networks("stylegan2", 32, 1, 0, False, z_dim=8, channel_base=256, channel_max=16, mapping_layers=1)
+    kit = Kit(G, D, G, G, D, torch.device("cpu"), augment=lambda x: x, observe_real=lambda logits: None)
+    obj = archs.get_arch("stylegan2").objective(cfg, kit)
+    _, opt_d = obj.optimizers()
+    c = 4 / 5
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-3 * c)
+    assert opt_d.param_groups[0]["betas"] == pytest.approx((0.0, 0.99 ** c))
+    batch = Batch(torch.zeros(4, 1, 32, 32), torch.zeros(4, dtype=torch.long))
+    names = [[t.name for t in obj.d_terms(batch, step)] for step in range(6)]
+    assert names == [["real", "fake", "r1"], ["real", "fake"], ["real", "fake"], ["real", "fake"],
+                     ["real", "fake", "r1"], ["real", "fake"]]
+    wgan = archs.get_arch("wgan-gp").objective(resolve(TrainConfig(arch="wgan-gp", n_critic=3, z_dim=8), 32), kit)
+    assert wgan.d_steps == 3 and [t.name for t in wgan.d_terms(batch, 1)] == ["real", "fake", "gp"]
