@@ -1,8 +1,15 @@
-"""Reader-study fixtures: a small study from two toy datasets, and a real uvicorn server on loopback."""
+"""Reader-study fixtures: a small study from two toy datasets on each database, a real uvicorn server on loopback.
+
+Every test that makes a study runs twice: on SQLite (the file in the study folder) and on PostgreSQL, each
+study in a fresh database created on the server named by $SYNTHMED_TEST_POSTGRES_URL and dropped afterwards
+(skipped with a reason when it is not set; `.ci/run` starts a throwaway server and sets it).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import socket
 import threading
 import time
@@ -11,10 +18,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 from synthmed.reader_study import db
 from synthmed.reader_study.create import create_study
 from synthmed.reader_study.study import Study
+
+POSTGRES_ENV = "SYNTHMED_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def study_db(request):
+    """Factory of empty study databases: None (SQLite in the study folder) or the URL of a new PostgreSQL one."""
+    if request.param == "sqlite":
+        yield lambda: None
+        return
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"set {POSTGRES_ENV} to a PostgreSQL server to run this test on it (.ci/run starts one)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
+    server = make_url(url)
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def new_database() -> str:
+        name = f"synthmed_t_{secrets.token_hex(6)}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
+    try:
+        yield new_database
+    finally:
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @dataclass
@@ -23,9 +63,10 @@ class MadeStudy:
     admin_token: str
     real_root: Path
     synthetic_root: Path
+    database_url: str | None = None  # None: SQLite in the study folder
 
     def open(self) -> Study:
-        return Study.open(self.path)
+        return Study.open(self.path, self.database_url)
 
     def invite(self, name: str) -> str:
         st = self.open()
@@ -36,7 +77,7 @@ class MadeStudy:
 
 
 @pytest.fixture
-def make_study(toy_dataset, tmp_path: Path):
+def make_study(toy_dataset, tmp_path: Path, study_db):
     """Factory: a study with ``n_real`` real (toy test split) and ``n_synthetic`` synthetic (toy train) images."""
 
     sources = []
@@ -47,9 +88,10 @@ def make_study(toy_dataset, tmp_path: Path):
             sources.append(toy_dataset(counts={"test": [6, 6]}, resolution=16, name="real", seed=1))
             sources.append(toy_dataset(counts={"train": [6, 6]}, resolution=16, name="synthetic", seed=2))
         real, syn = sources
+        url = study_db()
         made = create_study(f"{real.root}:test", str(syn.root), n_real, n_synthetic, tmp_path / name,
-                            per_class=per_class, seed=seed)
-        return MadeStudy(made.out, made.admin_token, real.root, syn.root)
+                            per_class=per_class, seed=seed, database_url=url)
+        return MadeStudy(made.out, made.admin_token, real.root, syn.root, url)
 
     return make
 

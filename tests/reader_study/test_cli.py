@@ -82,13 +82,15 @@ def test_breastmnist_study_from_the_cli(breast28, tmp_path: Path, capsys) -> Non
     assert "malignant" in text and csv_path.read_text().startswith("reader,class,")
 
 
-def test_external_database_url_and_one_line_errors(toy_dataset, tmp_path: Path, capsys) -> None:
+def test_external_database_url_and_one_line_errors(toy_dataset, tmp_path: Path, capsys, study_db) -> None:
+    """--database-url: a SQLite file elsewhere, or a PostgreSQL server (the study_db fixture's)."""
     real = toy_dataset(counts={"test": [4, 4]}, resolution=16, name="real")
-    url = f"sqlite:///{tmp_path / 'server.db'}"
+    url = study_db() or f"sqlite:///{tmp_path / 'server.db'}"
     study = tmp_path / "study"
     _run(capsys, "reader-study", "create", "--real", str(real.root), "--synthetic", f"{real.root}:test",
          "--n-real", "2", "--n-synthetic", "2", "--out", str(study), "--database-url", url)
-    assert not (study / "study.db").exists() and (tmp_path / "server.db").exists()
+    assert not (study / "study.db").exists()
+    assert (tmp_path / "server.db").exists() == url.startswith("sqlite")
     with pytest.raises(SystemExit):
         main(["reader-study", "results", str(study)])
     assert "pass --database-url" in capsys.readouterr().err

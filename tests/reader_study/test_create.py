@@ -14,7 +14,6 @@ from sqlalchemy import select
 from synthmed.errors import SynthmedError
 from synthmed.reader_study import db
 from synthmed.reader_study.create import create_study, encode_png
-from synthmed.reader_study.study import Study
 
 
 def _png_chunks(data: bytes) -> list[str]:
@@ -27,8 +26,8 @@ def _png_chunks(data: bytes) -> list[str]:
     return names
 
 
-def _truths(study_path: Path) -> list[tuple[str, str, str]]:
-    st = Study.open(study_path)
+def _truths(made) -> list[tuple[str, str, str]]:
+    st = made.open()
     try:
         with st.engine.connect() as conn:
             return [(r.id, r.truth, r.class_name) for r in conn.execute(select(db.images_table))]
@@ -47,7 +46,7 @@ def test_images_are_identical_in_format_and_size(make_study) -> None:
         assert _png_chunks(data) == ["IHDR", "IDAT", "IEND"]  # no text, time or colour metadata
         with Image.open(f) as im:
             assert im.mode == "L" and im.size == (16, 16) and not im.info
-    rows = _truths(made.path)
+    rows = _truths(made)
     assert sorted(f.stem for f in files) == sorted(r[0] for r in rows)
     assert sum(r[1] == "real" for r in rows) == 4 and sum(r[1] == "synthetic" for r in rows) == 5
 
@@ -56,16 +55,17 @@ def test_truth_only_in_the_database(make_study) -> None:
     made = make_study(n_real=3, n_synthetic=3)
     meta = json.loads((made.path / "study.json").read_text())
     text = json.dumps(meta)
-    for image_id, _truth, _cls in _truths(made.path):
+    for image_id, _truth, _cls in _truths(made):
         assert image_id not in text  # study.json lists no images
         assert len(image_id) == 16
-    assert {p.name for p in made.path.iterdir()} == {"images", "study.json", "study.db"}
+    in_folder = {"images", "study.json"} | ({"study.db"} if made.database_url is None else set())
+    assert {p.name for p in made.path.iterdir()} == in_folder
     assert meta["counts"] == {"real": 3, "synthetic": 3} and meta["images"]["compress_level"] == 0
 
 
 def test_pixels_survive_re_encoding(make_study) -> None:
     made = make_study(n_real=2, n_synthetic=2)
-    st = Study.open(made.path)
+    st = made.open()
     with st.engine.connect() as conn:
         rows = list(conn.execute(select(db.images_table)))
     st.close()
@@ -80,21 +80,21 @@ def test_per_class_counts_and_seeded_selection(make_study) -> None:
     a = make_study(n_real=2, n_synthetic=3, per_class=True, seed=5, name="a")
     b = make_study(n_real=2, n_synthetic=3, per_class=True, seed=5, name="b")
     c = make_study(n_real=2, n_synthetic=3, per_class=True, seed=6, name="c")
-    rows_a = _truths(a.path)
+    rows_a = _truths(a)
     counts = {(t, cls): sum(1 for r in rows_a if (r[1], r[2]) == (t, cls))
               for t in ("real", "synthetic") for cls in ("class0", "class1")}
     assert counts == {("real", "class0"): 2, ("real", "class1"): 2, ("synthetic", "class0"): 3,
                       ("synthetic", "class1"): 3}
 
     def sources(made):
-        st = Study.open(made.path)
+        st = made.open()
         with st.engine.connect() as conn:
             out = sorted(conn.execute(select(db.images_table.c.source)).scalars())
         st.close()
         return out
 
     assert sources(a) == sources(b) != sources(c)  # same seed, same images
-    assert {r[0] for r in rows_a}.isdisjoint({r[0] for r in _truths(b.path)})  # ids are secrets, not seeded
+    assert {r[0] for r in rows_a}.isdisjoint({r[0] for r in _truths(b)})  # ids are secrets, not seeded
 
 
 def test_incompatible_inputs_fail_clearly(toy_dataset, tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_encode_png_16_bit_to_8_bit() -> None:
 
 def test_database_refuses_a_second_study(make_study, tmp_path: Path) -> None:
     made = make_study()
-    engine = db.make_engine(db.default_url(made.path))
+    engine = db.make_engine(made.database_url or db.default_url(made.path))
     with pytest.raises(SynthmedError, match="already holds study"):
         db.init_schema(engine, "other", "x" * 64, 0)
     engine.dispose()
