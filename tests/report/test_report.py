@@ -101,3 +101,48 @@ def test_format_number() -> None:
     assert format_number(0.00001234) == "1.23e-05"
     assert format_number(7) == "7"
     assert format_number(float("nan")) == "n/a"
+
+
+def test_a_failing_part_costs_only_its_section(fake_run, tmp_path, monkeypatch) -> None:
+    """A bug in one plot: the classifier section names the error, every other section and results.json remain."""
+    from synthmed.report import plots
+
+    def broken(curves):
+        raise ValueError("a bug in the ROC plot")
+
+    monkeypatch.setattr(plots, "roc_curves", broken)
+    results = build_report(fake_run, tmp_path)
+    assert list(results["failed"]) == ["classifier"]
+    assert results["failed"]["classifier"].startswith("ValueError: a bug in the ROC plot (at test_report.py:")
+    assert results["sections_rendered"] == [s for s in SECTIONS if s != "classifier"]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["failed"] == results["failed"] and saved["verdicts"]["all"]  # the statistics are all there
+    html = (tmp_path / "report.html").read_text()
+    assert all(f'<section id="{s}">' in html for s in SECTIONS)
+    assert "this section could not be built: ValueError: a bug in the ROC plot" in html
+
+
+def test_a_failing_section_template_costs_only_that_section(fake_run, tmp_path, monkeypatch) -> None:
+    """Data the statistics template does not expect (a row without its columns) fails that section alone."""
+    monkeypatch.setattr(collect, "stats_table", lambda stats: [{"name": "odd row"}])
+    results = build_report(fake_run, tmp_path)
+    assert list(results["failed"]) == ["statistics"] and "UndefinedError" in results["failed"]["statistics"]
+    html = (tmp_path / "report.html").read_text()
+    assert "this section could not be rendered: UndefinedError" in html
+    assert all(f'<section id="{s}">' in html for s in SECTIONS)
+    assert json.loads((tmp_path / "results.json").read_text())["failed"] == results["failed"]
+
+
+def test_multiclass_roc_is_macro_one_vs_rest() -> None:
+    """K = 3, no positive class: the macro AUC is sklearn's ovr/macro AUC, the curve the mean of the 3 curves."""
+    from synthmed.stats.summary import ensemble_roc
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 90)
+    scores = rng.dirichlet([1, 1, 1], 90) + 0.5 * np.eye(3)[labels]
+    scores /= scores.sum(axis=1, keepdims=True)
+    roc = ensemble_roc(labels, scores, None)
+    assert roc["positive_class"] is None and roc["kind"] == "macro one-vs-rest"
+    assert roc["auc"] == pytest.approx(roc_auc_score(labels, scores, multi_class="ovr", average="macro"))
+    assert roc["per_class_auc"][2] == pytest.approx(roc_auc_score(labels == 2, scores[:, 2]))
+    assert roc["fpr"][0] == 0 and roc["tpr"][-1] == pytest.approx(1) and np.all(np.diff(roc["tpr"]) >= 0)

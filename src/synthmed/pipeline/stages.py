@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig
 from synthmed.pipeline.runner import Stage, StageContext
-from synthmed.utils.atomic import write_json
+from synthmed.utils.atomic import write_bytes, write_json
 
 
 def resolve_device(device: str) -> str:
@@ -255,6 +256,12 @@ def run_report(ctx: StageContext) -> dict:
     from synthmed.report.build import build_report, sources_from_context
 
     result = build_report(sources_from_context(ctx), ctx.work)
+    if result["failed"]:
+        # Publish what was built, then fail the stage: it is not cached, so a re-run builds it again.
+        for name in ("report.html", "results.json"):
+            write_bytes(ctx.run_dir / name, (ctx.work / name).read_bytes())
+        failed = "; ".join(f"section {k}: {v}" for k, v in result["failed"].items())
+        raise SynthmedError(f"{failed}; every other section is in {ctx.run_dir / 'report.html'}")
     return {"report": "report.html", "results": "results.json", "sections": result.get("sections_rendered", [])}
 
 

@@ -70,37 +70,71 @@ def sources_from_run(run_dir: Path) -> ReportSources:
 
 
 def gather(src: ReportSources) -> tuple[dict, dict]:
-    """(results: every number, figures: data URIs for the HTML)."""
+    """(results: every number, figures: data URIs for the HTML).
+
+    Each part is built on its own: one that raises (a bug, an unreadable file) is recorded in
+    ``results["failed"]`` and shown in its section, and every other part is still built.
+    """
     results: dict[str, Any] = {"name": src.name, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                               "config": src.config, "missing": {}}
+                               "config": src.config, "missing": {}, "failed": {}}
     figures: dict[str, Any] = {}
     results["stages"] = [{"stage": s, "seconds": collect.stage_seconds(src.folder(s)),
                           "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
                           "reason": src.skipped.get(s)} for s in STAGES]
-    real = synthetic = None
+    parts = [("dataset", _dataset), ("samples", _samples), ("gan", _gan), ("metrics", _metrics),
+             ("filter", _filter), ("classifier", _classifier), ("statistics", _statistics)]
+    for section, build in parts:
+        before = set(results), set(figures)
+        try:
+            build(src, results, figures)
+        except Exception as exc:  # a failing part must not cost the rest of the report
+            for store, keys in ((results, before[0]), (figures, before[1])):
+                for key in set(store) - keys:  # half-built numbers would be read as complete
+                    del store[key]
+            results["failed"][section] = failure(exc)
+            results["missing"][section] = f"this section could not be built: {results['failed'][section]}"
+    return results, figures
+
+
+def failure(exc: BaseException) -> str:
+    """One line: the error and where it was raised (file:line), for the page and results.json."""
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _datasets(src: ReportSources) -> tuple[PreparedDataset | None, PreparedDataset | None, str]:
+    """The real dataset, the synthetic one the classifiers used (filtered when the filter ran) and its stage."""
+    real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
+    use_filtered = (src.config.get("classify") or {}).get("use_filtered", True)
+    filtered = src.folder("filter") and (src.folder("filter") / "dataset").is_dir()
+    syn_stage = "filter" if filtered and use_filtered else "generate"
+    synthetic = PreparedDataset.open(src.folder(syn_stage) / "dataset") if src.folder(syn_stage) else None
+    return real, synthetic, syn_stage
+
+
+def _dataset(src: ReportSources, results: dict, figures: dict) -> None:
     if src.folder("prepare"):
-        real = PreparedDataset.open(src.folder("prepare") / "dataset")
-        results["dataset"] = collect.dataset_summary(real.root)
+        results["dataset"] = collect.dataset_summary(src.folder("prepare") / "dataset")
     else:
         results["missing"]["dataset"] = src.why_missing("prepare")
-    syn_stage = "filter" if src.folder("filter") and (src.folder("filter") / "dataset").is_dir() else "generate"
-    if src.folder(syn_stage):
-        synthetic = PreparedDataset.open(src.folder(syn_stage) / "dataset")
+    _, synthetic, syn_stage = _datasets(src)
+    if synthetic is not None:
         results["synthetic"] = {"from_stage": syn_stage, "counts": synthetic.class_counts("train"),
                                 "resolution": synthetic.resolution}
         if src.folder("generate"):
             results["synthetic"]["generated"] = PreparedDataset.open(src.folder("generate") / "dataset").class_counts(
                 "train")
+
+
+def _samples(src: ReportSources, results: dict, figures: dict) -> None:
+    real, synthetic, _ = _datasets(src)
     if real or synthetic:
         figures["samples"] = images.sample_grids(real, synthetic, src.samples_per_class, src.seed)
     else:
         results["missing"]["samples"] = src.why_missing("prepare")
-    _gan(src, results, figures)
-    _metrics(src, results, figures)
-    _filter(src, results)
-    _classifier(src, results, figures)
-    _statistics(src, results)
-    return results, figures
 
 
 def _gan(src: ReportSources, results: dict, figures: dict) -> None:
@@ -137,7 +171,7 @@ def _metrics(src: ReportSources, results: dict, figures: dict) -> None:
                                  for p in sorted(folder.rglob("*.png"))]
 
 
-def _filter(src: ReportSources, results: dict) -> None:
+def _filter(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("filter")
     if not folder or not (folder / "filter.json").is_file():
         results["missing"]["filter"] = src.why_missing("filter")
@@ -166,7 +200,7 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     figures["roc"] = _uri(plots.roc_curves(roc))
 
 
-def _statistics(src: ReportSources, results: dict) -> None:
+def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("stats")
     if not folder or not (folder / "stats.json").is_file():
         results["missing"]["statistics"] = src.why_missing("stats")
@@ -198,7 +232,11 @@ def _uri(png: bytes | None) -> str | None:
 
 
 def render_html(results: dict, figures: dict) -> str:
+    """The page; each section is a macro of the template rendered on its own, so a section whose template
+    fails on unexpected data becomes a box naming the error (also added to ``results["failed"]``)."""
     import jinja2
+    import yaml
+    from markupsafe import Markup, escape
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("synthmed.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
@@ -207,11 +245,19 @@ def render_html(results: dict, figures: dict) -> str:
     env.filters["pct"] = lambda x: "n/a" if x is None else f"{100 * x:.1f} %"
     env.filters["secs"] = lambda s: "n/a" if s is None else (f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min "
                                                                                           f"{int(s % 60):02d} s")
-    import yaml
-
-    return env.get_template("report.html.j2").render(
-        r=results, fig=figures, sections=SECTIONS,
-        config_yaml=yaml.safe_dump(results["config"], sort_keys=False, default_flow_style=None))
+    template = env.get_template("report.html.j2")
+    context = {"r": results, "fig": figures, "sections": SECTIONS,
+               "config_yaml": yaml.safe_dump(results["config"], sort_keys=False, default_flow_style=None)}
+    macros = template.make_module(context)
+    rendered = {}
+    for section in SECTIONS:
+        try:
+            rendered[section] = getattr(macros, "section_" + section)()
+        except Exception as exc:  # one section's bug must not cost the page
+            results.setdefault("failed", {}).setdefault(section, failure(exc))
+            rendered[section] = Markup(f'<section id="{section}"><h2>{escape(section)}</h2><p class="missing">'
+                                       f"this section could not be rendered: {escape(failure(exc))}</p></section>")
+    return template.render(**context, rendered=rendered)
 
 
 def format_number(x: Any) -> str:
@@ -232,9 +278,13 @@ def format_number(x: Any) -> str:
 
 
 def build_report(src: ReportSources, out: Path) -> dict:
-    """Write ``out/results.json`` and ``out/report.html``; returns the results."""
+    """Write ``out/results.json`` and ``out/report.html``; returns the results.
+
+    A part that failed is named in ``results["failed"]`` (section -> error); the rest is complete.
+    """
     results, figures = gather(src)
-    results["sections_rendered"] = SECTIONS
+    html = render_html(results, figures)
+    results["sections_rendered"] = [s for s in SECTIONS if s not in results["failed"]]
     write_json(out / "results.json", results)
-    write_text(out / "report.html", render_html(results, figures))
+    write_text(out / "report.html", html)
     return results

@@ -7,7 +7,6 @@ missing pieces become a ``missing`` reason that the report prints instead of lea
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from synthmed.dataset import PreparedDataset
+from synthmed.stats.summary import ensemble_roc, t_interval
 
 
 def read_json(path: Path) -> Any:
@@ -84,17 +84,6 @@ def _stats_auc_intervals(stats: dict | None) -> dict[tuple, dict]:
     return out
 
 
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float | None, float | None]:
-    """Student-t interval of the mean over seeds (None with fewer than two seeds)."""
-    from scipy import stats as st
-
-    if len(values) < 2:
-        return None, None
-    v = np.asarray(values, dtype=float)
-    half = st.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean() - half), float(v.mean() + half)
-
-
 def conditions(rows: list[dict], stats: dict | None) -> list[dict]:
     """One entry per grid cell: per-seed AUCs, their mean, and the CI shown in the plots.
 
@@ -130,9 +119,10 @@ def _cell_order(cell: tuple) -> tuple:
 
 
 def roc_ensembles(rows: list[dict], experiment: Path, real_fraction: float, augment: str = "none") -> list[dict]:
-    """ROC of each cell's seed ensemble (mean scores over seeds) at one real fraction, for the positive class."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """ROC of each cell's seed ensemble (mean scores over seeds) at one real fraction.
 
+    Two classes: the positive class's curve. More: the macro one-vs-rest curve and AUC (no positive class).
+    """
     from synthmed.stats.loading import read_predictions
 
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -144,18 +134,16 @@ def roc_ensembles(rows: list[dict], experiment: Path, real_fraction: float, augm
         preds = [read_predictions(_pred_path(experiment, r)) for r in groups[cell]]
         if any(not np.array_equal(p.index, preds[0].index) for p in preds):
             continue  # not the same test images: no ensemble (the stats stage reports this as an error)
-        positive = int(groups[cell][0].get("positive_class", 1))
-        score = np.mean([p.scores[:, positive] for p in preds], axis=0)
-        truth = (preds[0].label == positive).astype(int)
-        if truth.min() == truth.max():
+        positive = groups[cell][0].get("positive_class")
+        roc = ensemble_roc(preds[0].label, np.mean([p.scores for p in preds], axis=0),
+                           None if positive is None else int(positive))
+        if roc is None:
             continue
-        fpr, tpr, _ = roc_curve(truth, score)
         source, ratio = cell[0], cell[1]
         label = {"real": "real only", "synthetic": "synthetic only"}.get(source, f"real + synthetic {ratio:g} %")
-        curves.append({"label": label, "source": source, "ratio": ratio, "real_fraction": real_fraction,
-                       "augment": augment, "seeds": len(preds), "positive_class": positive,
-                       "auc": float(roc_auc_score(truth, score)),
-                       "fpr": np.round(fpr, 5).tolist(), "tpr": np.round(tpr, 5).tolist()})
+        curves.append({**roc, "label": label, "source": source, "ratio": ratio, "real_fraction": real_fraction,
+                       "augment": augment, "seeds": len(preds), "fpr": np.round(roc["fpr"], 5).tolist(),
+                       "tpr": np.round(roc["tpr"], 5).tolist()})
     return curves
 
 

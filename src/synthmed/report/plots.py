@@ -118,17 +118,22 @@ def auc_vs_fraction(conditions: list[dict], augment: str = "none") -> bytes | No
 
 
 def roc_curves(curves: list[dict]) -> bytes | None:
-    """ROC curves of the seed ensembles: each ``{"label", "fpr", "tpr", "auc"}``."""
+    """ROC curves of the seed ensembles: each ``{"label", "fpr", "tpr", "auc", "kind"}``.
+
+    With more than two classes each curve is the macro average of the one-vs-rest curves, and its AUC the
+    macro one-vs-rest AUC (``kind`` says which).
+    """
     if not curves:
         return None
+    macro = any(c.get("positive_class") is None for c in curves)
     fig, ax = plt.subplots(figsize=(5.0, 5.0))
     for i, c in enumerate(curves):
         color = "black" if c.get("source") == "real" else RATIO_COLORS[i % len(RATIO_COLORS)]
         ax.plot(c["fpr"], c["tpr"], color=color, label=f"{c['label']} (AUC {c['auc']:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.set_xlabel("false positive rate (1 - specificity)")
-    ax.set_ylabel("true positive rate (sensitivity)")
-    ax.set_title("ROC on the real test split (seed ensembles)")
+    ax.set_xlabel("false positive rate (1 - specificity)" + (", macro average" if macro else ""))
+    ax.set_ylabel("true positive rate (sensitivity)" + (", macro average" if macro else ""))
+    ax.set_title("ROC on the real test split (seed ensembles" + (", one-vs-rest macro)" if macro else ")"))
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
