@@ -16,7 +16,6 @@ global batch; DDP averages gradients, so the effective batch is ``batch`` whatev
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import platform
 import signal
@@ -570,5 +569,6 @@ def _preserve_rng(device: torch.device):
 
 def read_stats(run_dir: str | Path) -> list[dict[str, Any]]:
     """The per-tick records of a run (``stats.jsonl``)."""
-    path = Path(run_dir) / "stats.jsonl"
-    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    from synthmed.gan.run import GanRun
+
+    return GanRun(Path(run_dir)).stats()

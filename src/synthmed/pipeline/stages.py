@@ -66,16 +66,16 @@ def gan_options(cfg: ExperimentConfig) -> dict:
 
 def run_gan(ctx: StageContext) -> dict:
     from synthmed.gan.options import TrainConfig
+    from synthmed.gan.run import GanRun
     from synthmed.gan.train import train_gan
 
     cfg: ExperimentConfig = ctx.config
     runs = ctx.work / "runs"
-    # A run killed mid-training left checkpoints/last.pt in its run folder: continue from there.
-    previous = sorted(p for p in runs.glob("*") if (p / "checkpoints" / "last.pt").is_file()) if runs.is_dir() else []
+    previous = GanRun.latest_resumable(runs)  # a run killed mid-training: continue from its last checkpoint
     options = {"snapshot_kimg": max(0.5, min(5.0, cfg.gan.kimg / 4)), **cfg.gan.options}
     train_cfg = TrainConfig(data=str(ctx.input("prepare") / "dataset"), arch=cfg.gan.arch, out=str(runs),
                             kimg=cfg.gan.kimg, batch=cfg.gan.batch, aug=cfg.gan.aug, seed=cfg.seed,
-                            device=resolve_device(cfg.device), resume=str(previous[-1]) if previous else None,
+                            device=resolve_device(cfg.device), resume=str(previous.path) if previous else None,
                             **options)
     run_dir = Path(train_gan(train_cfg))
     return {"run": str(run_dir.relative_to(ctx.work)), "resumed": bool(previous)}

@@ -150,7 +150,7 @@ def _gan(src: ReportSources, results: dict, figures: dict) -> None:
     figures["gan_curves"] = images.data_uri(png) if png else None
     figures["gan_grid"] = images.enlarged_uri(Path(latest)) if latest else None
     if not png:
-        results["missing"]["gan_curves"] = f"{run_dir / 'stats.jsonl'} has no training ticks"
+        results["missing"]["gan_curves"] = f"{run_dir}: the GAN run has no training ticks"
 
 
 def _metrics(src: ReportSources, results: dict, figures: dict) -> None:

@@ -33,17 +33,14 @@ def dataset_summary(dataset: Path) -> dict:
 
 
 def gan_training(run_dir: Path) -> dict:
-    """The GAN's options and its per-tick stats (``stats.jsonl``), plus the latest sample grid's path."""
-    rows = []
-    stats = run_dir / "stats.jsonl"
-    if stats.is_file():
-        for line in stats.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-    options = read_json(run_dir / "options.json") if (run_dir / "options.json").is_file() else {}
-    grids = sorted((run_dir / "grids").glob("grid-*.png")) if (run_dir / "grids").is_dir() else []
-    return {"options": options, "ticks": rows, "final": rows[-1] if rows else None,
-            "latest_grid": str(grids[-1]) if grids else None}
+    """The GAN's options and its per-tick stats, plus the latest sample grid's path (read through ``GanRun``)."""
+    from synthmed.gan.run import GanRun
+
+    run = GanRun(Path(run_dir))
+    rows = run.stats()
+    latest = run.latest_grid()
+    return {"options": run.options(), "ticks": rows, "final": rows[-1] if rows else None,
+            "latest_grid": str(latest) if latest else None}
 
 
 def experiment_rows(experiment: Path) -> list[dict]:
