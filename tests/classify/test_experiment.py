@@ -8,7 +8,7 @@ import json
 import pytest
 
 from synthmed.classify import experiment
-from synthmed.classify.evaluate import read_predictions
+from synthmed.classify.results import read_predictions
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 
@@ -48,7 +48,7 @@ def test_tiny_grid_runs_end_to_end_and_resumes(breast28: PreparedDataset, breast
         assert set(row["metrics"]) >= {"auc", "accuracy", "sensitivity", "specificity", "f1", "threshold"}
         assert row["positive_class"] == 0  # malignant, the minority class
         preds = read_predictions(out / row["predictions"])
-        assert preds["scores"].shape == (156, 2) and preds["label"].tolist() == breast28.labels("test").tolist()
+        assert preds.scores.shape == (156, 2) and preds.label.tolist() == breast28.labels("test").tolist()
     with open(out / "results.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert [r["run_id"] for r in table] == [r["run_id"] for r in rows]

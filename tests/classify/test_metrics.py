@@ -8,7 +8,8 @@ import torch
 from sklearn import metrics as skm
 from torchmetrics.functional.classification import binary_auroc, multiclass_auroc
 
-from synthmed.classify.evaluate import auc_score, compute_metrics, predictions_csv, read_predictions, youden_threshold
+from synthmed.classify.evaluate import auc_score, compute_metrics, predictions_csv, youden_threshold
+from synthmed.classify.results import read_predictions
 
 
 def _probs_binary(p_pos: np.ndarray, positive: int) -> np.ndarray:
@@ -90,4 +91,4 @@ def test_predictions_csv_round_trip(tmp_path) -> None:
     path.write_text(predictions_csv(np.array([0, 1]), np.array([1, 0]), np.array([1, 0]), probs))
     assert path.read_text().splitlines()[0] == "index,label,pred,score_0,score_1"
     back = read_predictions(path)
-    assert back["label"].tolist() == [1, 0] and np.allclose(back["scores"], probs)
+    assert back.label.tolist() == [1, 0] and np.allclose(back.scores, probs)

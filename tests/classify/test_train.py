@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from synthmed.classify import commands
 from synthmed.classify.data import augmentation, class_weights
-from synthmed.classify.evaluate import evaluate_model, read_predictions
+from synthmed.classify.evaluate import evaluate_model
 from synthmed.classify.models import build_model
+from synthmed.classify.results import read_predictions
 from synthmed.classify.train import load_model, train_classifier
 from synthmed.errors import BadInputError, MissingWeightsError
 
@@ -63,13 +64,13 @@ def test_evaluate_writes_metrics_and_predictions(toy, tmp_path) -> None:
     for key in ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold", "positive_class"):
         assert saved[key] == result[key]
     preds = read_predictions(tmp_path / "eval" / saved["predictions"])
-    assert preds["label"].tolist() == toy.labels("test").tolist() and preds["scores"].shape == (14, 2)
+    assert preds.label.tolist() == toy.labels("test").tolist() and preds.scores.shape == (14, 2)
     model, meta = load_model(model_dir)
     assert meta["classes"] == toy.classes
     x, _ = toy.load_tensor("test")
     with torch.no_grad():
         again = torch.softmax(model(x), 1).numpy()
-    assert np.allclose(again, preds["scores"], atol=1e-6)
+    assert np.allclose(again, preds.scores, atol=1e-6)
     # The toy classes are a disk and a square: three epochs separate them.
     assert result["auc"] > 0.8
 

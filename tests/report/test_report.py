@@ -53,8 +53,8 @@ def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
 def test_roc_ensemble_auc_matches_sklearn(fake_report, fake_run) -> None:
     results, _ = fake_report
     exp = fake_run.folder("classify") / "experiment"
-    rows = [r for r in collect.experiment_rows(exp)
-            if r["source"] == "real" and r["real_fraction"] == 1.0 and r["augment"] == "none"]
+    lines = [json.loads(line) for line in (exp / "results.jsonl").read_text().splitlines()]
+    rows = [r for r in lines if r["source"] == "real" and r["real_fraction"] == 1.0 and r["augment"] == "none"]
     scores = [np.loadtxt(exp / r["predictions"], delimiter=",", skiprows=1) for r in rows]
     mean = np.mean([s[:, 3] for s in scores], axis=0)  # score_0: the positive class is 0 here
     expected = roc_auc_score(scores[0][:, 1] == 0, mean)

@@ -132,16 +132,6 @@ def predictions_csv(indices: np.ndarray, labels: np.ndarray, preds: np.ndarray, 
     return buf.getvalue()
 
 
-def read_predictions(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a predictions CSV back: ``index``, ``label``, ``pred`` and ``scores`` (N, K)."""
-    import pandas as pd
-
-    df = pd.read_csv(path)
-    score_cols = [c for c in df.columns if c.startswith("score_")]
-    return {"index": df["index"].to_numpy(), "label": df["label"].to_numpy(), "pred": df["pred"].to_numpy(),
-            "scores": df[score_cols].to_numpy(dtype=np.float64)}
-
-
 def evaluate_model(model_dir: str | Path, test: str, out: str | Path, batch_size: int = 256,
                    device: str = "auto", predictions: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a trained classifier on real test images; write the JSON and the predictions CSV."""

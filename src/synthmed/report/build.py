@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from synthmed.classify.results import load_results
 from synthmed.dataset import PreparedDataset
 from synthmed.report import collect, images, plots
+from synthmed.stats import summary
 from synthmed.utils.atomic import write_json, write_text
 
 SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "statistics", "verdict",
@@ -186,11 +188,11 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
         results["missing"]["classifier"] = src.why_missing("classify")
         return
     stats = collect.read_json(src.folder("stats") / "stats.json") if src.folder("stats") else None
-    rows = collect.experiment_rows(experiment)
-    conds = collect.conditions(rows, stats)
+    _, rows, _ = load_results(experiment)
+    conds = summary.cell_summaries(rows, stats)
     top = max(c["real_fraction"] for c in conds)
-    roc = collect.roc_ensembles(rows, experiment, top)
-    results["classifier"] = {"runs": [{k: v for k, v in r.items() if k not in ("model_dir",)} for r in rows],
+    roc = summary.roc_ensembles(rows, top)
+    results["classifier"] = {"runs": [{k: v for k, v in r.row.items() if k != "model_dir"} for r in rows],
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
                              "notes": src.summaries.get("classify", {}).get("notes", []),
                              "budget": src.config.get("classify", {}).get("budget", "epochs"),

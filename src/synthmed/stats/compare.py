@@ -23,18 +23,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from synthmed.classify.results import Cell, Predictions, ResultRow, load_results, read_predictions
 from synthmed.errors import SynthmedError
 from synthmed.stats.bootstrap import bootstrap_metrics
 from synthmed.stats.delong import delong_test
-from synthmed.stats.loading import (
-    ConfigKey,
-    Predictions,
-    Run,
-    check_positive_class,
-    check_same_cases,
-    load_runs,
-    read_predictions,
-)
+from synthmed.stats.loading import check_positive_class, check_same_cases
 from synthmed.stats.mcnemar import mcnemar_test
 from synthmed.stats.multiple import holm
 from synthmed.stats.seeds import mean_sd, paired_wilcoxon
@@ -43,7 +36,7 @@ from synthmed.stats.verdict import sentence, verdict
 MIN_BOOT = 2000
 
 
-def find_baseline(key: ConfigKey, keys: list[ConfigKey], baseline: str) -> ConfigKey | None:
+def find_baseline(key: Cell, keys: list[Cell], baseline: str) -> Cell | None:
     """The baseline configuration of ``key`` (None when none exists)."""
     candidates = [k for k in keys if k.source == baseline and k.augment == "none" and k.arch == key.arch
                   and k.real_fraction == key.real_fraction]
@@ -55,7 +48,7 @@ def find_baseline(key: ConfigKey, keys: list[ConfigKey], baseline: str) -> Confi
     return candidates[0] if candidates else None
 
 
-def is_baseline(key: ConfigKey, baseline: str) -> bool:
+def is_baseline(key: Cell, baseline: str) -> bool:
     return key.source == baseline and key.augment == "none"
 
 
@@ -65,13 +58,13 @@ class _Cache:
     def __init__(self) -> None:
         self._files: dict[Path, Predictions] = {}
 
-    def __call__(self, run: Run) -> Predictions:
+    def __call__(self, run: ResultRow) -> Predictions:
         if run.predictions not in self._files:
             self._files[run.predictions] = read_predictions(run.predictions)
         return self._files[run.predictions]
 
 
-def _side(preds: list[Predictions], runs: list[Run], positive: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _side(preds: list[Predictions], runs: list[ResultRow], positive: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Seed-ensemble of one side: mean positive-class score, predicted positive, predicted label correct.
 
     One run: its own predicted labels (its fixed threshold). Several: binary, positive when the mean
@@ -83,7 +76,7 @@ def _side(preds: list[Predictions], runs: list[Run], positive: int) -> tuple[np.
         pred_label = preds[0].pred
         predicted_positive = pred_label == positive
     elif mean_scores.shape[1] == 2:
-        predicted_positive = score >= float(np.mean([r.threshold for r in runs]))
+        predicted_positive = score >= float(np.mean([0.5 if r.threshold is None else r.threshold for r in runs]))
         pred_label = np.where(predicted_positive, positive, 1 - positive)
     else:
         pred_label = mean_scores.argmax(axis=1)
@@ -101,7 +94,7 @@ def _paired_tests(positive_mask, a, b, rng, n_boot, level) -> dict:
     }
 
 
-def compare_config(key: ConfigKey, base: ConfigKey, runs: dict[int, Run], base_runs: dict[int, Run],
+def compare_config(key: Cell, base: Cell, runs: dict[int, ResultRow], base_runs: dict[int, ResultRow],
                    load: _Cache, rng: np.random.Generator, n_boot: int, level: float, alpha: float) -> dict:
     """All numbers of one configuration against its baseline (before the Holm correction)."""
     seeds = sorted(set(runs) & set(base_runs))
@@ -115,6 +108,7 @@ def compare_config(key: ConfigKey, base: ConfigKey, runs: dict[int, Run], base_r
         check_same_cases(p, ref_preds[0])
     k = ref_preds[0].scores.shape[1]
     positive = check_positive_class(cfg + ref, k)
+    positive = 1 if positive is None else positive
     if k > 2:
         notes.append(f"{k} classes: AUC, sensitivity and specificity are one-vs-rest for class {positive}")
     mask = ref_preds[0].label == positive
@@ -171,10 +165,10 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
         raise SynthmedError(f"n_boot must be at least {MIN_BOOT} for stable 95 % percentile intervals, got {n_boot}")
     if not 0 < alpha < 1 or not 0 < level < 1:
         raise SynthmedError(f"alpha and level must lie in (0, 1), got {alpha} and {level}")
-    path, runs, notes = load_runs(results_dir)
-    groups: dict[ConfigKey, dict[int, Run]] = defaultdict(dict)
+    path, runs, notes = load_results(results_dir)
+    groups: dict[Cell, dict[int, ResultRow]] = defaultdict(dict)
     for run in runs:
-        groups[run.key][run.seed] = run
+        groups[run.cell][run.seed] = run
     keys = sorted(groups)
     if not any(k.source == baseline for k in keys):
         raise SynthmedError(f"{path}: no runs with source {baseline!r} to use as the baseline")

@@ -1,4 +1,6 @@
-"""Per-cell summaries the report shows beside the tests: seed-ensemble ROC curves and t-intervals over seeds.
+"""Per-cell summaries the report shows beside the tests: per-seed metrics and their means, the AUC with its
+interval (the seed ensemble's bootstrap CI from the comparisons, else a t-interval over seeds) and the
+seed-ensemble ROC curves, for every cell, baselines included.
 
 They live here, not in the report, so that every number the report prints about a grid cell comes from the
 statistics package (the report only lays them out).
@@ -7,9 +9,13 @@ statistics package (the report only lays them out).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from synthmed.classify.results import Cell, ResultRow, read_predictions
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float | None, float | None]:
@@ -51,3 +57,68 @@ def ensemble_roc(labels: np.ndarray, scores: np.ndarray, positive: int | None) -
     per_class = [float(roc_auc_score((labels == c).astype(int), scores[:, c])) for c in range(k)]
     return {"kind": "macro one-vs-rest", "positive_class": None, "fpr": grid, "tpr": tpr,
             "auc": float(np.mean(per_class)), "per_class_auc": per_class}
+
+
+def _by_cell(rows: Sequence[ResultRow]) -> dict[Cell, list[ResultRow]]:
+    groups: dict[Cell, list[ResultRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.cell].append(row)
+    return {cell: sorted(groups[cell], key=lambda r: r.seed) for cell in sorted(groups, key=Cell.report_order)}
+
+
+def _ensemble_intervals(stats: dict | None) -> dict[Cell, dict]:
+    """Seed-ensemble AUC with its bootstrap CI per cell, from the comparisons of ``compare_results``.
+
+    A baseline appears in several comparisons, each with its own resamples: the last one's interval is kept.
+    """
+    out: dict[Cell, dict] = {}
+    for comp in (stats or {}).get("comparisons", []):
+        models = comp["ensemble"]["bootstrap"]["models"]
+        for cfg, model in ((comp["config"], models[0]), (comp["baseline"], models[1])):
+            auc = model["auc"]
+            cell = Cell(cfg["source"], float(cfg["ratio"]), float(cfg["real_fraction"]), cfg["augment"], cfg["arch"])
+            out[cell] = {"auc": auc["estimate"], "ci_low": auc["ci_low"], "ci_high": auc["ci_high"]}
+    return out
+
+
+def cell_summaries(rows: Sequence[ResultRow], stats: dict | None = None) -> list[dict]:
+    """One entry per grid cell (baselines included): per-seed metrics, their means, and the AUC with its CI.
+
+    The CI is the stratified bootstrap of the seed ensemble from ``stats`` (the result of
+    ``compare_results``: the same numbers as the verdicts) when it covers the cell; otherwise a t-interval
+    of the mean AUC over seeds, marked as such.
+    """
+    intervals = _ensemble_intervals(stats)
+    out = []
+    for cell, runs in _by_cell(rows).items():
+        entry: dict[str, Any] = {**cell.to_dict(), "seeds": [r.seed for r in runs]}
+        for metric in ("auc", "accuracy", "sensitivity", "specificity", "f1"):
+            values = [r.metrics[metric] for r in runs if r.metrics.get(metric) is not None]
+            entry[f"{metric}_seeds"] = values
+            entry[f"{metric}_mean"] = float(np.mean(values)) if values else None
+        if cell in intervals:
+            entry.update(intervals[cell], ci_kind="bootstrap of the seed ensemble")
+        else:
+            low, high = t_interval(entry["auc_seeds"])
+            entry.update(auc=entry["auc_mean"], ci_low=low, ci_high=high, ci_kind="t over seeds")
+        out.append(entry)
+    return out
+
+
+def roc_ensembles(rows: Sequence[ResultRow], real_fraction: float, augment: str = "none") -> list[dict]:
+    """ROC of each cell's seed ensemble (mean scores over seeds) at one real fraction (see ``ensemble_roc``)."""
+    curves = []
+    for cell, runs in _by_cell([r for r in rows if r.cell.real_fraction == real_fraction
+                                and r.cell.augment == augment]).items():
+        preds = [read_predictions(r.predictions) for r in runs]
+        if any(not np.array_equal(p.index, preds[0].index) for p in preds):
+            continue  # not the same test images: no ensemble (compare_results reports this as an error)
+        roc = ensemble_roc(preds[0].label, np.mean([p.scores for p in preds], axis=0), runs[0].positive_class)
+        if roc is None:
+            continue
+        label = {"real": "real only", "synthetic": "synthetic only"}.get(cell.source,
+                                                                         f"real + synthetic {cell.ratio:g} %")
+        curves.append({**roc, "label": label, "source": cell.source, "ratio": cell.ratio,
+                       "real_fraction": real_fraction, "augment": augment, "seeds": len(preds),
+                       "fpr": np.round(roc["fpr"], 5).tolist(), "tpr": np.round(roc["tpr"], 5).tolist()})
+    return curves
