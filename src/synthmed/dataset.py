@@ -143,6 +143,18 @@ class PreparedDataset:
         return hashlib.sha256(f"{self.content_hash}:{split}".encode()).hexdigest()
 
     # -- pixels ---------------------------------------------------------------------------------
+    def images_hash(self, split: str, indices: np.ndarray | list[int] | None = None) -> str:
+        """sha256 of a set of images by content: each image's label, shape and pixels, in any order or folder.
+
+        Unlike ``content_hash`` it ignores paths and order, so a subset copied into another dataset hashes the
+        same as the entries it was taken from: what the leakage audit compares between stages.
+        """
+        entries = self.entries(split)
+        idx = range(len(entries)) if indices is None else [int(i) for i in indices]
+        digests = sorted(hashlib.sha256(f"{entries[i]['label']}:{image.shape}:".encode() + image.tobytes()).digest()
+                         for i, image in zip(idx, self.load_images(split, list(idx)), strict=True))
+        return hashlib.sha256(b"".join(digests)).hexdigest()
+
     def image_path(self, entry: dict[str, Any]) -> Path:
         return self.root / entry["path"]
 

@@ -91,8 +91,11 @@ def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) 
     out = tmp_path / "run"
     cli(["run", "--dry-run", "--out", str(out)])
     text = capsys.readouterr().out
-    for i, stage in enumerate(["prepare", "gan", "generate", "metrics", "filter", "classify", "stats", "report"], 1):
-        assert f"[{i}/8] {stage}" in text
+    chain = ["gan", "generate", "metrics", "filter"]
+    # The default grid's real fractions 1 and 0.25: a GAN chain on the whole train split, one on the 25 % subset.
+    stages = ["prepare", *chain, "subset-f0.25", *(f"{s}-f0.25" for s in chain), "classify", "stats", "report"]
+    for i, stage in enumerate(stages, 1):
+        assert f"[{i}/13] {stage} " in text
     assert "ratios: [0, 50, 100]" in text and " run " in text
     assert not out.exists()
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from pathlib import Path
 import pytest
 from tests.conftest import medmnist_root
 
+from synthmed.dataset import PreparedDataset
+from synthmed.gan.run import GanRun
 from synthmed.pipeline.config import load_config
 from synthmed.pipeline.main import run_pipeline
 from synthmed.pipeline.runner import plan
-from synthmed.pipeline.stages import STAGES
+from synthmed.pipeline.stages import stages_for
 from synthmed.report.build import SECTIONS
 
 pytestmark = pytest.mark.slow
@@ -89,21 +92,23 @@ def test_killed_run_resumes_where_it_stopped(tiny_run) -> None:
         assert any(stage in line and " cached " in line for line in lines), lines
     assert any("classify" in line and "resuming" in line for line in lines), lines
     assert "done before, skipped" in tiny_run["printed"]  # the grid skipped the run finished before the kill
-    assert "[1/8] prepare   running" in tiny_run["killed"]  # the killed run did the earlier stages itself
+    assert re.search(r"\[1/9\] prepare +running", tiny_run["killed"])  # the killed run did the earlier stages
     assert not any((tiny_run["out"] / "work").iterdir())
 
 
 def test_run_folder_has_config_seeds_and_report(tiny_run) -> None:
     out = tiny_run["out"]
     info = json.loads((out / "run.json").read_text())
-    assert info["seeds"] == {"gan": 0, "generate": 0, "metrics": 0, "filter": 0, "classify": [0, 1]}
-    assert [p["status"] for p in info["plan"]][:5] == ["cached"] * 5
+    assert info["seeds"] == {"gan": 0, "generate": 0, "metrics": 0, "filter": 0, "real_subsets": 0,
+                             "classify": [0, 1]}
+    assert [p["status"] for p in info["plan"]][:6] == ["cached"] * 6
     assert load_config(out / "config.yaml") == load_config(tiny_run["config"])
     results = json.loads((out / "results.json").read_text())
     assert results["missing"] == {}
     assert results["dataset"]["counts"]["train"] == {"malignant": 147, "normal, benign": 399}
     assert results["synthetic"]["generated"] == {"malignant": 120, "normal, benign": 120}
-    assert results["gan"]["ticks"] and results["gan"]["ticks"][-1]["kimg"] >= 0.3
+    # The only GAN is the 25 % subset's, trained for 0.3 * 0.25 ** 0.5 kimg.
+    assert results["gan"]["ticks"] and results["gan"]["ticks"][-1]["kimg"] >= 0.15
     assert results["metrics"]["overall"]["kid_domain"] is not None
     assert results["filter"]["kept"] + results["filter"]["removed"] == 240
     conds = results["classifier"]["conditions"]
@@ -116,12 +121,30 @@ def test_run_folder_has_config_seeds_and_report(tiny_run) -> None:
     assert all(f'<section id="{s}">' in html for s in SECTIONS)
 
 
+def test_subset_gan_saw_exactly_the_classifiers_subset(tiny_run) -> None:
+    """The low-data cell's GAN, metrics reference and filter learnt from the classifiers' 25 %, by content hash."""
+    out = tiny_run["out"]
+    done = {p.name.rsplit("-", 1)[0]: json.loads((p / "done.json").read_text())["summary"]
+            for p in (out / "stages").iterdir()}
+    assert "gan" not in done  # no real fraction 1 in this grid: no GAN on the whole train split
+    gan_dir = next((out / "stages").glob("gan-f0.25-*")) / done["gan-f0.25"]["run"]
+    gan_data = PreparedDataset.open(GanRun.open(gan_dir).options()["data"])
+    assert gan_data.split_names == ["train"] and len(gan_data.entries("train")) == 137  # 546 * 0.25 = 136.5
+    saw = gan_data.images_hash("train")
+    rows = [json.loads(line) for line in next(out.glob("stages/classify-*/experiment/results.jsonl")).open()]
+    assert len(rows) == 6 and {r["real_images_hash"] for r in rows if r["source"] != "synthetic"} == {saw}
+    assert all(r["steps"] == r["epoch_steps"] == 3 for r in rows)  # 137 images, batch 64: 3 steps, every run
+    assert done["metrics-f0.25"]["real"]["images_hash"] == done["filter-f0.25"]["real"]["images_hash"] == saw
+    assert done["classify"]["real_subsets"]["0.25"] == {"split": "train", "n": 137, "images_hash": saw}
+    assert saw not in (done["classify"]["val"]["images_hash"], done["classify"]["test"]["images_hash"])
+
+
 def test_rerun_is_all_cached(tiny_run) -> None:
     lines: list[str] = []
     start = time.monotonic()
     run_pipeline(load_config(tiny_run["config"]), tiny_run["out"], echo=lines.append)
     stage_lines = [line for line in lines if line.startswith("[")]
-    assert len(stage_lines) == 8 and all(" cached " in line for line in stage_lines)
+    assert len(stage_lines) == 9 and all(" cached " in line for line in stage_lines)
     assert time.monotonic() - start < 30
 
 
@@ -129,14 +152,14 @@ def test_changed_option_reruns_only_dependents(tiny_run) -> None:
     cfg = load_config(tiny_run["config"])
     out = tiny_run["out"]
     epochs = cfg.model_copy(update={"classify": cfg.classify.model_copy(update={"epochs": 2})})
-    assert [p.status for p in plan(STAGES, epochs, out)] == ["cached"] * 5 + ["run"] * 3
+    assert [p.status for p in plan(stages_for(epochs), epochs, out)] == ["cached"] * 6 + ["run"] * 3
     kimg = cfg.model_copy(update={"gan": cfg.gan.model_copy(update={"kimg": 0.5})})
-    assert [p.status for p in plan(STAGES, kimg, out)] == ["cached"] + ["run"] * 7
+    assert [p.status for p in plan(stages_for(kimg), kimg, out)] == ["cached"] * 2 + ["run"] * 7
     samples = cfg.model_copy(update={"report": cfg.report.model_copy(update={"samples_per_class": 4})})
     lines: list[str] = []
     run_pipeline(samples, out, echo=lines.append)
     assert any("report" in line and "done in" in line for line in lines)
-    assert sum(" cached " in line for line in lines) == 7  # every stage but the report
+    assert sum(" cached " in line for line in lines) == 8  # every stage but the report
 
 
 @pytest.mark.browser

@@ -14,6 +14,11 @@ patience and the lr schedule), so real-only, mixed and synthetic-only runs diffe
 ``epochs`` a mixed set makes ``epochs`` passes over its larger set and so takes more steps. The steps each
 run took are counted and recorded in its row.
 
+Synthetic images per real fraction: ``synthetic`` may map each real fraction to its own synthetic set (the
+main job's GAN trained on exactly that fraction's real images); ``subset_seed`` then fixes the real subset of
+a fraction for every classifier seed, so it is the subset that GAN learnt from. Each row records the content
+hash of the real images it trained on (``real_images_hash``) for the leakage audit.
+
 Every run lives in ``OUT/runs/<run_id>/`` (``model/``, ``evaluation.json``, ``predictions.csv`` and
 ``result.json``, its row), built in a temporary folder and renamed when complete: a run whose folder
 exists is finished and is skipped on a re-run, so a killed grid resumes where it stopped. After each run
@@ -27,7 +32,7 @@ import io
 import json
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +49,8 @@ RESULT_FILE = "result.json"
 CSV_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold")
 # Options that change a run's result but are not grid axes: a re-run into the same folder must keep them.
 _FIXED_KEYS = ("real", "synthetic", "val", "test", "arch", "epochs", "batch_size", "lr", "pretrained", "head",
-               "patience", "balance", "input_size", "channel_mode", "positive_class", "draw", "budget")
+               "patience", "balance", "input_size", "channel_mode", "positive_class", "draw", "budget", "subset_seed")
+Synthetic = str | Mapping[float, str] | None
 BUDGETS = ("steps", "epochs")
 
 
@@ -87,11 +93,11 @@ def grid(sources: Sequence[str], ratios: Sequence[float], real_fractions: Sequen
     return list(dict.fromkeys(runs))
 
 
-def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios: Sequence[float] = (0, 25, 50, 75, 100),
+def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: Sequence[float] = (0, 25, 50, 75, 100),
                    real_fractions: Sequence[float] = (1.0,), sources: Sequence[str] = ("real", "synthetic", "mixed"),
                    augments: Sequence[str] = ("none",), seeds: Sequence[int] = (1,), arch: str = "cnn",
                    epochs: int = 30, val: str | None = None, test: str | None = None, draw: str = "stratified",
-                   budget: str = "steps", progress: bool = True, echo=print,
+                   budget: str = "steps", subset_seed: int | None = None, progress: bool = True, echo=print,
                    **train_options: Any) -> list[dict[str, Any]]:
     """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``."""
     if budget not in BUDGETS:
@@ -102,14 +108,19 @@ def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios:
     test = test or f"{real_dir}:test"
     if synthetic is None and any(s != "real" for s in sources):
         raise SynthmedError("--synthetic is needed for the sources synthetic and mixed")
-    fixed = {"real": real, "synthetic": synthetic, "val": val, "test": test, "arch": arch, "epochs": epochs,
-             "draw": draw, "budget": budget, **train_options}
+    if isinstance(synthetic, Mapping):
+        synthetic = {float(f): str(p) for f, p in synthetic.items()}
+        if missing := [f for f in real_fractions if float(f) not in synthetic and any(s != "real" for s in sources)]:
+            raise SynthmedError(f"no synthetic set for real fraction(s) {', '.join(f'{f:g}' for f in missing)}")
+    recorded = {f"{f:g}": p for f, p in synthetic.items()} if isinstance(synthetic, Mapping) else synthetic
+    fixed = {"real": real, "synthetic": recorded, "val": val, "test": test, "arch": arch, "epochs": epochs,
+             "draw": draw, "budget": budget, "subset_seed": subset_seed, **train_options}
     _check_config(out, fixed)
     cells = grid(sources, ratios, real_fractions, augments, seeds, arch)
     _remove_partials(out / "runs")
     todo = [c for c in cells if not (out / "runs" / c.run_id / RESULT_FILE).is_file()]
     for opts in todo:  # fail now, not hours into the grid, when a cell cannot be built (too few images...)
-        resolve(_spec(opts, real, synthetic, draw), opts.seed)
+        resolve(_spec(opts, real, synthetic, draw, subset_seed), opts.seed)
     for i, opts in enumerate(cells, 1):
         run_dir = out / "runs" / opts.run_id
         label = f"[{i}/{len(cells)}] {opts.run_id}"
@@ -117,9 +128,10 @@ def run_experiment(real: str, synthetic: str | None, out: str | Path, *, ratios:
             echo(f"{label}: done before, skipped")
             continue
         start = time.perf_counter()
-        steps = {"epoch_steps": baseline_epoch_steps(real, opts, train_options.get("batch_size"))} \
+        steps = {"epoch_steps": baseline_epoch_steps(real, opts, train_options.get("batch_size"), subset_seed)} \
             if budget == "steps" else {}
-        row = _run_one(opts, real, synthetic, val, test, run_dir, epochs, draw, progress, train_options | steps)
+        spec = _spec(opts, real, synthetic, draw, subset_seed)
+        row = _run_one(opts, spec, val, test, run_dir, epochs, progress, train_options | steps)
         echo(f"{label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
              f"({time.perf_counter() - start:.0f} s)")
         write_results(out)
@@ -148,17 +160,17 @@ def _remove_partials(runs: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None) -> int:
+def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None, subset_seed: int | None) -> int:
     """Optimizer steps in one epoch of this cell's real-only baseline (same real images, same seed)."""
     from synthmed.classify.train import TrainConfig, batches_per_pass
 
-    baseline = resolve(TrainSpec(real=real, fraction=opts.real_fraction, source="real"), opts.seed)
+    baseline = resolve(TrainSpec(real=real, fraction=opts.real_fraction, source="real", subset_seed=subset_seed),
+                       opts.seed)
     return batches_per_pass(baseline.n_real, batch_size or TrainConfig.batch_size)
 
 
-def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test: str, run_dir: Path, epochs: int,
-             draw: str, progress: bool, train_options: dict[str, Any]) -> dict[str, Any]:
-    spec = _spec(opts, real, synthetic, draw)
+def _run_one(opts: RunOptions, spec: TrainSpec, val: str, test: str, run_dir: Path, epochs: int, progress: bool,
+             train_options: dict[str, Any]) -> dict[str, Any]:
     with atomic_dir(run_dir) as tmp:
         train_classifier(spec, val, tmp / "model", arch=opts.arch, augment=opts.augment, seed=opts.seed,
                          epochs=epochs, progress=progress, **train_options)
@@ -174,6 +186,8 @@ def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test:
                "metrics": metrics, "positive_class": evaluation.get("positive_class"),
                "positive_class_name": evaluation.get("positive_class_name"),
                "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
+               "train_counts": counts["counts"], "real_images_hash": counts["real_images_hash"],
+               "synthetic_dataset": (counts.get("synthetic_dataset") or {}).get("path"),
                "best_epoch": config["best_epoch"], "steps": config["steps"],
                "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
                "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
@@ -182,9 +196,11 @@ def _run_one(opts: RunOptions, real: str, synthetic: str | None, val: str, test:
     return row
 
 
-def _spec(opts: RunOptions, real: str, synthetic: str | None, draw: str) -> TrainSpec:
+def _spec(opts: RunOptions, real: str, synthetic: Synthetic, draw: str, subset_seed: int | None) -> TrainSpec:
+    if isinstance(synthetic, Mapping):
+        synthetic = synthetic.get(opts.real_fraction)
     return TrainSpec(real=real, synthetic=synthetic if opts.source != "real" else None, ratio=opts.ratio,
-                     fraction=opts.real_fraction, source=opts.source, draw=draw)
+                     fraction=opts.real_fraction, source=opts.source, draw=draw, subset_seed=subset_seed)
 
 
 def collect_rows(out: Path) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ A SPEC is comma-separated ``key=value`` terms (a bare ``DIR[:split]`` means ``re
     fraction=F                 a stratified, seeded fraction (0, 1] of the real split (low-data curves); default 1
     source=real|synthetic|mixed  default: inferred (real only, synthetic only, or both given)
     draw=stratified|balanced   split the synthetic count among classes like the real subset (default) or equally
+    subset_seed=S              draw the real ``fraction`` with seed S instead of the training seed (the main job
+                               fixes one subset per fraction, the one its subset GAN learns from)
 
 Examples::
 
@@ -36,7 +38,7 @@ from synthmed.errors import SynthmedError
 
 SOURCES = ("real", "synthetic", "mixed")
 DRAWS = ("stratified", "balanced")
-_KEYS = ("real", "synthetic", "ratio", "fraction", "source", "draw")
+_KEYS = ("real", "synthetic", "ratio", "fraction", "source", "draw", "subset_seed")
 # Salts keep the real-subset and synthetic-draw random streams independent of each other.
 _REAL_SALT, _SYN_SALT = 101, 202
 
@@ -51,6 +53,7 @@ class TrainSpec:
     fraction: float = 1.0
     source: str = ""
     draw: str = "stratified"
+    subset_seed: int | None = None
 
     def __post_init__(self) -> None:
         source = self.source or _infer_source(self.real, self.synthetic)
@@ -113,10 +116,11 @@ def parse_train_spec(text: str) -> TrainSpec:
     try:
         ratio = float(values["ratio"]) if "ratio" in values else None
         fraction = float(values.get("fraction", 1.0))
+        subset_seed = int(values["subset_seed"]) if "subset_seed" in values else None
     except ValueError:
-        raise SynthmedError(f"training spec '{text}': ratio and fraction must be numbers") from None
+        raise SynthmedError(f"training spec '{text}': ratio, fraction and subset_seed must be numbers") from None
     return TrainSpec(real=values.get("real"), synthetic=values.get("synthetic"), ratio=ratio, fraction=fraction,
-                     source=values.get("source", ""), draw=values.get("draw", "stratified"))
+                     source=values.get("source", ""), draw=values.get("draw", "stratified"), subset_seed=subset_seed)
 
 
 def allocate(total: int, weights: Sequence[float]) -> np.ndarray:
@@ -163,10 +167,14 @@ class Composition:
     def n_synthetic(self) -> int:
         return len(self.synthetic_indices)
 
+    def real_images_hash(self) -> str | None:
+        """Content hash of the real images trained on (``PreparedDataset.images_hash``): for the leakage audit."""
+        return self.real.images_hash(self.real_split, self.real_indices) if self.real is not None else None
+
     def summary(self) -> dict:
         return {"spec": self.spec.to_text(), "source": self.spec.source, "ratio": self.spec.effective_ratio,
                 "real_fraction": self.spec.fraction, "draw": self.spec.draw, "n_real": self.n_real,
-                "n_synthetic": self.n_synthetic, "counts": self.counts,
+                "n_synthetic": self.n_synthetic, "counts": self.counts, "real_images_hash": self.real_images_hash(),
                 "real_dataset": _ds_info(self.real, self.real_split),
                 "synthetic_dataset": _ds_info(self.synthetic, self.synthetic_split)}
 
@@ -187,7 +195,8 @@ def resolve(spec: TrainSpec, seed: int) -> Composition:
     real_idx = np.zeros(0, dtype=np.int64)
     real_counts = np.zeros(len(classes), dtype=np.int64)
     if real is not None:
-        real_idx, real_counts = real_subset(real.labels(real_split), spec.fraction, seed, classes)
+        subset_seed = seed if spec.subset_seed is None else spec.subset_seed
+        real_idx, real_counts = real_subset(real.labels(real_split), spec.fraction, subset_seed, classes)
     use_real = spec.source in ("real", "mixed")
     if syn is None:
         syn_idx = np.zeros(0, dtype=np.int64)

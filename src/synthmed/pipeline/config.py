@@ -45,6 +45,8 @@ class GanConfig(_Section):
     batch: int = Field(32, ge=1, description="Batch size.")
     aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
                                                    "overfitting on small data: none, diffaug or ada.")
+    subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
+                                     "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="Further synthmed.gan TrainConfig fields, passed as they are.")
 
@@ -95,6 +97,8 @@ class ClassifyConfig(_Section):
                                                           description="With and without traditional augmentation.")
     synthetic_only: bool = Field(True, description="Also train on synthetic images only (as many as the real).")
     use_filtered: bool = Field(True, description="Use the filtered synthetic set when the filter stage runs.")
+    oracle_gan: bool = Field(False, description="Give the real fractions below 1 the whole train split's GAN instead "
+                             "of a GAN of their own subset: an upper bound, labelled so in the report.")
     budget: Literal["steps", "epochs"] = Field("steps", description="steps: every run of a real fraction takes the "
                                                "optimizer steps of its real-only run at 'epochs' (runs differ only "
                                                "in data); epochs: 'epochs' passes over each run's own set.")
@@ -135,7 +139,8 @@ class ExperimentConfig(_Section):
     name: str = Field("breastmnist-cpu", pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Run name; the default output folder is runs/<name>.")
     profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min) or gpu (StyleGAN2-ADA at 128).")
-    seed: int = Field(0, description="Seed of the GAN, generation and filtering (classifier seeds: classify.seeds).")
+    seed: int = Field(0, description="Seed of the GAN, generation, filtering and of the real subsets "
+                                       "(classifier seeds: classify.seeds).")
     device: str = Field("auto", description="auto, cpu or cuda[:N].")
     data: DataConfig = Field(default_factory=DataConfig)
     gan: GanConfig = Field(default_factory=GanConfig)

@@ -15,14 +15,14 @@ from synthmed.utils.atomic import write_json, write_text
 
 
 def seeds_of(cfg: ExperimentConfig) -> dict:
-    return {"gan": cfg.seed, "generate": cfg.seed, "metrics": cfg.seed, "filter": cfg.seed,
+    return {"gan": cfg.seed, "generate": cfg.seed, "metrics": cfg.seed, "filter": cfg.seed, "real_subsets": cfg.seed,
             "classify": list(cfg.classify.seeds)}
 
 
 def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = None) -> str:
-    from synthmed.pipeline.stages import STAGES
+    from synthmed.pipeline.stages import stages_for
 
-    planned = plan(stages or STAGES, cfg, out)
+    planned = plan(stages or stages_for(cfg), cfg, out)
     return "\n".join([
         f"run folder: {out}",
         "resolved config:",
@@ -36,9 +36,9 @@ def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = 
 def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] = print,
                  stages: list[Stage] | None = None) -> Path:
     """Run every stage into ``out``; returns the path of ``out/report.html`` (or ``out`` without a report)."""
-    from synthmed.pipeline.stages import STAGES
+    from synthmed.pipeline.stages import stages_for
 
-    stages = stages or STAGES
+    stages = stages or stages_for(cfg)
     _check_device(cfg.device)
     out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
     out.mkdir(parents=True, exist_ok=True)

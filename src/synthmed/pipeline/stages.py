@@ -7,6 +7,8 @@ Each ``run_*`` calls the stage package's public Python API and writes into ``ctx
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -55,34 +57,128 @@ def run_prepare(ctx: StageContext) -> dict:
     opts = PreprocessOptions(resolution=cfg.data.resolution, channels=cfg.data.channels)
     meta = build_from_arrays(read_medmnist(path, cfg.data.medmnist), ctx.work / "dataset", opts)
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
-            "content_hash": meta["content_hash"]}
+            "content_hash": meta["content_hash"],
+            "train_hash": PreparedDataset.open(ctx.work / "dataset").images_hash("train")}
+
+
+# -- GAN scopes -----------------------------------------------------------------------------------------------
+# A low-data cell must not get synthetic images from a GAN that saw more real images than its classifier.
+# So every real fraction f < 1 of the grid gets its own chain subset-f -> gan-f -> generate-f -> metrics-f ->
+# filter-f, trained on exactly the fraction's real subset; the whole train split's chain keeps the plain names.
+# One fixed, nested subset per fraction (drawn with the run's seed, the same for every classifier seed), not one
+# per classifier seed: a GAN per (fraction, seed) would triple the GAN time of the cpu profile, and with one
+# subset the real-only and mixed runs of a fraction share exactly the same real images, so their difference is
+# the synthetic data's. The price: the low-data curve's intervals do not include the variation between subset
+# draws. With classify.oracle_gan the low fractions use the whole train split's GAN instead, reported as an
+# "oracle GAN (upper bound)".
+@dataclass(frozen=True)
+class Scope:
+    """The real training images one GAN, its generated set, its metrics reference and its filter learn from."""
+
+    fraction: float
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.fraction >= 1 else f"-f{self.fraction:g}"
+
+    def stage(self, name: str) -> str:
+        return f"{name}{self.suffix}"
+
+    @property
+    def data_stage(self) -> str:
+        return "prepare" if self.fraction >= 1 else f"subset{self.suffix}"
+
+
+def gan_scopes(cfg: ExperimentConfig) -> list[Scope]:
+    """The whole train split's scope when a cell uses it (fraction 1, or every fraction with the oracle GAN),
+    then one scope per real fraction below 1 (largest first)."""
+    fractions = cfg.classify.real_fractions
+    low = [f for f in fractions if f < 1]
+    full = 1.0 in fractions or (cfg.classify.oracle_gan and low) or not low
+    return ([Scope(1.0)] if full else []) + ([] if cfg.classify.oracle_gan else [Scope(f) for f in low])
+
+
+def scope_of_fraction(cfg: ExperimentConfig, fraction: float) -> Scope:
+    """Whose synthetic images the grid cells of a real fraction get."""
+    return Scope(1.0) if fraction >= 1 or cfg.classify.oracle_gan else Scope(fraction)
+
+
+def subset_options(cfg: ExperimentConfig, scope: Scope) -> dict:
+    return {"fraction": scope.fraction, "seed": cfg.seed}
+
+
+def run_subset(ctx: StageContext, scope: Scope) -> dict:
+    """The fraction's real subset as a prepared dataset with a train split only: nothing else can leak from it."""
+    from synthmed.classify.spec import real_subset
+    from synthmed.dataset import DatasetWriter
+
+    cfg: ExperimentConfig = ctx.config
+    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
+    idx, _ = real_subset(real.labels("train"), scope.fraction, cfg.seed, real.classes)
+    entries = real.entries("train")
+    with DatasetWriter(ctx.work / "dataset", real.classes, real.resolution, real.channels,
+                       bit_depth=real.bit_depth) as writer:
+        for i, image in zip(idx, real.load_images("train", idx), strict=True):
+            writer.add(image, int(entries[i]["label"]), "train", mask=real.load_mask(entries[i]), source_index=int(i))
+        writer.finish(source={"type": "real subset", "of": real.content_hash, "split": "train",
+                              "fraction": scope.fraction, "seed": cfg.seed},
+                      preprocessing=real.meta.get("preprocessing") or {})
+    subset = PreparedDataset.open(ctx.work / "dataset")
+    images_hash = subset.images_hash("train")
+    if subset.split_names != ["train"] or images_hash != real.images_hash("train", idx):
+        raise SynthmedError(f"{subset.root}: the subset is not exactly the chosen train images (leakage guard)")
+    return {"dataset": "dataset", "fraction": scope.fraction, "n": len(idx), "counts": subset.class_counts("train"),
+            "images_hash": images_hash}
+
+
+def scope_dataset(ctx: StageContext, scope: Scope) -> PreparedDataset:
+    """The scope's real images, checked against the hash its data stage recorded (the audit's guarantee)."""
+    ds = PreparedDataset.open(ctx.input(scope.data_stage) / "dataset")
+    expected = ctx.summaries.get(scope.data_stage, {}).get("images_hash" if scope.fraction < 1 else "train_hash")
+    if expected and ds.images_hash("train") != expected:
+        raise SynthmedError(f"{ds.root}: train images differ from those recorded by stage {scope.data_stage}")
+    return ds
 
 
 # -- GAN ----------------------------------------------------------------------------------------------------
-def gan_options(cfg: ExperimentConfig) -> dict:
-    return {"arch": cfg.gan.arch, "kimg": cfg.gan.kimg, "batch": cfg.gan.batch, "aug": cfg.gan.aug,
+def scope_kimg(cfg: ExperimentConfig, scope: Scope) -> float:
+    """A subset GAN trains for kimg * fraction ** gan.subset_kimg_power (0.5: a quarter of the images, half the
+    kimg: still 4x the epochs of the full GAN, and it keeps the cpu profile within its 15 minutes)."""
+    return round(cfg.gan.kimg * scope.fraction ** cfg.gan.subset_kimg_power, 3)
+
+
+def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
+    return {"arch": cfg.gan.arch, "kimg": scope_kimg(cfg, scope), "batch": cfg.gan.batch, "aug": cfg.gan.aug,
             "seed": cfg.seed, "options": cfg.gan.options}
 
 
-def run_gan(ctx: StageContext) -> dict:
+def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.gan.options import TrainConfig
     from synthmed.gan.run import GanRun
     from synthmed.gan.train import train_gan
 
     cfg: ExperimentConfig = ctx.config
+    data = scope_dataset(ctx, scope)
+    kimg = scope_kimg(cfg, scope)
     runs = ctx.work / "runs"
     previous = GanRun.latest_resumable(runs)  # a run killed mid-training: continue from its last checkpoint
-    options = {"snapshot_kimg": max(0.5, min(5.0, cfg.gan.kimg / 4)), **cfg.gan.options}
-    train_cfg = TrainConfig(data=str(ctx.input("prepare") / "dataset"), arch=cfg.gan.arch, out=str(runs),
-                            kimg=cfg.gan.kimg, batch=cfg.gan.batch, aug=cfg.gan.aug, seed=cfg.seed,
+    options = {"snapshot_kimg": max(0.5, min(5.0, kimg / 4)), **cfg.gan.options}
+    train_cfg = TrainConfig(data=str(data.root), arch=cfg.gan.arch, out=str(runs),
+                            kimg=kimg, batch=cfg.gan.batch, aug=cfg.gan.aug, seed=cfg.seed,
                             device=resolve_device(cfg.device), resume=str(previous.path) if previous else None,
                             **options)
     run_dir = Path(train_gan(train_cfg))
-    return {"run": str(run_dir.relative_to(ctx.work)), "resumed": bool(previous)}
+    return {"run": str(run_dir.relative_to(ctx.work)), "resumed": bool(previous), "kimg": kimg,
+            "fraction": scope.fraction, "real": _saw(data)}
+
+
+def _saw(ds: PreparedDataset) -> dict:
+    """What a stage learnt from, for the leakage audit: always a train split (or a subset of it)."""
+    return {"split": "train", "n": len(ds.entries("train")), "images_hash": ds.images_hash("train")}
 
 
 # -- generate -----------------------------------------------------------------------------------------------
-def generate_options(cfg: ExperimentConfig) -> dict:
+def generate_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     per_class = cfg.generate.per_class or {"auto": {"ratios": cfg.classify.ratios,
                                                      "synthetic_only": cfg.classify.synthetic_only,
                                                      "factor": oversample_factor(cfg)}}
@@ -100,12 +196,13 @@ def auto_per_class(cfg: ExperimentConfig, real_counts: list[int]) -> int:
     return max(16, math.ceil(oversample_factor(cfg) * largest / 100 * max(real_counts)))
 
 
-def run_generate(ctx: StageContext) -> dict:
+def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.generate.generate import generate_dataset
 
     cfg: ExperimentConfig = ctx.config
-    run_dir = ctx.input("gan") / ctx.summaries["gan"]["run"]
-    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
+    gan = scope.stage("gan")
+    run_dir = ctx.input(gan) / ctx.summaries[gan]["run"]
+    real = PreparedDataset.open(ctx.input(scope.data_stage) / "dataset")
     per_class = cfg.generate.per_class or auto_per_class(cfg, list(real.class_counts("train").values()))
     meta = generate_dataset(run_dir, ctx.work / "dataset", per_class=per_class,
                             trunc=cfg.generate.trunc, seed=cfg.seed, batch=cfg.generate.batch,
@@ -114,41 +211,43 @@ def run_generate(ctx: StageContext) -> dict:
 
 
 # -- metrics ------------------------------------------------------------------------------------------------
-def metrics_options(cfg: ExperimentConfig) -> dict:
+def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     m = cfg.metrics
     return {"max_images": m.max_images, "per_class": m.per_class, "features": m.features,
             "frd_max_images": m.frd_max_images, "skip": m.skip, "seed": cfg.seed, "options": m.options}
 
 
-def run_metrics(ctx: StageContext) -> dict:
+def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.metrics.compute import compute_metrics
 
     cfg: ExperimentConfig = ctx.config
-    result = compute_metrics(f"{ctx.input('prepare') / 'dataset'}:train", f"{ctx.input('generate') / 'dataset'}:train",
+    reference = scope_dataset(ctx, scope)  # the GAN's own training images, never val/test
+    result = compute_metrics(f"{reference.root}:train", f"{ctx.input(scope.stage('generate')) / 'dataset'}:train",
                              per_class=cfg.metrics.per_class, features=cfg.metrics.features, out_dir=ctx.work,
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
                              frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
                              **cfg.metrics.options)
     write_json(ctx.work / "metrics.json", result)
-    return {}
+    return {"real": _saw(reference)}
 
 
 # -- filter -------------------------------------------------------------------------------------------------
-def filter_options(cfg: ExperimentConfig) -> dict:
+def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     return {"min_confidence": cfg.filter.min_confidence, "drop_worst_realism": cfg.filter.drop_worst_realism,
             "drop_near_copies": cfg.filter.drop_near_copies, "seed": cfg.seed}
 
 
-def run_filter(ctx: StageContext) -> dict:
+def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.filter.filtering import filter_synthetic
 
     cfg: ExperimentConfig = ctx.config
-    result = filter_synthetic(ctx.input("generate") / "dataset", ctx.input("prepare") / "dataset",
+    reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
+    result = filter_synthetic(ctx.input(scope.stage("generate")) / "dataset", reference.root,
                               ctx.work / "dataset", min_confidence=cfg.filter.min_confidence,
                               drop_worst_realism=cfg.filter.drop_worst_realism,
                               drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
     write_json(ctx.work / "filter.json", result)
-    return {"kept": result.get("kept"), "removed": result.get("removed")}
+    return {"kept": result.get("kept"), "removed": result.get("removed"), "real": _saw(reference)}
 
 
 # -- classifier grid ----------------------------------------------------------------------------------------
@@ -157,14 +256,14 @@ def classify_options(cfg: ExperimentConfig) -> dict:
     return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
             "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "options": c.options}
+            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": c.options}
 
 
-def synthetic_dataset(ctx: StageContext) -> Path:
+def synthetic_dataset(ctx: StageContext, scope: Scope = Scope(1.0)) -> Path:
     cfg: ExperimentConfig = ctx.config
-    if cfg.classify.use_filtered and ctx.inputs.get("filter") is not None:
-        return ctx.input("filter") / "dataset"
-    return ctx.input("generate") / "dataset"
+    if cfg.classify.use_filtered and ctx.inputs.get(scope.stage("filter")) is not None:
+        return ctx.input(scope.stage("filter")) / "dataset"
+    return ctx.input(scope.stage("generate")) / "dataset"
 
 
 def grid_sources(cfg: ExperimentConfig) -> tuple[str, ...]:
@@ -173,24 +272,24 @@ def grid_sources(cfg: ExperimentConfig) -> tuple[str, ...]:
                                                                                else ())
 
 
-def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: PreparedDataset | None,
+def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[float, PreparedDataset] | None,
                   ) -> tuple[list[int], bool, list[str]]:
-    """The ratios (and synthetic-only) the synthetic set has enough images of every class for, and why not.
+    """The ratios (and synthetic-only) the synthetic sets have enough images of every class for, and why not.
 
     The classifier grid draws ``ratio`` % of the real images used, split among classes like the real ones;
     after filtering a class may be short. Those cells are left out with a reason (shown in the report)
-    instead of stopping the whole grid.
+    instead of stopping the whole grid. ``synthetic``: each real fraction's synthetic set.
     """
     from synthmed.classify.spec import allocate, real_subset, round_half_up
 
     c = cfg.classify
-    have = np.bincount(synthetic.labels("train"), minlength=real.num_classes) if synthetic else None
     labels = real.labels("train")
     notes: list[str] = []
 
     def short(ratio: float) -> str | None:
         for fraction in c.real_fractions:
-            _, quotas = real_subset(labels, fraction, c.seeds[0], real.classes)
+            have = np.bincount(synthetic[fraction].labels("train"), minlength=real.num_classes)
+            _, quotas = real_subset(labels, fraction, cfg.seed, real.classes)
             need = allocate(round_half_up(ratio / 100 * int(quotas.sum())), quotas)
             lacking = [f"{real.classes[k]} needs {n}, has {have[k]}" for k, n in enumerate(need) if n > have[k]]
             if lacking:
@@ -199,12 +298,12 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: Prepa
 
     ratios = [0]
     for r in (r for r in c.ratios if r > 0):
-        why = short(r) if have is not None else "no synthetic set"
+        why = short(r) if synthetic else "no synthetic set"
         if why:
             notes.append(f"ratio {r} % left out: not enough synthetic images ({why})")
         else:
             ratios.append(r)
-    synthetic_only = c.synthetic_only and have is not None
+    synthetic_only = c.synthetic_only and bool(synthetic)
     if synthetic_only and (why := short(100)):
         synthetic_only = False
         notes.append(f"synthetic-only left out: not enough synthetic images ({why})")
@@ -218,19 +317,47 @@ def run_classify(ctx: StageContext) -> dict:
     c = cfg.classify
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     wants_synthetic = grid_sources(cfg) != ("real",)
-    syn = PreparedDataset.open(synthetic_dataset(ctx)) if wants_synthetic else None
+    paths = {f: synthetic_dataset(ctx, scope_of_fraction(cfg, f)) for f in c.real_fractions} if wants_synthetic \
+        else {}
+    syn = {f: PreparedDataset.open(p) for f, p in paths.items()} or None
     ratios, synthetic_only, notes = feasible_grid(cfg, real, syn)
     for note in notes:
         print(f"classify: {note}")
     sources = ("real",) + (("mixed",) if len(ratios) > 1 else ()) + (("synthetic",) if synthetic_only else ())
-    synthetic = str(syn.root) if syn is not None and sources != ("real",) else None
+    synthetic = {f: str(p) for f, p in paths.items()} if syn is not None and sources != ("real",) else None
+    subsets = _check_subsets(ctx, real)
     # The experiment skips runs it already finished, so a killed grid resumes in its work folder.
     rows = run_experiment(str(ctx.input("prepare") / "dataset"), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
-                          budget=c.budget, device=resolve_device(cfg.device), **c.options)
+                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device), **c.options)
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
-            "notes": notes}
+            "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
+            "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},
+            "val": _split_seen(real, "val"), "test": _split_seen(real, "test")}
+
+
+def _check_subsets(ctx: StageContext, real: PreparedDataset) -> dict[str, dict]:
+    """Each fraction's classifier subset; where a subset GAN exists, it must have learnt from exactly these images."""
+    from synthmed.classify.spec import real_subset
+
+    cfg: ExperimentConfig = ctx.config
+    out = {}
+    for f in cfg.classify.real_fractions:
+        idx, _ = real_subset(real.labels("train"), f, cfg.seed, real.classes)
+        seen = {"split": "train", "n": len(idx), "images_hash": real.images_hash("train", idx)}
+        scope = scope_of_fraction(cfg, f)
+        if scope.fraction == f and f < 1:
+            gan_saw = ctx.summaries[scope.data_stage]["images_hash"]
+            if gan_saw != seen["images_hash"]:
+                raise SynthmedError(f"real fraction {f:g}: the subset GAN learnt from other images than the "
+                                    "classifiers get (subset hashes differ)")
+        out[f"{f:g}"] = seen
+    return out
+
+
+def _split_seen(real: PreparedDataset, split: str) -> dict:
+    return {"split": split, "n": len(real.entries(split)), "images_hash": real.images_hash(split)}
 
 
 # -- statistics ---------------------------------------------------------------------------------------------
@@ -272,14 +399,30 @@ def _disabled(section: str):
     return reason
 
 
-STAGES: list[Stage] = [
-    Stage("prepare", (), prepare_options, run_prepare),
-    Stage("gan", ("prepare",), gan_options, run_gan, resumable=True),
-    Stage("generate", ("prepare", "gan"), generate_options, run_generate),
-    Stage("metrics", ("prepare", "generate"), metrics_options, run_metrics, skip=_disabled("metrics")),
-    Stage("filter", ("prepare", "generate"), filter_options, run_filter, skip=_disabled("filter")),
-    Stage("classify", ("prepare", "generate", "filter"), classify_options, run_classify, resumable=True),
-    Stage("stats", ("classify",), stats_options, run_stats),
-    Stage("report", ("prepare", "gan", "generate", "metrics", "filter", "classify", "stats"), report_options,
-          run_report),
-]
+def stages_for(cfg: ExperimentConfig) -> list[Stage]:
+    """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report."""
+    chains: list[Stage] = []
+    for scope in gan_scopes(cfg):
+        if scope.fraction < 1:
+            chains.append(Stage(scope.data_stage, ("prepare",), partial(subset_options, scope=scope),
+                                partial(run_subset, scope=scope)))
+        data = (scope.data_stage,) if scope.fraction < 1 else ("prepare",)
+        gan, gen, met, fil = (scope.stage(n) for n in ("gan", "generate", "metrics", "filter"))
+        chains += [
+            Stage(gan, data, partial(gan_options, scope=scope), partial(run_gan, scope=scope), resumable=True),
+            Stage(gen, (*data, gan), partial(generate_options, scope=scope), partial(run_generate, scope=scope)),
+            Stage(met, (*data, gen), partial(metrics_options, scope=scope), partial(run_metrics, scope=scope),
+                  skip=_disabled("metrics")),
+            Stage(fil, (*data, gen), partial(filter_options, scope=scope), partial(run_filter, scope=scope),
+                  skip=_disabled("filter")),
+        ]
+    synthetic = tuple(s.name for s in chains if s.name.startswith(("subset", "generate", "filter")))
+    classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True)
+    every = ("prepare", *(s.name for s in chains), "classify", "stats")
+    return [Stage("prepare", (), prepare_options, run_prepare), *chains, classify,
+            Stage("stats", ("classify",), stats_options, run_stats),
+            Stage("report", every, report_options, run_report)]
+
+
+# The default config's stages (a config with other real fractions has others: use ``stages_for``).
+STAGES: list[Stage] = stages_for(ExperimentConfig())

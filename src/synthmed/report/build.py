@@ -43,11 +43,26 @@ class ReportSources:
         return f"stage {stage} has no output in this run"
 
 
+def primary_scope(folders: dict, summaries: dict, skipped: dict) -> None:
+    """Without a GAN on the whole train split (no real fraction 1 in the grid), the GAN, metrics and filter
+    sections show the chain of the largest real fraction (``gan-f0.25`` ...; see ``pipeline.stages.Scope``)."""
+    if "gan" in folders or "gan" in skipped:
+        return
+    fractions = sorted((float(k.removeprefix("gan-f")) for k in folders if k.startswith("gan-f")), reverse=True)
+    if fractions:
+        suffix = f"-f{fractions[0]:g}"
+        for stage in ("gan", "generate", "metrics", "filter"):
+            for store in (folders, summaries, skipped):
+                if stage + suffix in store:
+                    store[stage] = store[stage + suffix]
+
+
 def sources_from_context(ctx) -> ReportSources:
     """From the pipeline's report stage (its inputs are the upstream stage folders)."""
     cfg = ctx.config
-    return ReportSources(name=cfg.name, config=cfg.model_dump(), folders=dict(ctx.inputs),
-                         summaries=dict(ctx.summaries), skipped=dict(ctx.skipped),
+    folders, summaries, skipped = dict(ctx.inputs), dict(ctx.summaries), dict(ctx.skipped)
+    primary_scope(folders, summaries, skipped)
+    return ReportSources(name=cfg.name, config=cfg.model_dump(), folders=folders, summaries=summaries, skipped=skipped,
                          samples_per_class=cfg.report.samples_per_class, seed=cfg.seed)
 
 
@@ -66,6 +81,7 @@ def sources_from_run(run_dir: Path) -> ReportSources:
         else:
             folders[p["stage"]] = None
     cfg = info["config"]
+    primary_scope(folders, summaries, skipped)
     return ReportSources(name=info["name"], config=cfg, folders=folders, summaries=summaries, skipped=skipped,
                          samples_per_class=cfg.get("report", {}).get("samples_per_class", 16),
                          seed=cfg.get("seed", 0))
