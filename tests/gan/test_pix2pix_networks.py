@@ -11,6 +11,7 @@ from torch import nn
 from synthmed.errors import SynthmedError
 from synthmed.gan import image2image as i2i
 from synthmed.gan.networks.pix2pix import (
+    InjectDiscriminator,
     InpaintGenerator,
     MaskedPatchDiscriminator,
     PatchDiscriminator,
@@ -18,9 +19,12 @@ from synthmed.gan.networks.pix2pix import (
     composite,
     condition_planes,
     crop_boxes,
+    inpaint_condition,
     lesion_boxes,
+    pack_condition,
     patch_layers_for,
     patch_receptive_field,
+    unpack_planes,
 )
 
 
@@ -35,12 +39,13 @@ def _masks(n: int, res: int) -> torch.Tensor:
 def test_unet_generator_shapes(resolution: int, channels: int) -> None:
     torch.manual_seed(0)
     G = UNetGenerator(num_classes=3, resolution=resolution, channels=channels, width=4, max_width=16)
-    x = G(_masks(2, resolution), torch.tensor([0, 2]))
+    cond = pack_condition(_masks(2, resolution), torch.tensor([0, 2]))
+    x = G(cond)
     assert x.shape == (2, channels, resolution, resolution)
     assert x.abs().max() <= 1 and torch.isfinite(x).all()
     assert G.net.depth == int(math.log2(resolution))  # down to 1x1 as in the paper
     D = MaskedPatchDiscriminator(3, channels, resolution, width=4, max_width=16)
-    logits = D(x, _masks(2, resolution), torch.tensor([0, 2]))
+    logits = D(x, cond)
     side = {64: 30, 128: 30}[resolution]  # 64/2 - 2 (one stride-2 layer), 128/4 - 2 (two)
     assert logits.shape == (2, 1, side, side)
 
@@ -54,6 +59,10 @@ def test_class_planes_are_one_hot() -> None:
     planes = condition_planes(torch.zeros(2, 1, 4, 4), torch.tensor([1, 0]), 3)
     assert planes.shape == (2, 4, 4, 4)
     assert planes[0, 2].eq(1).all() and planes[0, 1].eq(0).all() and planes[1, 1].eq(1).all()
+    mask = (torch.rand(2, 1, 4, 4) > 0.5).float()
+    assert torch.equal(unpack_planes(pack_condition(mask, torch.tensor([1, 0])), 3),
+                       condition_planes(mask, torch.tensor([1, 0]), 3))
+    assert torch.equal(unpack_planes(pack_condition(mask, torch.tensor([1, 0])), 0), mask)  # unconditional
 
 
 def test_patch_receptive_field_is_the_papers_70_and_scales_with_the_image() -> None:
@@ -85,7 +94,7 @@ def test_composite_keeps_the_outside_pixels_bit_exact() -> None:
     bg = torch.rand(3, 3, 64, 64) * 2 - 1
     G = InpaintGenerator(num_classes=2, resolution=64, channels=3, n_features=2, width=4, max_width=8)
     m = _masks(3, 64)
-    out = G(bg, m, torch.tensor([0, 1, 1]), torch.zeros(3, 2))
+    out = G(inpaint_condition(bg, m, torch.tensor([0, 1, 1]), torch.zeros(3, 2)))
     outside = m.expand_as(bg) < 0.5
     assert torch.equal(out[outside], bg[outside])
     assert not torch.equal(out[~outside], bg[~outside])
@@ -97,13 +106,24 @@ def test_injection_generator_cannot_see_the_pixels_under_the_mask() -> None:
     G = InpaintGenerator(num_classes=2, resolution=32, channels=1, width=4, max_width=8, dropout=0.0)
     bg, m, y = torch.rand(2, 1, 32, 32), _masks(2, 32), torch.tensor([0, 1])
     other = torch.where(m > 0.5, torch.rand_like(bg), bg)  # same background, different hidden lesion
-    assert torch.equal(G(bg, m, y), G(other, m, y))
+    assert torch.equal(G(inpaint_condition(bg, m, y)), G(inpaint_condition(other, m, y)))
 
 
 def test_injection_generator_needs_its_features() -> None:
     G = InpaintGenerator(num_classes=0, resolution=32, channels=1, n_features=2, width=4, max_width=8)
     with pytest.raises(SynthmedError, match="2 lesion feature"):
-        G(torch.zeros(1, 1, 32, 32), _masks(1, 32))
+        G(inpaint_condition(torch.zeros(1, 1, 32, 32), _masks(1, 32), None))
+
+
+def test_injection_discriminator_global_and_local_parts() -> None:
+    D = InjectDiscriminator(num_classes=2, channels=3, resolution=64, width=4, max_width=8)
+    x, m = torch.rand(2, 3, 64, 64), _masks(2, 64)
+    cond = inpaint_condition(x, m, torch.tensor([0, 1]), torch.zeros(2, 2))
+    assert D(x, cond).shape == (2, 1, 30, 30)  # 64 px: one stride-2 layer
+    assert D.local_size == 32 and D(x, cond, part="local").shape == (2, 1, 14, 14)  # 32 px crop, 64 px depth
+    x2 = x.clone()
+    x2[:, :, 60:, 60:] = 0  # far from the lesion: the local part does not see it
+    assert torch.equal(D(x, cond, part="local"), D(x2, cond, part="local"))
 
 
 def test_lesion_boxes_are_squares_around_the_lesion_with_a_margin() -> None:
@@ -128,7 +148,9 @@ def test_pix2pix_losses_by_hand() -> None:
     total, l1 = i2i.pix2pix_g_loss(zeros, torch.full((2, 1, 4, 4), 0.5), torch.zeros(2, 1, 4, 4))
     assert l1.item() == pytest.approx(0.5)
     assert total.item() == pytest.approx(math.log(2) + 100 * 0.5)
-    assert i2i.pix2pix_d_loss(zeros, zeros).item() == pytest.approx(math.log(2))  # half of 2 log 2
+    d_loss = i2i.pix2pix_d_real(zeros) + i2i.pix2pix_d_fake(zeros)
+    assert d_loss.item() == pytest.approx(math.log(2))  # half of 2 log 2
+    assert i2i.pix2pix_d_real(torch.full((1, 1, 2, 2), 30.0)).item() < 1e-12
 
 
 def test_reconstruction_loss_counts_lesion_pixels_only_and_per_lesion_pixel() -> None:

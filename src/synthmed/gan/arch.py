@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -156,4 +157,28 @@ class Arch:
         """The images at ``idx`` of the training data, in [-1, 1] on ``device``, and their condition."""
         real = to_model_range(data.images[idx]).to(device).contiguous(memory_format=memory_format)
         return Batch(real, data.labels[idx].to(device))
+
+    # What the Trainer and the fidelity metric ask of G besides training: a family whose G is not G(z, labels)
+    # (pix2pix and injection take condition planes) overrides these two.
+    def grid(self, G: nn.Module, data: TrainImages, cfg: TrainConfig, num_classes: int,
+             device: torch.device) -> np.ndarray:
+        """The snapshot grid (uint8 image): fixed latents, one row per class."""
+        from synthmed.gan.runlog import grid_inputs, sample_grid
+
+        z, labels = grid_inputs(num_classes, cfg.grid_cols, cfg.z_dim, cfg.grid_seed)
+        return sample_grid(G, z, labels, cfg.grid_cols, device)
+
+    @torch.no_grad()
+    def sample(self, G: nn.Module, data: TrainImages, idx: torch.Tensor, z_dim: int, seed: int,
+               batch: int = 128) -> torch.Tensor:
+        """Images (N, C, R, R) in [-1, 1] on the CPU, one per training image ``idx`` (of its class; an
+        image-to-image family also takes its input), from fixed latents: the in-training fidelity metric's."""
+        device = next(G.parameters()).device
+        g = torch.Generator().manual_seed(seed)
+        out = []
+        for i in range(0, len(idx), batch):
+            labels = data.labels[idx[i:i + batch]]
+            z = torch.randn(len(labels), z_dim, generator=g).to(device)
+            out.append(G(z, labels.to(device)).float().clamp(-1, 1).cpu())
+        return torch.cat(out)
 

@@ -40,9 +40,13 @@ def masked_mean(x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 # -- pix2pix -------------------------------------------------------------------------------------
-def pix2pix_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Half the conditional GAN loss of D (section 3.3 of the paper)."""
-    return 0.5 * (losses.d_logistic_real(real_logits) + losses.d_logistic_fake(fake_logits))
+def pix2pix_d_real(real_logits: torch.Tensor) -> torch.Tensor:
+    """D's real pass: half the logistic loss (the paper halves D's objective, section 3.3)."""
+    return 0.5 * losses.d_logistic_real(real_logits)
+
+
+def pix2pix_d_fake(fake_logits: torch.Tensor) -> torch.Tensor:
+    return 0.5 * losses.d_logistic_fake(fake_logits)
 
 
 def pix2pix_g_loss(fake_logits: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,

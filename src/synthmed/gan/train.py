@@ -37,7 +37,7 @@ from synthmed.gan.archs import get_arch, names
 from synthmed.gan.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from synthmed.gan.data import TrainImages, batch_indices, to_model_range
 from synthmed.gan.options import RESUME_OVERRIDABLE, TrainConfig, net_kwargs, resolve
-from synthmed.gan.runlog import RunLog, grid_inputs, sample_grid, save_png, tile, truncate_stats
+from synthmed.gan.runlog import RunLog, save_png, tile, truncate_stats
 from synthmed.utils.atomic import write_json
 from synthmed.utils.seeding import seed_everything
 
@@ -450,9 +450,9 @@ class Trainer:
 
         t0 = time.time()
         idx = torch.linspace(0, len(self.data) - 1, min(32, len(self.data))).long().to(self.data.images.device)
-        images = to_model_range(self.data.images[idx]).to(self.device)
+        probe = self.family.batch(self.data, idx, self.device, torch.contiguous_format)  # D's own condition
         buffers = {name: b.clone() for name, b in self.D.named_buffers()}  # batchnorm statistics
-        value = input_gradient_cosine(self.D, images, self.data.labels[idx].to(self.device))
+        value = input_gradient_cosine(self.D, probe.real, probe.cond)
         with torch.no_grad():
             for name, b in self.D.named_buffers():
                 b.copy_(buffers[name])
@@ -496,10 +496,9 @@ class Trainer:
         return False
 
     def _save_grid(self) -> None:
-        z, labels = grid_inputs(self.plan.meta["num_classes"] if self.cfg.cond else 0, self.cfg.grid_cols,
-                                self.cfg.z_dim, self.cfg.grid_seed)
         with _preserve_rng(self.device):
-            arr = sample_grid(self.G_ema, z, labels, self.cfg.grid_cols, self.device)
+            arr = self.family.grid(self.G_ema, self.data, self.cfg,
+                                   self.plan.meta["num_classes"] if self.cfg.cond else 0, self.device)
         save_png(arr, self.run_dir / "grids" / f"grid-{self.nimg / 1000:08.3f}.png")
 
     def _save_reals_grid(self) -> None:

@@ -14,8 +14,11 @@ Networks", CVPR 2017) and the masked inpainting generator used for lesion inject
   (SQ-AGGAN's controllable features, as constant planes) and whose output is *composited*: pixels outside the mask
   are the input's exactly (``torch.where``, not a blend), so the background cannot change.
 
-Every network takes the condition as planes: the mask (N, 1, R, R) in {0, 1} and, when conditional, the one-hot
-class broadcast to (N, K, R, R) (:func:`condition_planes`).
+Every network takes one condition tensor, *packed* (:func:`pack_condition`): the mask (N, 1, R, R) in {0, 1} and
+the class index as a constant plane; the injection networks put the background image in front and the lesion
+features behind (:func:`inpaint_condition`). Each network unpacks it into the planes it sees (one-hot class planes
+when it is conditional, none when not), so a training batch, a grid and the fidelity metric hand every family's
+networks one tensor, as the GAN interface (``gan/arch.py``) expects.
 """
 
 from __future__ import annotations
@@ -29,12 +32,23 @@ from torch import nn
 from synthmed.errors import SynthmedError
 
 
+def pack_condition(mask: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """(N, 2, R, R): the mask and the class index as a constant plane (0 without labels)."""
+    lab = torch.zeros(mask.shape[0], device=mask.device) if labels is None else labels.to(mask.device)
+    return torch.cat([mask, lab.to(mask.dtype)[:, None, None, None].expand_as(mask)], dim=1)
+
+
 def condition_planes(mask: torch.Tensor, labels: torch.Tensor | None, num_classes: int) -> torch.Tensor:
     """The mask (N, 1, R, R) with one plane per class (1 on the image's class, else 0) appended."""
     if num_classes == 0 or labels is None:
         return mask
     onehot = F.one_hot(labels.long(), num_classes).to(mask.dtype)
     return torch.cat([mask, onehot[:, :, None, None].expand(-1, -1, *mask.shape[-2:])], dim=1)
+
+
+def unpack_planes(packed: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """A packed (mask, class) pair -> the mask and one-hot class planes (just the mask when unconditional)."""
+    return condition_planes(packed[:, :1], packed[:, 1, 0, 0].round().long(), num_classes)
 
 
 def _widths(depth: int, width: int, max_width: int) -> list[int]:
@@ -89,7 +103,10 @@ class UNet(nn.Module):
 
 
 class UNetGenerator(nn.Module):
-    """pix2pix generator: (mask, class) -> image. ``G(mask, labels) -> (N, C, R, R)`` in [-1, 1]."""
+    """pix2pix generator: ``G(cond) -> (N, C, R, R)`` in [-1, 1], ``cond`` = :func:`pack_condition` (mask, class).
+
+    No latent input: as in the paper, dropout is the only noise (a latent was ignored by their generator).
+    """
 
     def __init__(self, num_classes: int, resolution: int, channels: int, width: int = 64, max_width: int = 512,
                  dropout: float = 0.5) -> None:
@@ -97,8 +114,8 @@ class UNetGenerator(nn.Module):
         self.num_classes, self.resolution, self.channels = num_classes, resolution, channels
         self.net = UNet(1 + num_classes, channels, resolution, width, max_width, dropout)
 
-    def forward(self, mask: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(condition_planes(mask, labels, self.num_classes))
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(unpack_planes(cond, self.num_classes))
 
 
 def composite(generated: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -106,11 +123,23 @@ def composite(generated: torch.Tensor, background: torch.Tensor, mask: torch.Ten
     return torch.where(mask > 0.5, generated, background)
 
 
-class InpaintGenerator(nn.Module):
-    """Lesion injection: ``G(background, mask, labels, features) -> composite image``.
+def inpaint_condition(background: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None,
+                      features: torch.Tensor | None = None) -> torch.Tensor:
+    """The injection networks' packed condition: the background, the packed (mask, class) and one constant plane
+    per lesion feature."""
+    planes = [background, pack_condition(mask.to(background.dtype), labels)]
+    if features is not None and features.shape[1]:
+        planes.append(features.to(background.dtype)[:, :, None, None].expand(-1, -1, *background.shape[-2:]))
+    return torch.cat(planes, dim=1)
 
-    The network sees the background with the mask region blanked (set to 0, mid-grey in [-1, 1]), the mask, the
-    class planes and ``n_features`` constant planes (e.g. lesion size and mean intensity, scaled to about [-1, 1]).
+
+class InpaintGenerator(nn.Module):
+    """Lesion injection: ``G(cond) -> composite image``, ``cond`` = :func:`inpaint_condition`.
+
+    The network sees the background with the mask region blanked (0, mid-grey in [-1, 1]: it never sees what was
+    there), the mask, the class planes and the lesion features (SQ-AGGAN's controllable features; here area and
+    mean intensity, scaled to about [-1, 1]) as constant planes. The output is the network's image inside the
+    mask and the background outside it, selected exactly.
     """
 
     def __init__(self, num_classes: int, resolution: int, channels: int, n_features: int = 0, width: int = 64,
@@ -120,15 +149,14 @@ class InpaintGenerator(nn.Module):
         self.n_features = n_features
         self.net = UNet(channels + 1 + num_classes + n_features, channels, resolution, width, max_width, dropout)
 
-    def forward(self, background: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None = None,
-                features: torch.Tensor | None = None) -> torch.Tensor:
-        hole = mask > 0.5
-        planes = [torch.where(hole, torch.zeros_like(background), background),
-                  condition_planes(mask, labels, self.num_classes)]
-        if self.n_features:
-            if features is None or features.shape != (background.shape[0], self.n_features):
-                raise SynthmedError(f"the injection generator needs {self.n_features} lesion feature(s) per image")
-            planes.append(features.to(background.dtype)[:, :, None, None].expand(-1, -1, *background.shape[-2:]))
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        c = self.channels
+        if cond.shape[1] != c + 2 + self.n_features:
+            raise SynthmedError(f"the injection generator takes an image, a mask, a class and {self.n_features} "
+                                f"lesion feature(s): {c + 2 + self.n_features} planes, got {cond.shape[1]}")
+        background, mask = cond[:, :c], cond[:, c:c + 1]
+        planes = [torch.where(mask > 0.5, torch.zeros_like(background), background),
+                  unpack_planes(cond[:, c:c + 2], self.num_classes), cond[:, c + 2:]]
         return composite(self.net(torch.cat(planes, dim=1)), background, mask)
 
 
@@ -173,21 +201,49 @@ class PatchDiscriminator(nn.Module):
 
 
 class MaskedPatchDiscriminator(nn.Module):
-    """pix2pix's conditional D for mask-to-image: ``D(image, mask, labels)`` with the condition planes built inside."""
+    """pix2pix's conditional D for mask-to-image: ``D(image, cond) -> (N, 1, h, w)`` patch logits, ``cond`` =
+    :func:`pack_condition` (D sees the mask and class planes beside the image, as in the paper)."""
 
     def __init__(self, num_classes: int, channels: int, resolution: int, width: int = 64, max_width: int = 512,
-                 n_layers: int | None = None, extra_channels: int = 0) -> None:
+                 n_layers: int | None = None) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.patch = PatchDiscriminator(1 + num_classes + extra_channels + channels, width, max_width,
+        self.patch = PatchDiscriminator(1 + num_classes + channels, width, max_width,
                                         n_layers if n_layers is not None else patch_layers_for(resolution))
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None = None,
-                extra: torch.Tensor | None = None) -> torch.Tensor:
-        cond = condition_planes(mask, labels, self.num_classes)
-        if extra is not None:
-            cond = torch.cat([cond, extra], dim=1)
-        return self.patch(cond, image)
+    def forward(self, image: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.patch(unpack_planes(cond, self.num_classes), image)
+
+
+class InjectDiscriminator(nn.Module):
+    """A global and a local PatchGAN for injection: ``D(image, cond, part="global"|"local")``.
+
+    ``cond`` is the generator's input (:func:`inpaint_condition`); both parts see the image with the mask and
+    class planes (not the background planes: outside the mask a composite equals them). The local part judges a
+    square crop around the lesion (:func:`lesion_boxes`) resampled to ``local_size`` pixels; its patches span about
+    half the crop (the depth :func:`patch_layers_for` gives an image twice its size), so it judges the lesion's
+    overall look and border, while the global part judges texture and context at the usual quarter of the image.
+    """
+
+    def __init__(self, num_classes: int, channels: int, resolution: int, width: int = 64, max_width: int = 512,
+                 local_size: int | None = None) -> None:
+        super().__init__()
+        self.channels, self.num_classes = channels, num_classes
+        self.local_size = local_size or max(32, resolution // 2)
+        n_in = 1 + num_classes + channels
+        self.global_d = PatchDiscriminator(n_in, width, max_width, patch_layers_for(resolution))
+        self.local_d = PatchDiscriminator(n_in, width, max_width, patch_layers_for(self.local_size * 2))
+
+    def forward(self, image: torch.Tensor, cond: torch.Tensor, part: str = "global") -> torch.Tensor:
+        c = self.channels
+        planes = unpack_planes(cond[:, c:c + 2], self.num_classes)  # mask + class planes
+        if part == "global":
+            return self.global_d(planes, image)
+        mask = planes[:, :1]
+        boxes = lesion_boxes(mask)
+        crops = crop_boxes(torch.cat([planes, image], dim=1), boxes, self.local_size)
+        k = planes.shape[1]
+        return self.local_d(crops[:, :k], crops[:, k:])
 
 
 def lesion_boxes(mask: torch.Tensor, margin: float = 0.25, min_size: int = 8) -> torch.Tensor:
