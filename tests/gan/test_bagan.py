@@ -116,3 +116,83 @@ def test_autoencoder_learns_and_the_latent_model_is_stored_in_g(toy_dataset) -> 
     with torch.no_grad():
         again = (reconstruct(G, D, real, labels) - real).abs().mean()
     assert float(again) == pytest.approx(losses[-1], rel=0.2)
+
+
+# -- the family in the Trainer ---------------------------------------------------------------------------
+def test_bagan_gp_trains_both_phases_and_generates(toy_dataset, tmp_path) -> None:
+    from synthmed.gan.checkpoint import load_checkpoint, load_generator
+    from synthmed.gan.train import read_stats, train_gan
+    from synthmed.generate.generate import generate_dataset
+    from tests.gan.helpers import tiny_config
+
+    ds = toy_dataset(counts={"train": [16, 6]}, resolution=32, channels=3)
+    run = train_gan(tiny_config(ds.root, tmp_path / "runs", "bagan-gp", kimg=0.192, ae_kimg=0.128, aug="diffaug",
+                                n_critic=2, tick_kimg=0.032, snapshot_kimg=0.064))
+    stats = read_stats(run)
+    ae, adv = [s for s in stats if s["kimg"] <= 0.128], [s for s in stats if s["kimg"] > 0.128]
+    assert ae and adv and all("reconstruction" in s and "gp" not in s for s in ae)
+    assert all("gp" in s and "reconstruction" not in s for s in adv)
+    assert ae[-1]["reconstruction"] < ae[0]["reconstruction"]
+    log = (run / "log.txt").read_text()
+    assert "autoencoder phase for the first 0.128 kimg" in log and "autoencoder phase done" in log
+    assert len(list((run / "grids").glob("grid-*.png"))) >= 3
+    ck, _ = load_checkpoint(run)
+    assert ck["objective"]["phase"] == "adversarial" and ck["objective"]["latent"]["1"]["n"] == 6
+    assert ck["config"]["lr_g"] == 2e-4 and ck["config"]["betas"] == [0.5, 0.9]
+    # the class Gaussians are in G (and so in G_ema and the generator generate loads)
+    assert not torch.equal(ck["G_ema"]["latent_mean"], torch.zeros_like(ck["G_ema"]["latent_mean"]))
+    G, meta = load_generator(run)
+    assert meta["arch"] == "bagan-gp"
+    torch.testing.assert_close(G.latent_mean, ck["G"]["latent_mean"])
+    out = generate_dataset(run, tmp_path / "syn", per_class=3, progress=False)
+    assert out["counts"]["train"] == {"class0": 3, "class1": 3}
+
+
+@pytest.mark.parametrize(("ae_kimg", "kimg", "aug", "where"), [
+    (1.0, 0.128, "diffaug", "autoencoder phase"),
+    (0.096, 0.128, "diffaug", "across the switch"),
+    (0.032, 0.128, "ada", "adversarial phase"),
+])
+def test_resume_is_exact_in_each_phase(toy32, tmp_path, ae_kimg, kimg, aug, where) -> None:
+    """kimg straight == kimg/2, resume, kimg/2: the same weights, EMA, optimizer moments, class Gaussians."""
+    from synthmed.gan.checkpoint import load_checkpoint
+    from synthmed.gan.train import train_gan
+    from tests.gan.helpers import tiny_config
+
+    kw = {"aug": aug, "ae_kimg": ae_kimg, "n_critic": 2, "ada_interval": 1, "ada_kimg": 0.1, "ada_target": -1.0,
+          "tick_kimg": 0.016, "snapshot_kimg": 0.032}
+    straight = train_gan(tiny_config(toy32.root, tmp_path / "a", "bagan-gp", kimg=kimg, **kw))
+    half = train_gan(tiny_config(toy32.root, tmp_path / "b", "bagan-gp", kimg=kimg / 2, **kw))
+    first, _ = load_checkpoint(half)
+    assert first["objective"]["phase"] == ("adversarial" if where == "adversarial phase" else "autoencoder")
+    resumed = train_gan(tiny_config(None, tmp_path / "ignored", "bagan-gp", resume=str(half), kimg=kimg))
+    a, _ = load_checkpoint(straight)
+    b, _ = load_checkpoint(resumed)
+    assert a["nimg"] == b["nimg"] == round(kimg * 1000)
+    assert a["objective"] == b["objective"]
+    for part in ("G", "D", "G_ema") + (("ada",) if aug == "ada" else ()):
+        for name, tensor in a[part].items():
+            assert torch.equal(tensor, b[part][name]), f"{where}: {part}.{name} differs after resume"
+    for part in ("opt_G", "opt_D"):
+        for key, state in a[part]["state"].items():
+            for name, value in state.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(b[part]["state"][key][name])), part
+
+
+def test_the_pipeline_trains_it_from_a_config(tmp_path) -> None:
+    """``gan.arch: bagan-gp`` (with ``gan.options.ae_kimg``) reaches the trainer through the pipeline's GAN stage."""
+    from synthmed.gan.checkpoint import load_checkpoint
+    from synthmed.pipeline.config import load_config
+    from synthmed.pipeline.runner import StageContext
+    from synthmed.pipeline.stages import run_gan
+    from tests.conftest import write_toy_dataset
+
+    write_toy_dataset(tmp_path / "prepare" / "dataset", {"train": [10, 6]})
+    (tmp_path / "c.yaml").write_text("gan: {arch: bagan-gp, kimg: 0.064, batch: 8, aug: none, "
+                                     "options: {width: 8, z_dim: 16, ae_kimg: 0.032, n_critic: 1}}\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    ctx = StageContext("gan", tmp_path / "work", cfg, {"prepare": tmp_path / "prepare"}, {}, {}, tmp_path)
+    summary = run_gan(ctx)
+    ck, _ = load_checkpoint(tmp_path / "work" / summary["run"])
+    assert ck["meta"]["arch"] == "bagan-gp" and ck["config"]["ae_kimg"] == 0.032
+    assert ck["objective"]["phase"] == "adversarial"

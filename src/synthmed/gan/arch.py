@@ -66,6 +66,8 @@ class Kit:
     ``G_train`` is G as the G step runs it (DDP, maybe compiled); ``D_train`` is D as D's passes run it (DDP);
     the G step uses the plain ``D`` (no gradient sync for D there). ``augment`` is applied to every image D
     sees; ``observe_real(logits)`` must get D's logits on augmented reals (ADA tunes its probability from them).
+    ``data`` is the whole training set, set before the first step of every run, fresh or resumed (BAGAN-GP fits
+    its class Gaussians to the encodings of all of it when its adversarial phase starts).
     """
 
     G: nn.Module
@@ -78,6 +80,7 @@ class Kit:
     observe_real: Callable[[torch.Tensor], None]
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     log: Callable[[str], None] = lambda text: None
+    data: TrainImages | None = None
 
 
 class Objective:

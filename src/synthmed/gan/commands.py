@@ -11,7 +11,7 @@ import typer
 
 def train_gan(
     data: str | None = typer.Option(None, "--data", help="Prepared dataset folder (its train split is used)."),
-    arch: str | None = typer.Option(None, "--arch", help="dcgan, wgan-gp or stylegan2."),
+    arch: str | None = typer.Option(None, "--arch", help="dcgan, wgan-gp, stylegan2 or bagan-gp."),
     out: Path = typer.Option(Path("runs"), "--out", help="Parent folder of the numbered run folders."),
     kimg: float | None = typer.Option(None, "--kimg", help="Training length in thousands of real images shown to D "
                                       "(default 10; on --resume: continue up to this many)."),
@@ -32,16 +32,18 @@ def train_gan(
     lr_g: float | None = typer.Option(None, "--lr-g"),
     lr_d: float | None = typer.Option(None, "--lr-d"),
     betas: str | None = typer.Option(None, "--betas", help="Adam's beta1,beta2 for G and D (default: the "
-                                     "paper's: DCGAN 0.5,0.999; WGAN-GP 0,0.9; StyleGAN2 0,0.99)."),
+                                     "paper's: DCGAN 0.5,0.999; WGAN-GP 0,0.9; StyleGAN2 0,0.99; BAGAN-GP 0.5,0.9)."),
     n_critic: int = typer.Option(5, "--n-critic", help="WGAN-GP critic steps per generator step."),
     drift: float | None = typer.Option(None, "--drift", help="WGAN-GP: drift penalty weight on the critic's "
                                        "real scores (ProGAN; default 0.001 with --aug ada, which reads their sign, "
                                        "else 0)."),
     upsample: str | None = typer.Option(None, "--upsample", help="DCGAN/WGAN-GP generator: transposed (4x4 "
                                         "stride-2, default) or resize (nearest + 3x3 conv, no checkerboard)."),
-    critic_norm: str | None = typer.Option(None, "--critic-norm", help="WGAN-GP critic normalisation: "
+    critic_norm: str | None = typer.Option(None, "--critic-norm", help="WGAN-GP/BAGAN-GP critic normalisation: "
                                            "instance (default; per channel and sample), layer (the paper's) or "
                                            "none."),
+    ae_kimg: float | None = typer.Option(None, "--ae-kimg", help="BAGAN-GP: kimg of the autoencoder phase at the "
+                                         "start of --kimg (default 30 epochs of the train split)."),
     r1_gamma: float | None = typer.Option(None, "--r1-gamma", help="StyleGAN2 R1 weight (default 0.0002 R^2/batch)."),
     tick_kimg: float = typer.Option(1.0, "--tick-kimg", help="Stats line every this many kimg."),
     snapshot_kimg: float = typer.Option(5.0, "--snapshot-kimg", help="Grid + checkpoint every this many kimg."),
@@ -60,7 +62,7 @@ def train_gan(
     cfg = TrainConfig(data=data, arch=arch, out=str(out), kimg=kimg, batch=batch, resolution=resolution, aug=aug,
                       cond=cond, resume=str(resume) if resume else None, seed=seed, device=device, amp=amp,
                       compile=compile_, width=width, max_width=max_width, z_dim=z_dim, lr_g=lr_g, lr_d=lr_d,
-                      betas=_parse_betas(betas), n_critic=n_critic, drift=drift, r1_gamma=r1_gamma,
+                      betas=_parse_betas(betas), n_critic=n_critic, drift=drift, r1_gamma=r1_gamma, ae_kimg=ae_kimg,
                       tick_kimg=tick_kimg, snapshot_kimg=snapshot_kimg,
                       keep_last=keep_last, metric_every_kimg=metric_every_kimg, progress=progress,
                       net_kwargs={k: v for k, v in (("upsample", upsample), ("critic_norm", critic_norm)) if v})

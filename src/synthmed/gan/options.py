@@ -23,7 +23,7 @@ class TrainConfig:
     """
 
     data: str | None = None          # prepared dataset folder (its train split is used)
-    arch: str | None = None          # dcgan | wgan-gp | stylegan2
+    arch: str | None = None          # a registered family: dcgan | wgan-gp | stylegan2 | bagan-gp | ...
     out: str = "runs"                # parent folder of numbered run folders
     kimg: float | None = None        # training length in thousands of real images shown to D (default 10)
     batch: int = 32                  # global batch size (split over DDP ranks)
@@ -44,6 +44,7 @@ class TrainConfig:
     n_critic: int = 5                # WGAN-GP critic steps per generator step
     gp_lambda: float = 10.0          # WGAN-GP penalty weight
     drift: float | None = None       # WGAN-GP drift penalty on real scores (default 0.001 with --aug ada, else 0)
+    ae_kimg: float | None = None     # BAGAN-GP autoencoder phase, the first part of --kimg (default 30 epochs)
     r1_gamma: float | None = None    # StyleGAN2 R1 weight (default: 0.0002 R^2 / batch, the ADA heuristic)
     r1_interval: int = 16            # lazy regularisation: R1 every this many D steps
     ema_kimg: float | None = None    # half-life of G_ema in kimg (default batch * 10 / 32)

@@ -173,6 +173,7 @@ class Trainer:
         self.family = get_arch(self.cfg.arch)
         self._build()
         self.data = self._load_data()
+        self.objective.kit.data = self.data
         self.nimg, self.best = 0, {"name": None, "value": None, "nimg": None}
         self.stop_requested = False
         self.side_seconds = 0.0  # metric and snapshot time, left out of img/s

@@ -40,7 +40,8 @@ class DataConfig(_Section):
 
 
 class GanConfig(_Section):
-    arch: str = Field("dcgan", description="GAN architecture: dcgan (small, CPU) or stylegan2.")
+    arch: str = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
+                      "(rare classes; its autoencoder phase: options.ae_kimg).")
     kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
     batch: int = Field(32, ge=1, description="Batch size.")
     aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
