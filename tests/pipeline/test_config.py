@@ -31,8 +31,8 @@ def test_init_yaml_loads_back_to_the_same_config(profile: str, capsys, tmp_path)
 
 def test_profiles_differ_where_expected() -> None:
     cpu, gpu = build_config({}, "cpu"), build_config({}, "gpu")
-    assert (cpu.gan.arch, cpu.data.resolution, cpu.classify.arch) == ("dcgan", 28, "cnn")
-    assert (gpu.gan.arch, gpu.gan.aug, gpu.data.resolution, gpu.device) == ("stylegan2", "ada", 128, "cuda")
+    assert (cpu.gan.arch, cpu.data.size, cpu.data.resolution, cpu.classify.arch) == ("dcgan", 28, None, "cnn")
+    assert (gpu.gan.arch, gpu.gan.aug, gpu.data.size, gpu.device) == ("stylegan2", "ada", 128, "cuda")
     assert cpu == ExperimentConfig()  # the cpu profile is the model's defaults
 
 

@@ -11,15 +11,33 @@ PROFILE_HELP = "cpu (small, fits 15 min on 2 cores) or gpu (StyleGAN2-ADA at 128
 
 def init(
     dataset: str = typer.Option("breastmnist", "--dataset", help="MedMNIST dataset name."),
+    folder: Path | None = typer.Option(None, "--folder", help="Your images instead: one subfolder per class."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Your images instead: a CSV of path,label"
+                                         "[,patient_id][,split][,mask]."),
     profile: str = typer.Option("cpu", "--profile", help=PROFILE_HELP),
 ) -> None:
     """Print a commented experiment config (redirect it: synthmed init > experiment.yaml)."""
+    import re
+
+    from synthmed.errors import SynthmedError
     from synthmed.pipeline.config import build_config, to_commented_yaml
     from synthmed.prepare.medmnist_source import medmnist_info
 
-    medmnist_info(dataset.lower())  # an unknown name fails here, not after the config is edited
-    cfg = build_config({"name": f"{dataset.lower()}-{profile}", "data": {"medmnist": dataset.lower()}}, profile,
-                       source="init")
+    if folder is not None and csv_file is not None:
+        raise SynthmedError("choose one source for init: --folder DIR or --csv FILE (or --dataset NAME)")
+    if folder is not None or csv_file is not None:
+        path = (folder or csv_file).absolute()  # type: ignore[union-attr]
+        if folder is not None and not path.is_dir():
+            raise SynthmedError(f"{folder}: not a folder")
+        if csv_file is not None and not path.is_file():
+            raise SynthmedError(f"{csv_file}: CSV file not found")
+        stem = path.name if folder is not None else (path.parent.name if path.stem == "labels" else path.stem)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "mydata"
+        data = {"folder" if folder is not None else "csv": str(path)}
+    else:
+        medmnist_info(dataset.lower())  # an unknown name fails here, not after the config is edited
+        name, data = dataset.lower(), {"medmnist": dataset.lower()}
+    cfg = build_config({"name": f"{name}-{profile}", "data": data}, profile, source="init")
     typer.echo(to_commented_yaml(cfg), nl=False)
 
 

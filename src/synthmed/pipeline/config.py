@@ -22,12 +22,43 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
+
+
 class DataConfig(_Section):
-    medmnist: str = Field("breastmnist", description="MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
+    medmnist: str | None = Field("breastmnist", description="Source (exactly one of medmnist, folder, csv, dicom, "
+                                 "nifti, dataset): a MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
+    folder: str | None = Field(None, description="Source: a folder with one subfolder of images per class (PNG, JPEG, "
+                               "TIFF, BMP, DICOM, NIfTI; NAME_mask.png beside NAME.png is its mask). Relative paths "
+                               "are relative to the config file.")
+    csv: str | None = Field(None, description="Source: a CSV with columns path,label[,patient_id][,split][,mask] "
+                            "(paths relative to the CSV's folder).")
+    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.")
+    nifti: str | None = Field(None, description="Source: a folder with one subfolder of NIfTI volumes per class "
+                              "(axial slices, see nifti_slices).")
+    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.")
     size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
-    resolution: int = Field(28, ge=8, le=4096,
-                            description="Side of the prepared images in pixels (the GAN pads 28 to 32 itself).")
-    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's.")
+    resolution: int | None = Field(None, ge=8, le=4096, description="Side of the prepared images in pixels; null: "
+                                   "the MedMNIST size, a prepared dataset's own, or the files' most common side "
+                                   "(at most 256). The GAN and classifiers train at their own resolution.")
+    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's (RGB files "
+                                                             "with three equal channels count as gray).")
+    bit_depth: Literal[8, 16] = Field(8, description="PNG bit depth of file sources: 8 or 16 (grayscale).")
+    square: Literal["pad", "crop"] = Field("pad", description="File sources: pad (zero, centred) or crop (centre) "
+                                                              "to square.")
+    resize_filter: Literal["lanczos", "bicubic", "bilinear", "area", "nearest"] = Field(
+        "lanczos", description="Resize filter of file sources, and of the GAN's and classifiers' own resolutions.")
+    window_center: float | None = Field(None, description="DICOM/NIfTI window centre (after rescale, e.g. HU); "
+                                                          "null: min-max per image.")
+    window_width: float | None = Field(None, gt=0, description="DICOM/NIfTI window width.")
+    nifti_slices: str = Field("all", description="NIfTI axial slices: all, middle:N, or mask.")
+    nifti_volume: int | None = Field(None, ge=0, description="Volume index of 4-D NIfTI files.")
+    split_ratios: list[float] = Field([0.7, 0.15, 0.15], min_length=3, max_length=3,
+                                      description="train, val, test fractions when the source has no split.")
+    split_seed: int = Field(0, description="Seed of that split.")
+    group_by_patient: bool = Field(True, description="Keep each CSV patient_id in one split (StratifiedGroupKFold).")
+    skip_bad: bool = Field(False, description="Skip unreadable files (listed in the dataset's skipped.csv) "
+                                              "instead of stopping.")
     root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
                                                "then ~/.medmnist (not part of the cache key).")
 
@@ -37,6 +68,43 @@ class DataConfig(_Section):
         if v not in (28, 64, 128, 224):
             raise ValueError("must be one of 28, 64, 128, 224")
         return v
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, v: list[float]) -> list[float]:
+        if min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError("three fractions train, val, test >= 0 summing to 1")
+        return v
+
+    @field_validator("nifti_slices")
+    @classmethod
+    def _slices(cls, v: str) -> str:
+        from synthmed.prepare.readers import parse_slice_mode
+
+        try:
+            parse_slice_mode(v)
+        except SynthmedError:
+            raise ValueError("all, mask or middle:N (N > 0)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        chosen = [k for k in SOURCE_KEYS if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            got = f"got {' and '.join(chosen)}" if chosen else "got none"
+            raise ValueError(f"give exactly one source of {', '.join(SOURCE_KEYS)} ({got})")
+        if (self.window_center is None) != (self.window_width is None):
+            raise ValueError("give both window_center and window_width, or neither")
+        return self
+
+    @property
+    def source(self) -> str:
+        """Which source key is set: medmnist, folder, csv, dicom, nifti or dataset."""
+        return next(k for k in SOURCE_KEYS if getattr(self, k) is not None)
+
+    @property
+    def source_path(self) -> str | None:
+        return None if self.source == "medmnist" else getattr(self, self.source)
 
 
 class GanConfig(_Section):
@@ -48,6 +116,8 @@ class GanConfig(_Section):
                                                    "overfitting on small data: none, diffaug or ada.")
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
+    resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "
+                                   "null: the prepared resolution, at most 64 (cpu profile) or 256 (gpu).")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="Further synthmed.gan TrainConfig fields, passed as they are.")
 
@@ -103,6 +173,9 @@ class ClassifyConfig(_Section):
     budget: Literal["steps", "epochs"] = Field("steps", description="steps: every run of a real fraction takes the "
                                                "optimizer steps of its real-only run at 'epochs' (runs differ only "
                                                "in data); epochs: 'epochs' passes over each run's own set.")
+    resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images classifiers train and test "
+                                   "on (real and synthetic resized with data.resize_filter); null: the prepared "
+                                   "resolution, at most 64 (cpu profile) or 256 (gpu).")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="Further synthmed.classify experiment options, passed as they are.")
 
@@ -154,11 +227,24 @@ class ExperimentConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        if self.data.resolution & (self.data.resolution - 1) and self.gan.arch.startswith("stylegan"):
-            raise ValueError(f"data.resolution {self.data.resolution}: StyleGAN2 needs a power of two")
+        for key, value in (("gan.resolution", self.gan.resolution), ("data.resolution", self.data.resolution)):
+            if value is not None and value & (value - 1) and self.gan.arch.startswith("stylegan"):
+                raise ValueError(f"{key} {value}: StyleGAN2 needs a power of two")
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
         return self
+
+
+# The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
+MAX_TRAIN_RESOLUTION = {"cpu": 64, "gpu": 256}
+
+
+def gan_resolution(cfg: ExperimentConfig, prepared: int) -> int:
+    return cfg.gan.resolution or min(prepared, MAX_TRAIN_RESOLUTION[cfg.profile])
+
+
+def classify_resolution(cfg: ExperimentConfig, prepared: int) -> int:
+    return cfg.classify.resolution or min(prepared, MAX_TRAIN_RESOLUTION[cfg.profile])
 
 
 # What --profile gpu changes from the defaults (the cpu profile).
@@ -166,7 +252,7 @@ GPU_PROFILE: dict[str, Any] = {
     "name": "breastmnist-gpu",
     "profile": "gpu",
     "device": "cuda",
-    "data": {"size": 128, "resolution": 128},
+    "data": {"size": 128},  # resolution null: the file size, 128
     "gan": {"arch": "stylegan2", "kimg": 1000.0, "batch": 32, "aug": "ada"},
     "metrics": {"max_images": None, "frd_max_images": 1000},
     "classify": {"arch": "resnet18", "epochs": 30, "seeds": [0, 1, 2, 3, 4], "ratios": [0, 25, 50, 75, 100, 200],
@@ -199,7 +285,12 @@ def build_config(data: dict[str, Any] | None = None, profile: str | None = None,
     """Profile defaults, then the file's values, then command-line overrides (``data.root=...``)."""
     data = dict(data or {})
     chosen = profile or data.get("profile") or "cpu"
-    merged = deep_merge(profile_defaults(str(chosen)), data)
+    defaults = profile_defaults(str(chosen))
+    given = data.get("data")
+    if isinstance(given, dict) and any(k in given for k in SOURCE_KEYS):
+        # The file names its source: the profile's default (BreastMNIST) is not a second one.
+        defaults["data"] = {**defaults["data"], **dict.fromkeys(SOURCE_KEYS)}
+    merged = deep_merge(defaults, data)
     merged["profile"] = chosen
     for dotted, value in overrides.items():
         if value is None:
@@ -246,7 +337,16 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
         data = {}
     if not isinstance(data, dict):
         raise BadInputError(path, "the top level must be a mapping of keys to values")
-    return build_config(data, profile, source=str(path), **overrides)
+    return with_source_paths_from(build_config(data, profile, source=str(path), **overrides), path.parent)
+
+
+def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfig:
+    """Relative data source paths are relative to the config file; the resolved config holds absolute ones."""
+    rel = cfg.data.source_path
+    if rel is None or Path(rel).is_absolute():
+        return cfg
+    absolute = str((base / rel).absolute())
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={cfg.data.source: absolute})})
 
 
 def to_commented_yaml(cfg: ExperimentConfig) -> str:

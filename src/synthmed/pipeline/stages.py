@@ -15,7 +15,7 @@ import numpy as np
 
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
-from synthmed.pipeline.config import ExperimentConfig
+from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
 from synthmed.pipeline.runner import Stage, StageContext
 from synthmed.utils.atomic import write_bytes, write_json
 
@@ -36,6 +36,22 @@ def _data_root(cfg: ExperimentConfig) -> Path | None:
 
 
 def prepare_options(cfg: ExperimentConfig) -> dict:
+    """The cache key covers the source's content, not its path: moving the data changes nothing, editing it does."""
+    if cfg.data.source == "medmnist":
+        return _medmnist_options(cfg)
+    d = cfg.data
+    if d.source == "dataset":
+        return {"dataset": PreparedDataset.open(d.dataset).content_hash, "resolution": d.resolution,
+                "channels": d.channels, "resize_filter": d.resize_filter}
+    from synthmed.prepare.file_sources import fingerprint
+
+    return {"source": d.source, "content": fingerprint(_file_source(cfg)), "resolution": d.resolution,
+            "channels": d.channels, "bit_depth": d.bit_depth, "square": d.square, "resize_filter": d.resize_filter,
+            "read": _read_options(cfg).to_dict(), "split_ratios": d.split_ratios, "split_seed": d.split_seed,
+            "group_by_patient": d.group_by_patient, "skip_bad": d.skip_bad}
+
+
+def _medmnist_options(cfg: ExperimentConfig) -> dict:
     from synthmed.prepare.medmnist_source import medmnist_filename
     from synthmed.utils.hashing import sha256_file
 
@@ -43,22 +59,91 @@ def prepare_options(cfg: ExperimentConfig) -> dict:
     root = _data_root(cfg) or Path.home() / ".medmnist"
     path = root / medmnist_filename(cfg.data.medmnist, cfg.data.size)
     source = sha256_file(path) if path.is_file() else "not downloaded yet"
-    return {"medmnist": cfg.data.medmnist, "size": cfg.data.size, "resolution": cfg.data.resolution,
+    return {"medmnist": cfg.data.medmnist, "size": cfg.data.size, "resolution": cfg.data.resolution or cfg.data.size,
             "channels": cfg.data.channels, "source_sha256": source}
 
 
+def _read_options(cfg: ExperimentConfig):
+    from synthmed.prepare.readers import ReadOptions
+
+    d = cfg.data
+    return ReadOptions(window_center=d.window_center, window_width=d.window_width, nifti_slices=d.nifti_slices,
+                       nifti_volume=d.nifti_volume)
+
+
+def _file_source(cfg: ExperimentConfig):
+    from synthmed.prepare.file_sources import read_csv_source, scan_folder
+
+    d = cfg.data
+    if d.source == "csv":
+        return read_csv_source(Path(d.csv))  # type: ignore[arg-type]
+    kind = d.source if d.source in ("dicom", "nifti") else None
+    return scan_folder(Path(d.source_path), _read_options(cfg), kind=kind)  # type: ignore[arg-type]
+
+
 def run_prepare(ctx: StageContext) -> dict:
-    from synthmed.prepare.build import build_from_arrays
-    from synthmed.prepare.medmnist_source import locate_or_download, read_medmnist
     from synthmed.prepare.preprocess import PreprocessOptions
 
     cfg: ExperimentConfig = ctx.config
-    path = locate_or_download(cfg.data.medmnist, cfg.data.size, _data_root(cfg))
-    opts = PreprocessOptions(resolution=cfg.data.resolution, channels=cfg.data.channels)
-    meta = build_from_arrays(read_medmnist(path, cfg.data.medmnist), ctx.work / "dataset", opts)
+    d = cfg.data
+    out = ctx.work / "dataset"
+    if d.source == "medmnist":
+        from synthmed.prepare.build import build_from_arrays
+        from synthmed.prepare.medmnist_source import locate_or_download, read_medmnist
+
+        path = locate_or_download(d.medmnist, d.size, _data_root(cfg))
+        opts = PreprocessOptions(resolution=d.resolution or d.size, channels=d.channels)
+        meta = build_from_arrays(read_medmnist(path, d.medmnist), out, opts)
+    elif d.source == "dataset":
+        meta = _copy_prepared(cfg, out)
+    else:
+        from synthmed.prepare.build import build_from_files
+
+        opts = PreprocessOptions(resolution=d.resolution, channels=d.channels, bit_depth=d.bit_depth, square=d.square,
+                                 resize_filter=d.resize_filter)
+        meta = build_from_files(_file_source(cfg), out, opts, _read_options(cfg), ratios=tuple(d.split_ratios),
+                                seed=d.split_seed, skip_bad=d.skip_bad, group_by_patient=d.group_by_patient,
+                                progress=False)
+    prepared = int(meta["resolution"])
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
-            "content_hash": meta["content_hash"],
-            "train_hash": PreparedDataset.open(ctx.work / "dataset").images_hash("train")}
+            "content_hash": meta["content_hash"], "source": d.source, "resolution": prepared,
+            "channels": meta["channels"], "masks": meta.get("masks", 0),
+            "gan_resolution": gan_resolution(cfg, prepared), "classify_resolution": classify_resolution(cfg, prepared),
+            "train_hash": PreparedDataset.open(out).images_hash("train")}
+
+
+def _copy_prepared(cfg: ExperimentConfig, out: Path) -> dict:
+    """An already prepared dataset, copied (so the run folder stands alone), resized when data.resolution asks."""
+    import shutil
+
+    from synthmed.prepare.resize import resize_dataset
+
+    src = PreparedDataset.open(cfg.data.dataset)  # type: ignore[arg-type]
+    if cfg.data.channels not in (None, src.channels):
+        raise SynthmedError(f"data.channels {cfg.data.channels}: the prepared dataset {src.root} has "
+                            f"{src.channels} (prepare it again with --channels)")
+    if cfg.data.resolution not in (None, src.resolution):
+        return resize_dataset(src, out, cfg.data.resolution, cfg.data.resize_filter).meta  # type: ignore[arg-type]
+    shutil.copytree(src.root, out, ignore=shutil.ignore_patterns(".*"))
+    return PreparedDataset.open(out).meta
+
+
+def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDataset:
+    """The prepared real dataset, at ``resolution`` when given (resized once with data.resize_filter, cached in
+    OUT/views/ by content and size, shared by the stages that need that size)."""
+    from synthmed.prepare.resize import resized_view
+
+    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
+    if resolution is None:
+        return real
+    return resized_view(real, ctx.run_dir / "views", resolution, ctx.config.data.resize_filter)
+
+
+def at_resolution(ctx: StageContext, ds: PreparedDataset, resolution: int) -> PreparedDataset:
+    """Any dataset of the run (e.g. the synthetic one) at ``resolution``, the same way as ``real_dataset``."""
+    from synthmed.prepare.resize import resized_view
+
+    return resized_view(ds, ctx.run_dir / "views", resolution, ctx.config.data.resize_filter)
 
 
 # -- GAN scopes -----------------------------------------------------------------------------------------------
@@ -149,7 +234,23 @@ def scope_kimg(cfg: ExperimentConfig, scope: Scope) -> float:
 
 def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     return {"arch": cfg.gan.arch, "kimg": scope_kimg(cfg, scope), "batch": cfg.gan.batch, "aug": cfg.gan.aug,
-            "seed": cfg.seed, "options": cfg.gan.options}
+            "seed": cfg.seed, "options": cfg.gan.options, **_resolution_key(cfg, cfg.gan.resolution)}
+
+def _resolution_key(cfg: ExperimentConfig, explicit: int | None) -> dict:
+    """What sets a stage's training resolution, for its cache key.
+
+    Nothing when it is the prepared resolution known at plan time (MedMNIST), so runs made before stages had
+    their own resolution keep their keys; otherwise the number, or the rule for a size known only once prepared.
+    """
+    from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION
+
+    cap = MAX_TRAIN_RESOLUTION[cfg.profile]
+    if cfg.data.source == "medmnist":
+        prepared = cfg.data.resolution or cfg.data.size
+        chosen = explicit or min(prepared, cap)
+        return {} if chosen == prepared else {"resolution": chosen}
+    return {"resolution": explicit or f"prepared, at most {cap}"}
+
 
 
 def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -158,7 +259,8 @@ def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.gan.train import train_gan
 
     cfg: ExperimentConfig = ctx.config
-    data = scope_dataset(ctx, scope)
+    real = scope_dataset(ctx, scope)
+    data = at_resolution(ctx, real, gan_resolution(cfg, real.resolution))  # the GAN learns and makes this size
     kimg = scope_kimg(cfg, scope)
     runs = ctx.work / "runs"
     previous = GanRun.latest_resumable(runs)  # a run killed mid-training: continue from its last checkpoint
@@ -169,7 +271,7 @@ def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
                             **options)
     run_dir = Path(train_gan(train_cfg))
     return {"run": str(run_dir.relative_to(ctx.work)), "resumed": bool(previous), "kimg": kimg,
-            "fraction": scope.fraction, "real": _saw(data)}
+            "fraction": scope.fraction, "real": _saw(real), "resolution": data.resolution}
 
 
 def _saw(ds: PreparedDataset) -> dict:
@@ -222,7 +324,9 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # the GAN's own training images, never val/test
-    result = compute_metrics(f"{reference.root}:train", f"{ctx.input(scope.stage('generate')) / 'dataset'}:train",
+    synthetic = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
+    compared = at_resolution(ctx, reference, synthetic.resolution)  # at the GAN's resolution
+    result = compute_metrics(f"{compared.root}:train", f"{synthetic.root}:train",
                              per_class=cfg.metrics.per_class, features=cfg.metrics.features, out_dir=ctx.work,
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
                              frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
@@ -242,8 +346,10 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
-    result = filter_synthetic(ctx.input(scope.stage("generate")) / "dataset", reference.root,
-                              ctx.work / "dataset", min_confidence=cfg.filter.min_confidence,
+    synthetic = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
+    compared = at_resolution(ctx, reference, synthetic.resolution)  # at the GAN's resolution
+    result = filter_synthetic(synthetic.root, compared.root, ctx.work / "dataset",
+                              min_confidence=cfg.filter.min_confidence,
                               drop_worst_realism=cfg.filter.drop_worst_realism,
                               drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
     write_json(ctx.work / "filter.json", result)
@@ -256,7 +362,8 @@ def classify_options(cfg: ExperimentConfig) -> dict:
     return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
             "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": c.options}
+            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": c.options,
+            **_resolution_key(cfg, c.resolution)}
 
 
 def synthetic_dataset(ctx: StageContext, scope: Scope = Scope(1.0)) -> Path:
@@ -319,22 +426,24 @@ def run_classify(ctx: StageContext) -> dict:
     wants_synthetic = grid_sources(cfg) != ("real",)
     paths = {f: synthetic_dataset(ctx, scope_of_fraction(cfg, f)) for f in c.real_fractions} if wants_synthetic \
         else {}
-    syn = {f: PreparedDataset.open(p) for f, p in paths.items()} or None
+    # Classifiers train and test at their own resolution; synthetic images (made at the GAN's) are resized the same way.
+    resolution = classify_resolution(cfg, real.resolution)
+    syn = {f: at_resolution(ctx, PreparedDataset.open(p), resolution) for f, p in paths.items()} or None
     ratios, synthetic_only, notes = feasible_grid(cfg, real, syn)
     for note in notes:
         print(f"classify: {note}")
     sources = ("real",) + (("mixed",) if len(ratios) > 1 else ()) + (("synthetic",) if synthetic_only else ())
-    synthetic = {f: str(p) for f, p in paths.items()} if syn is not None and sources != ("real",) else None
+    synthetic = {f: str(d.root) for f, d in syn.items()} if syn is not None and sources != ("real",) else None
     subsets = _check_subsets(ctx, real)
     # The experiment skips runs it already finished, so a killed grid resumes in its work folder.
-    rows = run_experiment(str(ctx.input("prepare") / "dataset"), synthetic, ctx.work / "experiment",
+    rows = run_experiment(str(at_resolution(ctx, real, resolution).root), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
                           budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device), **c.options)
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
             "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},
-            "val": _split_seen(real, "val"), "test": _split_seen(real, "test")}
+            "val": _split_seen(real, "val"), "test": _split_seen(real, "test"), "resolution": resolution}
 
 
 def _check_subsets(ctx: StageContext, real: PreparedDataset) -> dict[str, dict]:

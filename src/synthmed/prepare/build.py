@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ from synthmed.errors import BadInputError, SynthmedError
 from synthmed.prepare.file_sources import FileItem, FileSource, missing_file_error
 from synthmed.prepare.masks import check_mask_sizes, preprocess_mask, read_mask
 from synthmed.prepare.medmnist_source import ArraySource
-from synthmed.prepare.preprocess import PreprocessOptions, preprocess, preprocess_unit
-from synthmed.prepare.readers import ReadOptions, equal_channels, kind_of, probe_channels, read_image
+from synthmed.prepare.preprocess import PreprocessOptions, auto_resolution, preprocess, preprocess_unit
+from synthmed.prepare.readers import ReadOptions, equal_channels, kind_of, probe_image, read_image
 from synthmed.prepare.splitting import assign_splits
 from synthmed.utils.atomic import write_text
 
@@ -60,14 +61,21 @@ def build_from_arrays(source: ArraySource, out: Path, opts: PreprocessOptions, o
 
 def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, read_opts: ReadOptions,
                      ratios: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0,
-                     skip_bad: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
-    """Check, split, read, preprocess and write every file of a folder or CSV source."""
+                     skip_bad: bool = False, overwrite: bool = False, progress: bool = True,
+                     group_by_patient: bool = True) -> dict:
+    """Check, split, read, preprocess and write every file of a folder or CSV source.
+
+    ``opts.resolution`` None: the source's most common side (``preprocess.auto_resolution``).
+    ``group_by_patient`` False: a CSV's ``patient_id`` is recorded but does not group the split.
+    """
     if out.exists() and any(out.iterdir()) and not overwrite:  # fail before reading thousands of files
         raise SynthmedError(f"{out.absolute()}: output folder exists and is not empty (use --overwrite)")
     skipped: list[dict[str, str]] = []
-    items, channel_counts = _probe_all(source, read_opts, skip_bad, skipped, progress)
+    items, channel_counts, shapes = _probe_all(source, read_opts, skip_bad, skipped, progress)
     _require_every_class(source, {it.label for it in items}, "after skipping bad files" if skipped else "")
-    splits, split_meta = _splits(source, items, ratios, seed)
+    if opts.resolution is None:
+        opts = replace(opts, resolution=auto_resolution(shapes, opts.square))
+    splits, split_meta = _splits(source, items, ratios, seed, group_by_patient)
     channels = opts.channels or channel_counts.most_common(1)[0][0]
     conversions = Conversions(opts, channels)
     with DatasetWriter(out, source.classes, opts.resolution, channels, opts.bit_depth, overwrite) as writer:
@@ -99,18 +107,21 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
 
 
 def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipped: list[dict[str, str]],
-               progress: bool) -> tuple[list[FileItem], Counter[int]]:
-    """Header pass: files exist and open; channel counts. Bad files raise, or are skipped with reasons."""
+               progress: bool) -> tuple[list[FileItem], Counter[int], list[tuple[int, int]]]:
+    """Header pass: files exist and open; channel counts and sizes. Bad files raise, or are skipped with reasons."""
     kept: list[FileItem] = []
     channels: Counter[int] = Counter()
+    shapes: list[tuple[int, int]] = []
     with _bar(len(source.items), "check", progress) as bar:
         for item in source.items:
             bar.update(1)
             try:
                 if not item.path.is_file():
                     raise missing_file_error(item)
-                channels[probe_channels(item.path, read_opts)] += 1
+                n_channels, shape = probe_image(item.path, read_opts)
                 _probe_masks(item)
+                channels[n_channels] += 1
+                shapes.append(shape)
             except BadInputError as exc:
                 if not skip_bad:
                     raise
@@ -118,7 +129,7 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
                                 else f"{exc.problem} ({item.where})"})
                 continue
             kept.append(item)
-    return kept, channels
+    return kept, channels, shapes
 
 
 def _probe_masks(item: FileItem) -> None:
@@ -140,10 +151,10 @@ def _require_every_class(source: FileSource, present: set[int], why: str) -> Non
 
 
 def _splits(source: FileSource, items: list[FileItem], ratios: tuple[float, float, float],
-            seed: int) -> tuple[list[str], dict[str, Any]]:
+            seed: int, group_by_patient: bool = True) -> tuple[list[str], dict[str, Any]]:
     if source.has_splits:
         return [str(it.split) for it in items], {"method": "given (CSV split column)"}
-    patients = [it.patient_id for it in items]
+    patients = [it.patient_id for it in items] if group_by_patient else [None] * len(items)
     grouped = all(p is not None for p in patients)
     if any(p is not None for p in patients) and not grouped:
         missing = next(it for it in items if it.patient_id is None)

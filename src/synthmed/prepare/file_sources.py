@@ -19,7 +19,7 @@ from pathlib import Path
 
 from synthmed.errors import BadInputError
 from synthmed.prepare.masks import pair_masks
-from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file, is_nifti
+from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file, is_nifti, kind_of
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -50,8 +50,12 @@ def require_two_classes(where: Path, classes: list[str]) -> None:
         raise BadInputError(where, f"needs at least two classes, found {found}")
 
 
-def scan_folder(root: Path, opts: ReadOptions) -> FileSource:
-    """One subfolder per class; every non-hidden file below it is an image (or an error later)."""
+def scan_folder(root: Path, opts: ReadOptions, kind: str | None = None) -> FileSource:
+    """One subfolder per class; every non-hidden file below it is an image (or an error later).
+
+    ``kind`` ``dicom`` or ``nifti``: every image file must be of that kind (the config's ``data.dicom`` /
+    ``data.nifti`` keys say what the folder holds, so a stray PNG is named rather than mixed in).
+    """
     if not root.is_dir():
         raise BadInputError(root, "not a folder")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_ignored(p))
@@ -64,10 +68,50 @@ def scan_folder(root: Path, opts: ReadOptions) -> FileSource:
         if not files:
             raise BadInputError(folder, f"class folder '{folder.name}' has no image files")
         items += [FileItem(path=p, label=label, masks=masks.get(p, ()), where=str(p)) for p in files]
+    if kind is not None:
+        _require_kind(items, kind)
     n_masks = sum(len(it.masks) for it in items)
     return FileSource(classes=classes, items=items, root=root,
                       description={"type": "folder", "path": str(root.absolute()), "files": len(items),
                                    **({"mask_files": n_masks} if n_masks else {})})
+
+
+def _require_kind(items: list[FileItem], kind: str) -> None:
+    for item in items:
+        try:
+            found = kind_of(item.path)
+        except BadInputError:
+            found = "unsupported"
+        if found != kind:
+            raise BadInputError(item.path, f"not a {kind.upper() if kind == 'dicom' else 'NIfTI'} file, but the "
+                                           f"config names a {kind} folder (use data.folder for mixed files)")
+
+
+def fingerprint(source: FileSource) -> str:
+    """sha256 over what a prepare reads: every file's path, size and mtime (a folder: every non-hidden file
+    below it, so NIfTI masks too; a CSV: its bytes and the files its rows name), and the class names.
+
+    Why sizes and mtimes, not contents: hashing gigabytes of DICOM before every run would cost more than
+    the runs it saves; an edit, an added or a removed file changes the list, a size or an mtime.
+    """
+    import hashlib
+
+    h = hashlib.sha256("\0".join(source.classes).encode())
+    if source.description.get("type") == "csv":
+        h.update(Path(source.description["file"]).read_bytes())
+        paths = [p for it in source.items for p in (it.path, it.mask, *it.masks) if p is not None]
+    else:
+        root = source.root
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and not _hidden_below(p, root))
+    for path in paths:
+        try:
+            st = path.stat()
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        rel = path.relative_to(source.root).as_posix() if path.is_relative_to(source.root) else str(path)
+        h.update(f"{rel}\0{stamp}\0".encode())
+    return h.hexdigest()
 
 
 def _hidden_below(path: Path, top: Path) -> bool:

@@ -27,9 +27,27 @@ _PIL_FILTERS = {
 }
 
 
+AUTO_RESOLUTION_MAX = 256
+
+
+def auto_resolution(shapes: list[tuple[int, int]], square: SquareMode) -> int:
+    """The most common side after squaring (ties: the larger), within 8..AUTO_RESOLUTION_MAX.
+
+    Why capped: a prepared dataset at a scanner's 2000 px would make every later stage slow for no gain; the
+    GAN and the classifiers train at 64 (cpu profile) or up to 256 (gpu profile) anyway.
+    """
+    from collections import Counter
+
+    sides = Counter(max(h, w) if square == "pad" else min(h, w) for h, w in shapes)
+    if not sides:
+        return 64
+    side = max(sides.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    return int(min(max(side, 8), AUTO_RESOLUTION_MAX))
+
+
 @dataclass(frozen=True)
 class PreprocessOptions:
-    resolution: int
+    resolution: int | None  # None (file sources): the source's most common side, at most AUTO_RESOLUTION_MAX
     channels: int | None = None  # None: keep the source's (majority) channel count
     bit_depth: int = 8
     square: SquareMode = "pad"
@@ -112,6 +130,7 @@ def preprocess_unit(image01: np.ndarray, opts: PreprocessOptions, channels: int)
     """Like ``preprocess`` for pixels already scaled to [0, 1] (what the file readers return)."""
     img = to_channels(image01.astype(np.float32, copy=False), channels)
     img = make_square(img, opts.square)
+    assert opts.resolution is not None, "resolve the automatic resolution first (auto_resolution)"
     img = resize(img, opts.resolution, opts.resize_filter)
     out = quantize(img, opts.bit_depth)
     return out[:, :, 0] if channels == 1 else out

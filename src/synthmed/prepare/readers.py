@@ -130,15 +130,21 @@ def _first_line(exc: BaseException) -> str:
 
 # -- public entry points ------------------------------------------------------------------------
 def probe_channels(path: Path, opts: ReadOptions) -> int:
-    """Channel count (1 or 3) from the header only; raises ``BadInputError`` for unreadable files."""
+    """Channel count (1 or 3); raises ``BadInputError`` for unreadable files."""
+    return probe_image(path, opts)[0]
+
+
+def probe_image(path: Path, opts: ReadOptions) -> tuple[int, tuple[int, int]]:
+    """(channels 1 or 3, (height, width)) from the header (colour rasters are decoded to test R=G=B)."""
     kind = kind_of(path)
     if kind == "raster":
-        return _probe_raster(path)
+        width, height = raster_size(path)
+        return _probe_raster(path), (height, width)
     if kind == "dicom":
         ds = _read_dicom_dataset(path, defer=True)
-        return 3 if int(ds.get("SamplesPerPixel", 1)) >= 3 else 1
-    _load_nifti(path)  # header check
-    return 1
+        return (3 if int(ds.get("SamplesPerPixel", 1)) >= 3 else 1), (int(ds.get("Rows", 0)), int(ds.get("Columns", 0)))
+    shape = _load_nifti(path).shape  # header check
+    return 1, (int(shape[1]) if len(shape) > 1 else 1, int(shape[0]) if shape else 1)
 
 
 def read_image(path: Path, opts: ReadOptions, mask: Path | None = None) -> SliceList:

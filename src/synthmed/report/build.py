@@ -138,7 +138,8 @@ def _dataset(src: ReportSources, results: dict, figures: dict) -> None:
         results["dataset"] = collect.dataset_summary(src.folder("prepare") / "dataset")
     else:
         results["missing"]["dataset"] = src.why_missing("prepare")
-    _, synthetic, syn_stage = _datasets(src)
+    real, synthetic, syn_stage = _datasets(src)
+    results["resolutions"] = _resolutions(src, real, synthetic)
     if synthetic is not None:
         results["synthetic"] = {"from_stage": syn_stage, "counts": synthetic.class_counts("train"),
                                 "resolution": synthetic.resolution}
@@ -153,6 +154,15 @@ def _samples(src: ReportSources, results: dict, figures: dict) -> None:
         figures["samples"] = images.sample_grids(real, synthetic, src.samples_per_class, src.seed)
     else:
         results["missing"]["samples"] = src.why_missing("prepare")
+
+
+def _resolutions(src: ReportSources, real: PreparedDataset | None, synthetic: PreparedDataset | None) -> dict:
+    """Prepared, GAN and classifier image sides (each stage may train at its own; older runs: at the prepared)."""
+    prepared = real.resolution if real else None
+    gan = src.summaries.get("gan", {}).get("resolution") or (synthetic.resolution if synthetic else None)
+    classify = src.summaries.get("classify", {}).get("resolution") or (prepared if src.folder("classify") else None)
+    data = src.config.get("data", {}) if isinstance(src.config, dict) else {}
+    return {"prepared": prepared, "gan": gan, "classify": classify, "resize_filter": data.get("resize_filter")}
 
 
 def _gan(src: ReportSources, results: dict, figures: dict) -> None:
