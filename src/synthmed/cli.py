@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "synthmed.metrics.commands",
     "synthmed.filter.commands",
     "synthmed.classify.commands",
+    "synthmed.lesion.commands",
 ]
 
 app = typer.Typer(

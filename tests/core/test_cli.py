@@ -9,7 +9,7 @@ import pytest
 from synthmed import cli
 
 EXPECTED_VERBS = {"prepare", "info", "train-gan", "generate", "metrics", "filter", "train-classifier", "evaluate",
-                  "experiment", "compare", "init", "run", "reader-study"}
+                  "experiment", "compare", "init", "run", "reader-study", "inject", "lesion-metrics"}
 
 
 @pytest.mark.parametrize("module", cli.COMMAND_MODULES)

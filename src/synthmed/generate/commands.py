@@ -21,12 +21,25 @@ def generate(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    masks: str | None = typer.Option(None, "--masks", help="pix2pix runs: DATASET[:split] whose masks (and classes) "
+                                     "the images are drawn for; the output has (image, mask, label)."),
+    copies: int = typer.Option(1, "--copies", help="With --masks: images per mask, each with its own transform."),
+    mask_augment: bool = typer.Option(True, "--mask-augment/--no-mask-augment",
+                                      help="With --masks: random flip, rotation, zoom and elastic warp per image."),
 ) -> None:
     """Sample a trained GAN into a prepared dataset, with provenance per image."""
     from synthmed.dataset import PreparedDataset
     from synthmed.generate.generate import generate_dataset
     from synthmed.prepare.info import describe, render_table
 
+    if masks is not None:
+        from synthmed.lesion.generate import generate_from_masks
+        from synthmed.lesion.masks import MaskAugment
+
+        generate_from_masks(checkpoint, masks, out, copies=copies, augment=MaskAugment() if mask_augment else None,
+                            seed=seed, device=device, overwrite=overwrite, progress=progress)
+        typer.echo(render_table(describe(PreparedDataset.open(out))))
+        return
     generate_dataset(checkpoint, out, per_class=per_class, total=total, balance_to=balance_to, trunc=trunc,
                      seed=seed, batch=batch, resolution=resolution, device=device, overwrite=overwrite,
                      progress=progress)

@@ -80,6 +80,9 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | N
     if batch < 1:
         raise SynthmedError(f"--batch must be at least 1, got {batch}")
     G, meta = load_generator(checkpoint, device=device)
+    if meta["arch"] in ("pix2pix", "inject"):  # image-to-image: no latent to sample from
+        raise SynthmedError(f"{meta['checkpoint_path']}: a {meta['arch']} run makes images from masks: "
+                            + ("add --masks DATASET[:split]" if meta["arch"] == "pix2pix" else "use synthmed inject"))
     classes = list(meta["classes"])
     if not meta["cond"] and len(classes) > 1:
         raise SynthmedError(f"{meta['checkpoint_path']}: the model is unconditional; it cannot make images of a "
