@@ -35,12 +35,15 @@ def create(
     database_url: str | None = typer.Option(None, "--database-url", envvar=DB_ENV, help=DB_OPTION_HELP),
     base_url: str = typer.Option("http://127.0.0.1:8000", "--base-url", help="Server address for the printed link."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing study folder."),
+    outline: bool = typer.Option(False, "--outline", help="Draw every image's lesion outline (its mask's "
+                                 "border) on it, real and synthetic alike; both sets need masks."),
 ) -> None:
     """Make a study: sampled real + synthetic images, re-encoded identically, under random ids."""
     from synthmed.reader_study.create import create_study
 
     made = create_study(real, synthetic, n_real, n_synthetic, out, per_class=per_class, seed=seed,
-                        resize_synthetic=resize_synthetic, database_url=database_url, overwrite=overwrite)
+                        resize_synthetic=resize_synthetic, database_url=database_url, overwrite=overwrite,
+                        outline=outline)
     counts = made.meta["counts"]
     typer.echo(f"study {made.out}: {counts['real'] + counts['synthetic']} images "
                f"({counts['real']} real, {counts['synthetic']} synthetic), seed {seed}")

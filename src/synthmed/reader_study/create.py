@@ -44,11 +44,17 @@ class CreatedStudy:
 def create_study(real: str, synthetic: str, n_real: int, n_synthetic: int, out: str | Path,
                  per_class: bool = False, seed: int = 0, resize_synthetic: bool = False,
                  database_url: str | None = None, overwrite: bool = False, name: str | None = None,
-                 ) -> CreatedStudy:
-    """Sample ``n_real`` real and ``n_synthetic`` synthetic images (per class with ``per_class``)."""
+                 outline: bool = False) -> CreatedStudy:
+    """Sample ``n_real`` real and ``n_synthetic`` synthetic images (per class with ``per_class``).
+
+    ``outline``: draw each image's lesion outline on it (injected or generated lesions and real ones alike, so the
+    outline tells nothing about the truth); both sets need masks and the same size.
+    """
     real_ds, real_split = PreparedDataset.open_spec(real, "test")
     syn_ds, syn_split = PreparedDataset.open_spec(synthetic, "train")
     _check_compatible(real_ds, syn_ds, per_class, resize_synthetic)
+    if outline:
+        _check_outline(real_ds, real_split, syn_ds, syn_split, resize_synthetic)
     if n_real < 0 or n_synthetic < 0 or n_real + n_synthetic == 0:
         raise SynthmedError("--n-real and --n-synthetic must be >= 0 and not both 0")
     rng = np.random.default_rng(seed)
@@ -69,12 +75,15 @@ def create_study(real: str, synthetic: str, n_real: int, n_synthetic: int, out: 
             truth, ds, split, index = picks[k]
             entry = ds.entries(split)[index]
             image = ds.load_image(entry)
+            if outline:
+                image = draw_outline(image, ds.load_mask(entry))
             (tmp / IMAGES_DIR / f"{ids[k]}.png").write_bytes(encode_png(image, ds.bit_depth, real_ds.resolution))
             label = int(entry["label"])
             rows.append({"id": ids[k], "truth": truth, "label": label, "class_name": ds.classes[label],
                          "source": f"{ds.root.absolute()}:{split}:{entry['path']}"})
         meta = _study_meta(study_uid, name or out.name, seed, real, synthetic, real_ds, syn_ds, real_split,
                            syn_split, n_real, n_synthetic, per_class, resize_synthetic, rows)
+        meta["config"]["outline"] = outline
         write_json(tmp / STUDY_FILE, meta)
         # The database goes in last, inside the temporary folder (SQLite) or in the given server database.
         url = database_url or db.default_url(tmp)
@@ -99,6 +108,27 @@ def encode_png(image: np.ndarray, bit_depth: int, resolution: int) -> bytes:
     # compress_level=0: stored deflate blocks, so the byte length depends only on width, height, channels.
     im.save(buf, format="PNG", compress_level=0)
     return buf.getvalue()
+
+
+def draw_outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with its mask's border (one pixel inside the lesion) set to the brightest value, green for RGB."""
+    from synthmed.lesion.masks import border
+
+    out = image.copy()
+    top = np.iinfo(image.dtype).max
+    colour = [0, top, 0] if image.shape[2] == 3 else [top]
+    out[border(mask)] = colour
+    return out
+
+
+def _check_outline(real: PreparedDataset, real_split: str, syn: PreparedDataset, syn_split: str,
+                   resize: bool) -> None:
+    for ds, split in ((real, real_split), (syn, syn_split)):
+        if not ds.has_masks(split):
+            raise SynthmedError(f"{ds.root}: --outline needs a mask for every image of split '{split}'")
+    if resize:
+        raise SynthmedError("--outline draws on the images at their own size; generate the synthetic set at the "
+                            "real size instead of --resize-synthetic")
 
 
 def _check_compatible(real: PreparedDataset, syn: PreparedDataset, per_class: bool, resize: bool) -> None:
