@@ -70,6 +70,14 @@ def test_five_classes_reach_the_report(five_class_run) -> None:
     assert all(c["positive_class"] is None and c["kind"] == "macro one-vs-rest" for c in roc)
     assert all(len(c["per_class_auc"]) == 5 and c["auc"] == pytest.approx(np.mean(c["per_class_auc"])) for c in roc)
     assert len(results["statistics"]["table"]) == 2
+    # Statistics: macro AUC with a permutation test, per-class DeLong beside it; verdicts name the classes.
+    assert all(t["primary_test"] == "permutation (macro one-vs-rest AUC)" for t in results["statistics"]["table"])
+    assert [len(c["classes"]) for c in results["statistics"]["per_class"]] == [5, 5]
+    assert all("by class (one-vs-rest DeLong)" in v for v in results["verdicts"]["all"])
+    breakdown = results["classifier"]["per_class"]
+    assert [c["source"] for c in breakdown] == ["real", "mixed", "synthetic"]
+    assert all(np.sum(c["confusion_matrix"]) == sum(COUNTS["test"]) for c in breakdown)
+    assert np.sum(breakdown[0]["confusion_matrix"], axis=1).tolist() == COUNTS["test"]
     html = (out / "report.html").read_text()
     assert all(f'<section id="{s}">' in html for s in SECTIONS)
 

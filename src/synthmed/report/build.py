@@ -222,7 +222,8 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
                              "notes": src.summaries.get("classify", {}).get("notes", []),
                              "budget": src.config.get("classify", {}).get("budget", "epochs"),
-                             "steps": collect.steps_per_fraction(rows)}
+                             "steps": collect.steps_per_fraction(rows),
+                             "per_class": summary.class_breakdown(rows, top)}
     figures["auc_vs_ratio"] = _uri(plots.auc_vs_ratio(conds, top))
     figures["auc_vs_fraction"] = _uri(plots.auc_vs_fraction(conds, "none"))
     figures["roc"] = _uri(plots.roc_curves(roc))
@@ -235,7 +236,10 @@ def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
         return
     stats = collect.read_json(folder / "stats.json")
     results["statistics"] = {"settings": stats.get("settings"), "table": collect.stats_table(stats),
-                             "skipped": stats.get("skipped", []), "notes": stats.get("notes", [])}
+                             "skipped": stats.get("skipped", []), "notes": stats.get("notes", []),
+                             "per_class": [{"name": c["name"], "baseline": c["baseline_name"],
+                                            "classes": c["per_class"]} for c in stats.get("comparisons", [])
+                                           if c.get("per_class")]}
     results["verdicts"] = verdicts(stats)
 
 
@@ -248,8 +252,10 @@ def verdicts(stats: dict) -> dict:
     top = max((c["config"]["real_fraction"] for c in comps), default=1.0)
     headline = [c["sentence"] for c in comps
                 if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
-    summary = (f"{len(comps)} configurations compared with their real-only baseline (DeLong test on the seed "
-               f"ensembles, Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
+    test = ("macro one-vs-rest AUC, paired permutation test on the seed ensembles, with per-class DeLong tests"
+            if any(c.get("per_class") for c in comps) else "DeLong test on the seed ensembles")
+    summary = (f"{len(comps)} configurations compared with their real-only baseline ({test}, "
+               f"Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
                f"{counts['worse']} worse, {counts['no significant difference']} with no significant difference"
                + (f", {counts['not tested']} not tested" if counts["not tested"] else "") + ".")
     return {"summary": summary, "headline": headline, "all": [c["sentence"] for c in comps], "counts": counts}

@@ -31,7 +31,7 @@ from synthmed.stats.loading import check_positive_class, check_same_cases
 from synthmed.stats.mcnemar import mcnemar_test
 from synthmed.stats.multiple import holm
 from synthmed.stats.seeds import mean_sd, paired_wilcoxon
-from synthmed.stats.verdict import sentence, verdict
+from synthmed.stats.verdict import BETTER, WORSE, multiclass_sentence, sentence, verdict
 
 MIN_BOOT = 2000
 
@@ -108,9 +108,10 @@ def compare_config(key: Cell, base: Cell, runs: dict[int, ResultRow], base_runs:
         check_same_cases(p, ref_preds[0])
     k = ref_preds[0].scores.shape[1]
     positive = check_positive_class(cfg + ref, k)
-    positive = 1 if positive is None else positive
     if k > 2:
-        notes.append(f"{k} classes: AUC, sensitivity and specificity are one-vs-rest for class {positive}")
+        return compare_multiclass(key, base, seeds, (cfg, cfg_preds), (ref, ref_preds), rng, n_boot, level, alpha,
+                                  notes)
+    positive = 1 if positive is None else positive  # a two-class row without one (old files): class 1, as before
     mask = ref_preds[0].label == positive
     try:
         per_seed = []
@@ -130,32 +131,95 @@ def compare_config(key: Cell, base: Cell, runs: dict[int, ResultRow], base_runs:
         "positive_class": positive, "seeds": seeds, "n_test": int(mask.size), "n_pos": int(mask.sum()),
         "n_neg": int((~mask).sum()), "ensemble": ensemble, "per_seed": per_seed,
         "across_seeds": _across_seeds(per_seed, alpha), "p_delong": ensemble["delong"]["p"], "notes": notes,
-        "words": (key.words(), base.words()),
+        "primary_test": "DeLong", "p_primary": ensemble["delong"]["p"], "words": (key.words(), base.words()),
+    }
+
+
+def _classes(rows: list[ResultRow], k: int) -> list[str]:
+    """Class names from a row's per-class metrics (written in class order), else the indices."""
+    names = list((rows[0].metrics.get("per_class") or {}).keys())
+    return names if len(names) == k else [str(c) for c in range(k)]
+
+
+def _multi_side(preds: list[Predictions]) -> tuple[np.ndarray, np.ndarray]:
+    """Seed ensemble of K-class runs: mean probabilities and their argmax (one run: its own predicted labels)."""
+    mean_scores = np.mean([p.scores for p in preds], axis=0)
+    return mean_scores, preds[0].pred if len(preds) == 1 else mean_scores.argmax(axis=1)
+
+
+def compare_multiclass(key: Cell, base: Cell, seeds: list[int], side_a: tuple[list[ResultRow], list[Predictions]],
+                       side_b: tuple[list[ResultRow], list[Predictions]], rng: np.random.Generator, n_boot: int,
+                       level: float, alpha: float, notes: list[str]) -> dict:
+    """K > 2: macro one-vs-rest AUC (permutation p, class-stratified bootstrap CIs) and per-class DeLong tests."""
+    from synthmed.stats import multiclass as mc
+
+    (cfg, cfg_preds), (ref, ref_preds) = side_a, side_b
+    labels = ref_preds[0].label
+    k = ref_preds[0].scores.shape[1]
+    try:
+        per_seed = []
+        for s, pa, pb in zip(seeds, cfg_preds, ref_preds, strict=True):
+            scores, preds = np.stack([pa.scores, pb.scores]), np.stack([pa.pred, pb.pred])
+            per_seed.append({"seed": s, "run_id": cfg[seeds.index(s)].run_id,
+                             "baseline_run_id": ref[seeds.index(s)].run_id,
+                             "macro": {"models": mc.point_estimates(labels, scores, preds)},
+                             "mcnemar": mcnemar_test(pa.pred == labels, pb.pred == labels).to_dict()})
+        (a, pred_a), (b, pred_b) = _multi_side(cfg_preds), _multi_side(ref_preds)
+        ensemble = {"bootstrap": mc.bootstrap_macro(labels, np.stack([a, b]), np.stack([pred_a, pred_b]), rng,
+                                                    n_boot, level),
+                    "permutation": mc.permutation_test(labels, a, b, rng, n_boot),
+                    "mcnemar": mcnemar_test(pred_a == labels, pred_b == labels).to_dict()}
+        per_class = mc.per_class_tests(labels, a, b, pred_a, pred_b, _classes(ref, k), level)
+    except ValueError as exc:  # a class without test images
+        raise SynthmedError(f"{ref_preds[0].path}: {exc}") from None
+    if len(seeds) == 1:
+        notes.append("one seed: the ensemble is that seed's model and there is no across-seed test")
+    return {
+        "name": key.label(), "config": key.to_dict(), "baseline": base.to_dict(), "baseline_name": base.label(),
+        "positive_class": None, "classes": k, "class_counts": np.bincount(labels, minlength=k).tolist(),
+        "seeds": seeds, "n_test": int(labels.size), "n_pos": None, "n_neg": None, "ensemble": ensemble,
+        "per_class": per_class, "per_seed": per_seed, "across_seeds": _across_seeds(per_seed, alpha),
+        "p_delong": None, "primary_test": "permutation (macro one-vs-rest AUC)",
+        "p_primary": ensemble["permutation"]["p"], "notes": notes, "words": (key.words(), base.words()),
     }
 
 
 def _across_seeds(per_seed: list[dict], alpha: float) -> dict:
     out: dict = {}
     for metric in ("auc", "sensitivity", "specificity"):
-        a = [s["bootstrap"]["models"][0][metric]["estimate"] for s in per_seed]
-        b = [s["bootstrap"]["models"][1][metric]["estimate"] for s in per_seed]
+        models = [(s["bootstrap"] if "bootstrap" in s else s["macro"])["models"] for s in per_seed]
+        a = [m[0][metric]["estimate"] for m in models]
+        b = [m[1][metric]["estimate"] for m in models]
         out[metric] = {"config": mean_sd(a), "baseline": mean_sd(b),
                        "difference": mean_sd(np.subtract(a, b)), "wilcoxon": paired_wilcoxon(a, b, alpha)}
     return out
 
 
 def _finish(comparisons: list[dict], alpha: float) -> None:
-    """Holm across the grid's primary p-values, then verdicts and sentences."""
-    adjusted, _ = holm([c["p_delong"] for c in comparisons], alpha)
-    for c, p_adj in zip(comparisons, adjusted, strict=True):
+    """Holm across the grid's p-values (each comparison's primary one and, with K > 2 classes, its per-class
+    DeLong ones: one family), then verdicts and sentences."""
+    family = [(c, None) for c in comparisons] + [(c, pc) for c in comparisons for pc in c.get("per_class", [])]
+    adjusted, _ = holm([c["p_primary"] if pc is None else pc["p"] for c, pc in family], alpha)
+    for (c, pc), p_adj in zip(family, adjusted, strict=True):
+        if pc is None:
+            c["p_holm"] = p_adj
+        else:
+            pc["p_holm"], pc["verdict"] = p_adj, verdict(pc["diff"], p_adj, alpha)
+    for c in comparisons:
         ens = c["ensemble"]
-        c["p_holm"] = p_adj
-        c["verdict"] = verdict(ens["delong"]["diff"], p_adj, alpha)
+        diff = ens["delong"]["diff"] if "delong" in ens else ens["permutation"]["diff"]
+        c["verdict"] = verdict(diff, c["p_holm"], alpha)
         boot = ens["bootstrap"]["models"]
         auc_a = tuple(boot[0]["auc"][k] for k in ("estimate", "ci_low", "ci_high"))
         auc_b = tuple(boot[1]["auc"][k] for k in ("estimate", "ci_low", "ci_high"))
         name, base_name = c.pop("words")
-        c["sentence"] = sentence(name, auc_a, base_name, auc_b, c["p_delong"], p_adj, c["verdict"])
+        if "per_class" not in c:
+            c["sentence"] = sentence(name, auc_a, base_name, auc_b, c["p_delong"], c["p_holm"], c["verdict"])
+            continue
+        c["classes_better"] = [pc["name"] for pc in c["per_class"] if pc["verdict"] == BETTER]
+        c["classes_worse"] = [pc["name"] for pc in c["per_class"] if pc["verdict"] == WORSE]
+        c["sentence"] = multiclass_sentence(name, auc_a, base_name, auc_b, c["p_primary"], c["p_holm"], c["verdict"],
+                                            c["per_class"])
 
 
 def compare_results(results_dir: str | Path, baseline: str = "real", out: str | Path | None = None,
@@ -191,8 +255,7 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
     _finish(comparisons, alpha)
     result = {
         "settings": {"results": str(path), "baseline": baseline, "alpha": alpha, "n_boot": n_boot, "seed": seed,
-                     "level": level, "primary_test": "DeLong on seed-averaged scores (ensemble), Holm across grid",
-                     "bootstrap": "stratified by label, percentile"},
+                     "level": level, **_test_settings(comparisons)},
         "comparisons": comparisons, "skipped": skipped, "notes": notes,
     }
     result = finite(result)
@@ -201,6 +264,17 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
 
         write_outputs(result, Path(out))
     return result
+
+
+def _test_settings(comparisons: list[dict]) -> dict:
+    """How the grid was tested, in words (two classes: as it always was)."""
+    if not any("per_class" in c for c in comparisons):
+        return {"primary_test": "DeLong on seed-averaged scores (ensemble), Holm across grid",
+                "bootstrap": "stratified by label, percentile"}
+    return {"primary_test": "macro one-vs-rest AUC of the seed ensembles: paired permutation test "
+                            f"({comparisons[0]['ensemble']['permutation']['n_perm']} permutations); per-class "
+                            "one-vs-rest DeLong tests; Holm across the grid's primary and per-class p-values",
+            "bootstrap": "stratified by class, percentile"}
 
 
 def finite(obj):

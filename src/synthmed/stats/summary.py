@@ -122,3 +122,33 @@ def roc_ensembles(rows: Sequence[ResultRow], real_fraction: float, augment: str 
                        "real_fraction": real_fraction, "augment": augment, "seeds": len(preds),
                        "fpr": np.round(roc["fpr"], 5).tolist(), "tpr": np.round(roc["tpr"], 5).tolist()})
     return curves
+
+
+def class_breakdown(rows: Sequence[ResultRow], real_fraction: float, augment: str = "none") -> list[dict]:
+    """K > 2 classes: per cell at one real fraction, its seed ensemble's one-vs-rest AUC and sensitivity per
+    class and its confusion matrix (argmax of the mean probabilities; rows = true class). Empty for two
+    classes, whose report shows the positive class's numbers instead."""
+    from sklearn.metrics import confusion_matrix, roc_auc_score
+
+    out = []
+    for cell, runs in _by_cell([r for r in rows if r.cell.real_fraction == real_fraction
+                                and r.cell.augment == augment]).items():
+        preds = [read_predictions(r.predictions) for r in runs]
+        k = preds[0].scores.shape[1]
+        if k <= 2 or any(not np.array_equal(p.index, preds[0].index) for p in preds):
+            continue
+        labels, scores = preds[0].label, np.mean([p.scores for p in preds], axis=0)
+        predicted = preds[0].pred if len(preds) == 1 else scores.argmax(axis=1)
+        names = list((runs[0].metrics.get("per_class") or {}).keys())
+        names = names if len(names) == k else [str(c) for c in range(k)]
+        per_class = []
+        for c, name in enumerate(names):
+            truth = labels == c
+            defined = 0 < truth.sum() < truth.size
+            per_class.append({"name": name, "support": int(truth.sum()),
+                              "auc": float(roc_auc_score(truth, scores[:, c])) if defined else None,
+                              "sensitivity": float((predicted[truth] == c).mean()) if truth.any() else None})
+        out.append({**cell.to_dict(), "label": cell.words(), "seeds": len(runs), "classes": names,
+                    "per_class": per_class,
+                    "confusion_matrix": confusion_matrix(labels, predicted, labels=list(range(k))).tolist()})
+    return out

@@ -16,6 +16,9 @@ COLUMNS = [
     "specificity", "specificity_ci_low", "specificity_ci_high", "baseline_specificity", "mcnemar_p",
     "auc_seed_mean", "auc_seed_sd", "baseline_auc_seed_mean", "baseline_auc_seed_sd", "wilcoxon_p", "verdict",
 ]
+# With more than two classes: AUC, sensitivity and specificity are macro one-vs-rest, there is no DeLong test of
+# the macro AUC (delong_* empty) and these columns carry the primary test and the classes that changed.
+MULTICLASS_COLUMNS = ["primary_test", "primary_p", "p_holm", "classes_better", "classes_worse"]
 
 
 def flat_row(c: dict) -> dict:
@@ -24,9 +27,11 @@ def flat_row(c: dict) -> dict:
     a, b = ens["bootstrap"]["models"]
     d = ens["bootstrap"]["difference"]
     seeds = c["across_seeds"]["auc"]
+    binary = "delong" in ens
     row = {**c["config"], "name": c["name"], "baseline": c["baseline_name"], "seeds": " ".join(map(str, c["seeds"])),
-           "n_test": c["n_test"], "n_pos": c["n_pos"], "delong_z": ens["delong"]["z"], "delong_p": c["p_delong"],
-           "delong_p_holm": c["p_holm"], "mcnemar_p": ens["mcnemar"]["p"], "verdict": c["verdict"],
+           "n_test": c["n_test"], "n_pos": c["n_pos"], "delong_z": ens["delong"]["z"] if binary else None,
+           "delong_p": c["p_delong"], "delong_p_holm": c["p_holm"] if binary else None,
+           "mcnemar_p": ens["mcnemar"]["p"], "verdict": c["verdict"],
            "auc_seed_mean": seeds["config"]["mean"], "auc_seed_sd": seeds["config"]["sd"],
            "baseline_auc_seed_mean": seeds["baseline"]["mean"], "baseline_auc_seed_sd": seeds["baseline"]["sd"],
            "wilcoxon_p": seeds["wilcoxon"]["p"]}
@@ -35,12 +40,22 @@ def flat_row(c: dict) -> dict:
             row[f"{prefix}{metric}"] = block[metric]["estimate"]
             row[f"{prefix}{metric}_ci_low"] = block[metric]["ci_low"]
             row[f"{prefix}{metric}_ci_high"] = block[metric]["ci_high"]
+    if not binary:
+        row |= {"primary_test": c["primary_test"], "primary_p": c["p_primary"], "p_holm": c["p_holm"],
+                "classes_better": "; ".join(c["classes_better"]), "classes_worse": "; ".join(c["classes_worse"])}
+        return {k: row.get(k) for k in COLUMNS + MULTICLASS_COLUMNS}
     return {k: row.get(k) for k in COLUMNS}
+
+
+def columns(result: dict) -> list[str]:
+    """The CSV header: the binary columns, plus the multi-class ones when a comparison has more classes."""
+    multi = any("per_class" in c for c in result["comparisons"])
+    return COLUMNS + MULTICLASS_COLUMNS if multi else COLUMNS
 
 
 def to_csv(result: dict) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns(result), lineterminator="\n", restval="")
     writer.writeheader()
     for c in result["comparisons"]:
         writer.writerow({k: ("" if v is None else round(v, 6) if isinstance(v, float) else v)
@@ -74,8 +89,10 @@ def render(result: dict) -> str:
     from rich.table import Table
 
     table = Table(title=f"vs {result['settings']['baseline']} baseline (95 % bootstrap CIs; seed ensembles)")
-    for col in ("configuration", "seeds", "AUC", "baseline AUC", "ΔAUC", "DeLong p", "Holm p", "McNemar p",
-                "AUC over seeds", "Wilcoxon p", "verdict"):
+    multi = any("per_class" in c for c in result["comparisons"])
+    for col in ("configuration", "seeds", "macro AUC" if multi else "AUC", "baseline AUC", "ΔAUC",
+                "permutation p" if multi else "DeLong p", "Holm p", "McNemar p", "AUC over seeds", "Wilcoxon p",
+                "verdict"):
         table.add_column(col)
     for c in result["comparisons"]:
         ens = c["ensemble"]
@@ -84,7 +101,7 @@ def render(result: dict) -> str:
         sd = s["config"]["sd"]
         spread = f"{s['config']['mean']:.3f}" + ("" if sd is None else f" ± {sd:.3f}")
         table.add_row(c["name"], str(len(c["seeds"])), _ci(boot["models"][0]["auc"]), _ci(boot["models"][1]["auc"]),
-                      _ci(boot["difference"]["auc"]), _fmt(c["p_delong"], 4), _fmt(c["p_holm"], 4),
+                      _ci(boot["difference"]["auc"]), _fmt(c["p_primary"], 4), _fmt(c["p_holm"], 4),
                       _fmt(ens["mcnemar"]["p"], 4), spread, _fmt(s["wilcoxon"]["p"], 4), c["verdict"])
     console = Console(file=io.StringIO(), width=250, force_terminal=False)
     console.print(table)
