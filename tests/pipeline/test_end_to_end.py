@@ -137,6 +137,10 @@ def test_subset_gan_saw_exactly_the_classifiers_subset(tiny_run) -> None:
     assert done["metrics-f0.25"]["real"]["images_hash"] == done["filter-f0.25"]["real"]["images_hash"] == saw
     assert done["classify"]["real_subsets"]["0.25"] == {"split": "train", "n": 137, "images_hash": saw}
     assert saw not in (done["classify"]["val"]["images_hash"], done["classify"]["test"]["images_hash"])
+    audit = json.loads((out / "results.json").read_text())["leakage"]
+    assert not audit["leak"] and audit["verdict"].startswith("No val/test image reached training")
+    assert audit["source_duplicates"] == {"val": 0, "test": 1}  # one in BreastMNIST's official splits
+    assert [(g["stage"], g["real_images"], g["kimg"]) for g in audit["gans"]] == [("gan-f0.25", 137, 0.15)]
 
 
 def test_rerun_is_all_cached(tiny_run) -> None:

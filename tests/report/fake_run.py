@@ -109,5 +109,27 @@ def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
     for stage in skip:
         folders[stage] = None
         skipped[stage] = f"disabled in the config ({stage}.enabled: false)"
+    summaries = {"gan": {"run": "runs/00000-dcgan"}, **leakage_summaries(st / "prepare" / "dataset")}
     return ReportSources(name="fake", config={"profile": "cpu", "name": "fake"}, folders=folders,
-                         summaries={"gan": {"run": "runs/00000-dcgan"}}, skipped=skipped, samples_per_class=9)
+                         summaries=summaries, skipped=skipped, samples_per_class=9)
+
+
+def leakage_summaries(dataset: Path) -> dict[str, dict]:
+    """What the pipeline's stages record of the real images they saw: a GAN chain on the whole train split and
+    one on the fixed 25 % subset (the fake grid's two real fractions)."""
+    from synthmed.classify.spec import real_subset
+    from synthmed.dataset import PreparedDataset
+
+    real = PreparedDataset.open(dataset)
+    idx, _ = real_subset(real.labels("train"), 0.25, 0, real.classes)
+    full = {"split": "train", "n": 40, "images_hash": real.images_hash("train")}
+    quarter = {"split": "train", "n": len(idx), "images_hash": real.images_hash("train", idx)}
+    out = {"prepare": {"train_hash": full["images_hash"]}, "subset-f0.25": {"images_hash": quarter["images_hash"]}}
+    for suffix, seen, kimg in (("", full, 6.0), ("-f0.25", quarter, 3.0)):
+        out |= {f"gan{suffix}": {"run": "runs/00000-dcgan", "kimg": kimg, "real": seen},
+                f"metrics{suffix}": {"real": seen}, f"filter{suffix}": {"real": seen}}
+    out["classify"] = {"experiment": "experiment", "real_subsets": {"1": full, "0.25": quarter},
+                       "gan_of_fraction": {"1": 1.0, "0.25": 0.25},
+                       "val": {"split": "val", "n": 8, "images_hash": real.images_hash("val")},
+                       "test": {"split": "test", "n": 60, "images_hash": real.images_hash("test")}}
+    return out

@@ -13,12 +13,12 @@ from typing import Any
 
 from synthmed.classify.results import load_results
 from synthmed.dataset import PreparedDataset
-from synthmed.report import collect, images, plots
+from synthmed.report import audit, collect, images, plots
 from synthmed.stats import summary
 from synthmed.utils.atomic import write_json, write_text
 
-SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "statistics", "verdict",
-            "config"]
+SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "leakage", "statistics",
+            "verdict", "config"]
 STAGES = ("prepare", "gan", "generate", "metrics", "filter", "classify", "stats")
 
 
@@ -100,7 +100,7 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
                           "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
                           "reason": src.skipped.get(s)} for s in STAGES]
     parts = [("dataset", _dataset), ("samples", _samples), ("gan", _gan), ("metrics", _metrics),
-             ("filter", _filter), ("classifier", _classifier), ("statistics", _statistics)]
+             ("filter", _filter), ("classifier", _classifier), ("leakage", _leakage), ("statistics", _statistics)]
     for section, build in parts:
         before = set(results), set(figures)
         try:
@@ -216,6 +216,8 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     stats = collect.read_json(src.folder("stats") / "stats.json") if src.folder("stats") else None
     _, rows, _ = load_results(experiment)
     conds = summary.cell_summaries(rows, stats)
+    for c in conds:
+        c["gan"] = audit.oracle_label(src.config, c)
     top = max(c["real_fraction"] for c in conds)
     roc = summary.roc_ensembles(rows, top)
     results["classifier"] = {"runs": [{k: v for k, v in r.row.items() if k != "model_dir"} for r in rows],
@@ -229,12 +231,31 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     figures["roc"] = _uri(plots.roc_curves(roc))
 
 
+def _leakage(src: ReportSources, results: dict, figures: dict) -> None:
+    folder = src.folder("classify")
+    if not folder or not src.summaries.get("classify", {}).get("real_subsets"):
+        results["missing"]["leakage"] = (src.why_missing("classify") if not folder else
+                                         "the classifier grid of this run recorded no real subsets (made before the "
+                                         "leakage audit existed)")
+        return
+    _, rows, _ = load_results(folder / "experiment")
+    real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
+    metrics = {k: collect.read_json(f / "metrics.json") for k, f in src.folders.items()
+               if k.startswith("metrics") and f and (f / "metrics.json").is_file()}
+    results["leakage"] = {**audit.audit(src.summaries, src.config, [r.row for r in rows], real),
+                          "gans": audit.gan_table(src.summaries, metrics),
+                          "subset_kimg_power": (src.config.get("gan") or {}).get("subset_kimg_power")}
+
+
 def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("stats")
     if not folder or not (folder / "stats.json").is_file():
         results["missing"]["statistics"] = src.why_missing("stats")
         return
     stats = collect.read_json(folder / "stats.json")
+    for c in stats.get("comparisons", []):
+        if label := audit.oracle_label(src.config, c["config"]):
+            c["name"], c["sentence"] = f"{c['name']} [{label}]", f"{label}: {c['sentence']}"
     results["statistics"] = {"settings": stats.get("settings"), "table": collect.stats_table(stats),
                              "skipped": stats.get("skipped", []), "notes": stats.get("notes", []),
                              "per_class": [{"name": c["name"], "baseline": c["baseline_name"],

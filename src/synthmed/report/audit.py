@@ -1,0 +1,126 @@
+"""The leakage audit: which real images each stage learnt from, and whether any val/test image reached training.
+
+Every stage records what it saw in its summary (``done.json``): the subset stages and GANs, metrics and filters
+of each GAN scope (``pipeline.stages.Scope``) a ``real`` entry (split, count, ``images_hash``), the classifier
+grid each real fraction's subset and the val/test splits, and every grid run its ``real_images_hash``. The
+audit only compares those hashes (``PreparedDataset.images_hash``: content, not paths); the stages themselves
+stop when a hash differs, so a finished run should always pass. It also counts val/test images that are
+pixel-identical to a training image in the source's own splits: a property of the data, not a pipeline leak,
+but a reader of the test AUCs should know it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from synthmed.dataset import PreparedDataset
+
+ORACLE = "oracle GAN (upper bound)"
+_SCOPED = re.compile(r"^(gan|metrics|filter)(?:-f([0-9.]+))?$")
+_ROLE = {"gan": "GAN training images", "metrics": "metrics reference (domain CNN, memorization)",
+         "filter": "filter classifier and copy check"}
+
+
+def _short(h: str | None) -> str | None:
+    return h[:12] if h else None
+
+
+def scope_rows(summaries: dict[str, dict]) -> list[dict]:
+    """One row per GAN-side stage of every scope: what it learnt from."""
+    rows = []
+    for stage, summary in summaries.items():
+        m = _SCOPED.match(stage)
+        real = (summary or {}).get("real")
+        if not m or not real:
+            continue
+        if m.group(2) is None and any(k != stage and v is summary for k, v in summaries.items()):
+            continue  # the report's alias of a subset chain (no GAN on the whole split), listed under its name
+        fraction = float(m.group(2)) if m.group(2) else 1.0
+        rows.append({"stage": stage, "role": _ROLE[m.group(1)], "gan_fraction": fraction, "split": real["split"],
+                     "n": real["n"], "images_hash": real["images_hash"]})
+    return sorted(rows, key=lambda r: (-r["gan_fraction"], list(_ROLE).index(r["stage"].split("-")[0])))
+
+
+def gan_table(summaries: dict[str, dict], metrics: dict[str, dict]) -> list[dict]:
+    """The GANs of the run: real images seen, kimg, and the headline metrics of each (``metrics``: stage -> json)."""
+    out = []
+    for row in scope_rows(summaries):
+        if row["role"] != _ROLE["gan"]:
+            continue
+        suffix = row["stage"].removeprefix("gan")
+        overall = (metrics.get("metrics" + suffix) or {}).get("overall") or {}
+        out.append({"stage": row["stage"], "real_fraction": row["gan_fraction"], "real_images": row["n"],
+                    "kimg": summaries[row["stage"]].get("kimg"),
+                    **{k: overall.get(k) for k in ("fid_domain", "precision", "recall", "memorized_fraction")}})
+    return out
+
+
+def audit(summaries: dict[str, dict], config: dict, runs: list[dict], real: PreparedDataset | None) -> dict:
+    """The table, the checks and the one-line verdict."""
+    classify = summaries.get("classify") or {}
+    subsets: dict[str, dict] = classify.get("real_subsets") or {}
+    gan_of = classify.get("gan_of_fraction") or {}
+    oracle = bool((config.get("classify") or {}).get("oracle_gan"))
+    table = [{**r, "fraction": r["gan_fraction"], "images_hash": _short(r["images_hash"]),
+              "full_hash": r["images_hash"]} for r in scope_rows(summaries)]
+    problems: list[str] = []
+    # Which hash a GAN scope must have: the subset of the fraction whose cells it feeds.
+    expected = {float(g): subsets[f]["images_hash"] for f, g in gan_of.items() if float(f) == float(g) and f in subsets}
+    for r in table:
+        want = expected.get(r["gan_fraction"])
+        if r["gan_fraction"] >= 1 and want is None:
+            want = (summaries.get("prepare") or {}).get("train_hash")
+        if want and r["full_hash"] != want:
+            problems.append(f"{r['stage']} learnt from other images than the classifiers of its fraction")
+    for f, seen in sorted(subsets.items(), key=lambda kv: -float(kv[0])):
+        hashes = {run.get("real_images_hash") for run in runs
+                  if float(run.get("real_fraction") or 1) == float(f) and run.get("source") != "synthetic"}
+        hashes.discard(None)
+        if hashes - {seen["images_hash"]}:
+            problems.append(f"classifiers of real fraction {f} trained on other real images than its subset")
+        gan = float(gan_of.get(f, 1.0))
+        table.append({"stage": "classify", "role": f"classifiers, real fraction {f}"
+                      + (f" (synthetic from the {ORACLE})" if oracle and float(f) < 1 else ""),
+                      "fraction": float(f), "split": "train", "n": seen["n"],
+                      "images_hash": _short(seen["images_hash"]), "full_hash": seen["images_hash"],
+                      "gan_fraction": gan})
+    for split, role in (("val", "model selection (best validation AUC, threshold)"), ("test", "evaluation only")):
+        if seen := classify.get(split):
+            table.append({"stage": "classify", "role": role, "fraction": 1.0, "split": split, "n": seen["n"],
+                          "images_hash": _short(seen["images_hash"]), "full_hash": seen["images_hash"]})
+            if any(r["full_hash"] == seen["images_hash"] for r in table if r["split"] == "train"):
+                problems.append(f"a training set has the content hash of the {split} split")
+    duplicates = source_duplicates(real) if real is not None else {}
+    if problems:
+        verdict = "LEAK: " + "; ".join(problems) + "."
+    elif not subsets:
+        verdict = "No classifier grid in this run: nothing to audit."
+    else:
+        verdict = ("No val/test image reached training: every GAN, metrics reference and filter learnt from the "
+                   "train-split images of the classifiers it serves (same content hash); validation images were "
+                   "used only for model selection and test images only for evaluation.")
+        if oracle and any(float(f) < 1 for f in subsets):
+            verdict += (f" The cells below real fraction 1 got images of the {ORACLE}, which saw the whole train "
+                        "split: more real images than those classifiers.")
+    return {"table": [{k: v for k, v in r.items() if k != "full_hash"} for r in table], "problems": problems,
+            "verdict": verdict, "leak": bool(problems), "oracle_gan": oracle, "source_duplicates": duplicates}
+
+
+def source_duplicates(real: PreparedDataset) -> dict[str, int]:
+    """Val/test images pixel-identical to a train image in the dataset's own splits (e.g. 1 test image of
+    BreastMNIST's official splits)."""
+    def digests(split: str) -> list[bytes]:
+        return [hashlib.sha256(img.tobytes()).digest() for img in real.load_images(split)] if real.entries(split) \
+            else []
+
+    train = set(digests("train"))
+    return {split: sum(d in train for d in digests(split)) for split in ("val", "test")}
+
+
+def oracle_label(config: dict, cell: dict[str, Any]) -> str | None:
+    """``ORACLE`` for a cell below real fraction 1 with synthetic images from the whole split's GAN."""
+    oracle = bool((config.get("classify") or {}).get("oracle_gan"))
+    low = float(cell.get("real_fraction") or 1) < 1
+    return ORACLE if oracle and low and cell.get("source") != "real" else None

@@ -1,0 +1,62 @@
+"""The leakage audit and the oracle-GAN label, on the fake run (no training)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+
+from synthmed.dataset import DatasetWriter, PreparedDataset
+from synthmed.report import audit
+from synthmed.report.build import build_report
+
+
+def test_audit_table_and_verdict_of_a_clean_run(fake_report) -> None:
+    results, out = fake_report
+    lk = results["leakage"]
+    assert not lk["leak"] and lk["verdict"].startswith("No val/test image reached training")
+    rows = {(t["stage"], t["split"], t["fraction"]): t for t in lk["table"]}
+    # 40 training images, the 25 % subset 10 (24:16 -> 6 + 4); GAN, metrics and filter of each scope listed once.
+    assert rows[("gan", "train", 1.0)]["n"] == 40 and rows[("gan-f0.25", "train", 0.25)]["n"] == 10
+    assert rows[("gan-f0.25", "train", 0.25)]["images_hash"] == rows[("classify", "train", 0.25)]["images_hash"]
+    assert rows[("classify", "val", 1.0)]["n"] == 8 and rows[("classify", "test", 1.0)]["n"] == 60
+    assert len(lk["table"]) == 6 + 2 + 2
+    assert [(g["stage"], g["real_images"], g["kimg"]) for g in lk["gans"]] == [("gan", 40, 6.0), ("gan-f0.25", 10, 3.0)]
+    assert lk["source_duplicates"] == {"val": 0, "test": 0}
+    html = (out / "report.html").read_text()
+    assert "Leakage audit" in html and lk["verdict"] in html
+
+
+def test_a_gan_that_saw_other_images_is_a_leak(fake_run) -> None:
+    summaries = copy.deepcopy(fake_run.summaries)
+    summaries["gan-f0.25"]["real"] = summaries["gan"]["real"]  # the subset GAN trained on the whole split
+    result = audit.audit(summaries, {}, [], None)
+    assert result["leak"] and result["verdict"].startswith("LEAK: gan-f0.25 learnt from other images")
+    runs = [{"real_fraction": 0.25, "source": "mixed", "real_images_hash": "0" * 64}]
+    assert "classifiers of real fraction 0.25" in audit.audit(fake_run.summaries, {}, runs, None)["verdict"]
+
+
+def test_oracle_cells_are_labelled_upper_bound(fake_run, tmp_path) -> None:
+    oracle = dataclasses.replace(fake_run, config={**fake_run.config, "classify": {"oracle_gan": True}})
+    results = build_report(oracle, tmp_path)
+    labels = {(c["source"], c["real_fraction"]): c["gan"] for c in results["classifier"]["conditions"]
+              if c["augment"] == "none"}
+    assert labels[("mixed", 0.25)] == "oracle GAN (upper bound)"
+    assert labels[("mixed", 1.0)] is None and labels[("real", 0.25)] is None
+    low = [v for v in results["verdicts"]["all"] if "0.25 of the real images" in v]
+    assert low and all(v.startswith("oracle GAN (upper bound): ") for v in low)
+    assert "oracle GAN (upper bound)" in (tmp_path / "report.html").read_text()
+    assert not any(v.startswith("oracle") for v in build_report(fake_run, tmp_path / "plain")["verdicts"]["all"])
+
+
+def test_source_duplicates_counts_pixel_identical_images(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (4, 8, 8), dtype=np.uint8)
+    with DatasetWriter(tmp_path / "ds", ["a", "b"], 8, 1) as w:
+        for i, img in enumerate(images):
+            w.add(img, i % 2, "train")
+        w.add(images[2], 0, "test")  # the same pixels as a training image (another label does not matter)
+        w.add(rng.integers(0, 255, (8, 8), dtype=np.uint8), 1, "test")
+        w.finish(source={}, preprocessing={})
+    assert audit.source_duplicates(PreparedDataset.open(tmp_path / "ds")) == {"val": 0, "test": 1}
