@@ -135,7 +135,8 @@ def test_subset_gan_saw_exactly_the_classifiers_subset(tiny_run) -> None:
     assert len(rows) == 6 and {r["real_images_hash"] for r in rows if r["source"] != "synthetic"} == {saw}
     assert all(r["steps"] == r["epoch_steps"] == 3 for r in rows)  # 137 images, batch 64: 3 steps, every run
     assert done["metrics-f0.25"]["real"]["images_hash"] == done["filter-f0.25"]["real"]["images_hash"] == saw
-    assert done["classify"]["real_subsets"]["0.25"] == {"split": "train", "n": 137, "images_hash": saw}
+    assert done["classify"]["real_subsets"]["0.25"] == {"split": "train", "n": 137, "images_hash": saw,
+                                                        "trained_hash": saw}
     assert saw not in (done["classify"]["val"]["images_hash"], done["classify"]["test"]["images_hash"])
     audit = json.loads((out / "results.json").read_text())["leakage"]
     assert not audit["leak"] and audit["verdict"].startswith("No val/test image reached training")

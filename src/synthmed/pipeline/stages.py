@@ -434,7 +434,7 @@ def run_classify(ctx: StageContext) -> dict:
         print(f"classify: {note}")
     sources = ("real",) + (("mixed",) if len(ratios) > 1 else ()) + (("synthetic",) if synthetic_only else ())
     synthetic = {f: str(d.root) for f, d in syn.items()} if syn is not None and sources != ("real",) else None
-    subsets = _check_subsets(ctx, real)
+    subsets = _check_subsets(ctx, real, at_resolution(ctx, real, resolution))
     # The experiment skips runs it already finished, so a killed grid resumes in its work folder.
     rows = run_experiment(str(at_resolution(ctx, real, resolution).root), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
@@ -446,8 +446,12 @@ def run_classify(ctx: StageContext) -> dict:
             "val": _split_seen(real, "val"), "test": _split_seen(real, "test"), "resolution": resolution}
 
 
-def _check_subsets(ctx: StageContext, real: PreparedDataset) -> dict[str, dict]:
-    """Each fraction's classifier subset; where a subset GAN exists, it must have learnt from exactly these images."""
+def _check_subsets(ctx: StageContext, real: PreparedDataset, trained: PreparedDataset) -> dict[str, dict]:
+    """Each fraction's classifier subset; where a subset GAN exists, it must have learnt from exactly these images.
+
+    ``trained``: the real set at the classifiers' resolution (the same entries, resized); its subset's hash is
+    the one the grid's rows record (``trained_hash``).
+    """
     from synthmed.classify.spec import real_subset
 
     cfg: ExperimentConfig = ctx.config
@@ -455,6 +459,7 @@ def _check_subsets(ctx: StageContext, real: PreparedDataset) -> dict[str, dict]:
     for f in cfg.classify.real_fractions:
         idx, _ = real_subset(real.labels("train"), f, cfg.seed, real.classes)
         seen = {"split": "train", "n": len(idx), "images_hash": real.images_hash("train", idx)}
+        seen["trained_hash"] = seen["images_hash"] if trained is real else trained.images_hash("train", idx)
         scope = scope_of_fraction(cfg, f)
         if scope.fraction == f and f < 1:
             gan_saw = ctx.summaries[scope.data_stage]["images_hash"]

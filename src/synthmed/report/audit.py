@@ -78,7 +78,7 @@ def audit(summaries: dict[str, dict], config: dict, runs: list[dict], real: Prep
         hashes = {run.get("real_images_hash") for run in runs
                   if float(run.get("real_fraction") or 1) == float(f) and run.get("source") != "synthetic"}
         hashes.discard(None)
-        if hashes - {seen["images_hash"]}:
+        if hashes - {seen.get("trained_hash", seen["images_hash"])}:  # rows hash the images at their resolution
             problems.append(f"classifiers of real fraction {f} trained on other real images than its subset")
         gan = float(gan_of.get(f, 1.0))
         table.append({"stage": "classify", "role": f"classifiers, real fraction {f}"
