@@ -196,3 +196,19 @@ def test_the_pipeline_trains_it_from_a_config(tmp_path) -> None:
     ck, _ = load_checkpoint(tmp_path / "work" / summary["run"])
     assert ck["meta"]["arch"] == "bagan-gp" and ck["config"]["ae_kimg"] == 0.032
     assert ck["objective"]["phase"] == "adversarial"
+
+
+def test_real_images_are_weighted_to_the_fakes_balanced_labels() -> None:
+    """16 and 6 images: weights 22 / (2 * 16) = 0.6875 and 22 / (2 * 6) = 11/6, so each class weighs 11 in all."""
+    from synthmed.gan.arch import Kit
+    from synthmed.gan.archs.bagan_gp import BAGANObjective
+    from synthmed.gan.data import TrainImages
+    from synthmed.gan.options import TrainConfig
+
+    G, D = bagan_networks(8, 2, 32, 1, width=8)
+    labels = torch.tensor([0] * 16 + [1] * 6)
+    kit = Kit(G=G, D=D, G_fwd=G, G_train=G, D_train=D, device=torch.device("cpu"), augment=lambda x: x,
+              observe_real=lambda logits: None, data=TrainImages(torch.zeros(22, 1, 32, 32, dtype=torch.uint8), labels))
+    weights = BAGANObjective(TrainConfig(), kit)._balancing_weights()
+    torch.testing.assert_close(weights, torch.tensor([0.6875, 11 / 6]))
+    assert float(weights[labels].sum()) == pytest.approx(22.0)
