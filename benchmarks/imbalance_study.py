@@ -53,7 +53,9 @@ GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "wgan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "lr_g": 2e-4, "lr_d": 2e-4,
                 "net_kwargs": {"upsample": "resize"}},
     "stylegan2": {"width": 16, "aug": "ada"},
-    "bagan-gp": {"width": 32, "aug": "diffaug"},
+    # BAGAN-GP's adversarial phase is WGAN-GP's: the same critic steps and upsampling as the row above (its paper's
+    # Adam settings otherwise), so the two differ only in the autoencoder start, the class Gaussians and balancing.
+    "bagan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "net_kwargs": {"upsample": "resize"}},
 }
 TINY_GAN = {"width": 8, "z_dim": 16, "max_width": 16, "batch": 8}
 
