@@ -16,8 +16,14 @@ from synthmed.gan.train import read_stats, train_gan
 from tests.gan.helpers import tiny_config
 
 
-def test_registry_lists_the_builtin_families_first() -> None:
-    assert archs.names()[:3] == ("dcgan", "wgan-gp", "stylegan2")
+def test_registry_lists_the_builtin_families_first_without_importing_them() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from synthmed.gan import archs; n = archs.names(); "
+            "print(n[:3], 'torch' in sys.modules); archs.get_arch('wgan-gp'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[:2] == ["('dcgan', 'wgan-gp', 'stylegan2') False", "True"]
 
 
 @pytest.mark.parametrize("name", ["dcgn", "", None, "DCGAN"])
@@ -68,7 +74,6 @@ class _L1Family(DCGAN):
 
 
 def test_a_new_family_is_one_registration(toy32, tmp_path, monkeypatch) -> None:
-    archs.names()
     monkeypatch.setitem(archs._REGISTRY, "test-l1", _L1Family())
     cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan", kimg=0.032, tick_kimg=0.016)
     cfg.arch = "test-l1"
@@ -88,7 +93,6 @@ def test_an_objective_with_no_terms_fails_loudly(toy32, tmp_path, monkeypatch) -
         name = "test-empty"
         objective = Empty
 
-    archs.names()
     monkeypatch.setitem(archs._REGISTRY, "test-empty", Family())
     cfg = tiny_config(toy32.root, tmp_path / "runs", "dcgan")
     cfg.arch = "test-empty"

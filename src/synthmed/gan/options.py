@@ -1,75 +1,105 @@
-"""Training options: the dataclass a run is configured by, and how defaults depend on the architecture."""
+"""Training options: the model a run is configured by (declared once: ``train-gan``'s options, the pipeline's
+``gan.options`` and the Python API all come from it), and how defaults depend on the architecture."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from synthmed.errors import SynthmedError
+from synthmed.gan.archs import names
+from synthmed.utils.options import optional_copy
 
 AUGS = ("none", "diffaug", "ada")
+ArchName = Literal[names()]  # the registered GAN families (a new module in synthmed/gan/archs adds one)
 
 # Options a resumed run may change; everything else comes from the checkpoint.
 RESUME_OVERRIDABLE = ("kimg", "device", "amp", "compile", "progress", "tick_kimg", "snapshot_kimg", "keep_last",
                       "metric_every_kimg")
 
+_NO_CLI = {"cli": False}
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; saved as ``options.json`` and inside every checkpoint.
 
-    ``None`` means "the architecture's default" and is replaced by :func:`resolve` (except ``kimg``,
-    ``data`` and ``resolution`` on resume, which default to the checkpoint's values).
+class TrainConfig(BaseModel):
+    """Train a (class-conditional) GAN on a prepared dataset; one numbered run folder per run.
+
+    Everything a training run depends on; saved as ``options.json`` and inside every checkpoint. ``None`` means
+    "the architecture's default" and is replaced by :func:`resolve` (except ``kimg``, ``data`` and
+    ``resolution`` on resume, which default to the checkpoint's values).
     """
 
-    data: str | None = None          # prepared dataset folder (its train split is used)
-    arch: str | None = None          # a registered family: dcgan | wgan-gp | stylegan2 | bagan-gp | ...
-    out: str = "runs"                # parent folder of numbered run folders
-    kimg: float | None = None        # training length in thousands of real images shown to D (default 10)
-    batch: int = 32                  # global batch size (split over DDP ranks)
-    resolution: int | None = None    # model resolution (default: the data's, 28 -> 32)
-    aug: str = "none"                # none | diffaug | ada
-    cond: bool = True                # class-conditional
-    resume: str | None = None        # run folder or checkpoint file to continue
-    seed: int = 0
-    device: str = "auto"             # auto | cpu | cuda | cuda:N
-    amp: bool = True                 # mixed precision on CUDA (bf16 where supported, else fp16 + scaler)
-    compile: bool = False            # torch.compile the generator (CUDA)
-    z_dim: int | None = None
-    width: int | None = None         # channels at the last layer before the output (capacity)
-    max_width: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
-    betas: list[float] | None = None  # Adam (beta1, beta2) of both networks (default: the architecture's paper)
-    n_critic: int = 5                # WGAN-GP critic steps per generator step
-    gp_lambda: float = 10.0          # WGAN-GP penalty weight
-    drift: float | None = None       # WGAN-GP drift penalty on real scores (default 0.001 with --aug ada, else 0)
-    ae_kimg: float | None = None     # BAGAN-GP autoencoder phase, the first part of --kimg (default 30 epochs)
-    r1_gamma: float | None = None    # StyleGAN2 R1 weight (default: 0.0002 R^2 / batch, the ADA heuristic)
-    r1_interval: int = 16            # lazy regularisation: R1 every this many D steps
-    ema_kimg: float | None = None    # half-life of G_ema in kimg (default batch * 10 / 32)
-    ema_rampup: float = 0.05         # half-life at most this fraction of the images seen so far
-    ada_target: float = 0.6
-    ada_interval: int = 4            # D steps between ADA p updates
-    ada_kimg: float = 100.0          # kimg for ADA's p to go 0 -> 1 (ADA's 500 suits long runs, not small CPU ones)
-    diffaug_policy: str = "translation,cutout,color"
-    tick_kimg: float = 1.0           # log a line of stats every this many kimg
-    snapshot_kimg: float = 5.0       # grid + checkpoint every this many kimg
-    keep_last: int = 3               # numbered checkpoints kept (plus last.pt and best.pt)
-    metric_every_kimg: float | None = None
-    best_metric: str = "fid_domain"  # lower is better
-    grid_cols: int = 8
-    grid_seed: int = 123
-    progress: bool = True
-    net_kwargs: dict[str, Any] = field(default_factory=dict)  # extra network options (e.g. StyleGAN2 mapping_layers)
+    model_config = ConfigDict(extra="forbid")
+
+    data: str | None = Field(None, description="Prepared dataset folder (its train split is used).")
+    arch: ArchName | None = Field(None, description="GAN family: " + ", ".join(names()) + ".")
+    out: str = Field("runs", description="Parent folder of the numbered run folders.")
+    kimg: float | None = Field(None, gt=0, description="Training length in thousands of real images shown to D "
+                               "(default 10; on --resume: continue up to this many).")
+    batch: int = Field(32, ge=2, description="Global batch size (split over torchrun processes).")
+    resolution: int | None = Field(None, ge=1, description="32, 64, 128 or 256 (default: the data's; 28 -> 32).")
+    aug: Literal["none", "diffaug", "ada"] = Field("none", description="D augmentation: none, diffaug or ada.")
+    cond: bool = Field(True, description="Condition on the class label.")
+    resume: str | None = Field(None, description="Run folder (or checkpoint file) to continue.")
+    seed: int = Field(0, description="Seeds the weights, the batch order and the noise.")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    amp: bool = Field(True, description="Mixed precision on CUDA (bf16 where supported, else fp16 + scaler).")
+    compile: bool = Field(False, description="torch.compile the generator (CUDA).")
+    z_dim: int | None = Field(None, ge=1, description="Latent size (default 128; StyleGAN2 512).")
+    width: int | None = Field(None, ge=1, description="Network width: channels near the output (default 64; "
+                              "StyleGAN2: the paper's).")
+    max_width: int | None = Field(None, ge=1, description="Cap on channels per layer (default 512).")
+    lr_g: float | None = Field(None, gt=0, description="G's Adam learning rate (default: the family's paper's).")
+    lr_d: float | None = Field(None, gt=0, description="D's Adam learning rate (default: the family's paper's).")
+    betas: list[float] | None = Field(None, min_length=2, max_length=2, description="Adam's beta1,beta2 for G and "
+                                      "D, each in [0, 1) (default: the paper's: DCGAN 0.5,0.999; WGAN-GP 0,0.9; "
+                                      "StyleGAN2 0,0.99; BAGAN-GP 0.5,0.9).")
+    n_critic: int = Field(5, ge=1, description="WGAN-GP critic steps per generator step.")
+    gp_lambda: float = Field(10.0, ge=0, description="WGAN-GP gradient penalty weight.")
+    drift: float | None = Field(None, ge=0, description="WGAN-GP: drift penalty weight on the critic's real scores "
+                                "(ProGAN; default 0.001 with --aug ada, which reads their sign, else 0).")
+    ae_kimg: float | None = Field(None, ge=0, description="BAGAN-GP: kimg of the autoencoder phase at the start "
+                                  "of --kimg (default 30 epochs of the train split).")
+    r1_gamma: float | None = Field(None, ge=0, description="StyleGAN2 R1 weight (default 0.0002 R^2 / batch, the "
+                                   "ADA heuristic).")
+    r1_interval: int = Field(16, ge=1, description="StyleGAN2 lazy regularisation: R1 every this many D steps.")
+    ema_kimg: float | None = Field(None, ge=0, description="Half-life of G_ema in kimg (default batch * 10 / 32).")
+    ema_rampup: float | None = Field(0.05, ge=0, description="G_ema's half-life at most this fraction of the "
+                                     "images seen so far (0 or null: no ramp-up).")
+    ada_target: float = Field(0.6, description="ADA: target of the sign of D on reals (overfitting heuristic).")
+    ada_interval: int = Field(4, ge=1, description="ADA: D steps between updates of the augmentation probability.")
+    ada_kimg: float = Field(100.0, gt=0, description="ADA: kimg for the probability to go 0 -> 1 (ADA's 500 suits "
+                            "long runs, not small CPU ones).")
+    diffaug_policy: str = Field("translation,cutout,color", description="DiffAugment transforms, comma separated.")
+    tick_kimg: float = Field(1.0, gt=0, description="Stats line every this many kimg.")
+    snapshot_kimg: float = Field(5.0, gt=0, description="Grid + checkpoint every this many kimg.")
+    keep_last: int = Field(3, ge=1, description="Numbered checkpoints to keep (plus last.pt and best.pt).")
+    metric_every_kimg: float | None = Field(None, gt=0, description="Domain FID against the train set every N kimg "
+                                            "(chooses best.pt).")
+    best_metric: str = Field("fid_domain", description="Metric that chooses best.pt (lower is better).")
+    grid_cols: int = Field(8, ge=1, description="Images per row of the sample grids.")
+    grid_seed: int = Field(123, description="Seed of the sample grids' fixed latents.")
+    progress: bool = Field(True, description="Show a progress bar.")
+    net_kwargs: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
+                                       description="Further network options of the family (e.g. StyleGAN2 "
+                                                   "mapping_layers; --upsample, --critic-norm).")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """From a saved config (a checkpoint's, options.json): known keys only, trusted (not re-validated, so a
+        run made before a bound existed still resumes)."""
+        known = {k: v for k, v in d.items() if k in cls.model_fields}
+        return cls.model_construct(**{**cls().model_dump(), **known})
+
+
+# The pipeline's ``gan.options``: every TrainConfig field the pipeline does not set itself, optional.
+PipelineGanOptions = optional_copy(
+    TrainConfig, "GanOptions", exclude={"data", "arch", "out", "kimg", "batch", "aug", "seed", "device", "resume",
+                                        "progress"},
+    doc="Further train-gan options (any 'synthmed train-gan' option by its field name, e.g. width: 32).")
 
 
 def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:

@@ -1,0 +1,133 @@
+"""Options declared once: a pydantic model's fields become a Typer command's options, and its errors one line.
+
+A stage declares its options as a pydantic model (type, default, bounds, description). :func:`cli_command`
+turns the fields into ``--kebab-case`` options (help = description, ``--x/--no-x`` for booleans, a comma
+list for list fields, choices of a ``Literal`` listed in the help); the command validates what it got with the
+same model, so a bound (``width >= 1``) holds on the command line, in ``synthmed run``'s YAML and in Python
+alike. A field marked ``json_schema_extra={"cli": False}`` is left off the command line.
+
+:func:`optional_copy` makes the "further options" models the pipeline's YAML nests (every field optional,
+``None`` = the stage's own default, unknown keys refused).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from synthmed.errors import SynthmedError
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def cli_fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """The fields of ``model`` that are command-line options."""
+    return {n: f for n, f in model.model_fields.items() if (f.json_schema_extra or {}).get("cli", True)}
+
+
+def _choices(annotation: Any) -> tuple | None:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is Literal:
+            return typing.get_args(arg)
+    return None
+
+
+def _is_list(annotation: Any) -> bool:
+    return any(typing.get_origin(a) is list for a in (annotation, *typing.get_args(annotation)))
+
+
+def _cli_type(annotation: Any) -> Any:
+    """The type Typer parses: plain int/float/str/bool; Literals, lists and mixed unions arrive as text, which
+    the model checks and converts."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    optional = union and len(args) < len(typing.get_args(annotation))
+    base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool) else str
+    if base is bool and not optional:
+        return bool
+    return base | None if optional else base
+
+
+def _option(name: str, field: FieldInfo) -> inspect.Parameter:
+    import typer
+
+    annotation = _cli_type(field.annotation)
+    help_text = field.description or ""
+    choices = _choices(field.annotation)
+    if choices:
+        help_text += f" [{' | '.join(map(str, choices))}]" if str(choices[0]) not in help_text else ""
+    default = field.get_default(call_default_factory=True)
+    decl = f"{flag(name)}/--no-{name.replace('_', '-')}" if annotation is bool else flag(name)
+    if _is_list(field.annotation):
+        default = None if default is None else ",".join(map(str, default))
+    elif annotation is not bool and default is not None and not isinstance(default, int | float | str):
+        default = str(default)
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                             default=typer.Option(default, decl, help=help_text, show_default=default is not None))
+
+
+def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[inspect.Parameter] = (),
+                doc: str | None = None, name: str = "command") -> Callable[..., Any]:
+    """A Typer command with one option per CLI field of ``model`` (plus ``extra``); it calls
+    ``run(values, **extras)`` with ``values`` the given field values (lists split at commas), unvalidated:
+    ``run`` builds the model with :func:`validate`."""
+    fields = cli_fields(model)
+    params = [_option(n, f) for n, f in fields.items()] + list(extra)
+    extra_names = {p.name for p in extra}
+
+    def command(**kwargs: Any) -> Any:
+        values = {k: v for k, v in kwargs.items() if k not in extra_names}
+        for k, v in values.items():
+            if isinstance(v, str) and _is_list(fields[k].annotation):
+                values[k] = [w.strip() for w in v.split(",") if w.strip()]
+        return run(values, **{k: kwargs[k] for k in extra_names})
+
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = doc or model.__doc__
+    command.__name__ = name
+    return command
+
+
+def validate(model: type[BaseModel], values: dict[str, Any], source: str | None = None) -> Any:
+    """``model(**values)``; a validation error becomes one ``SynthmedError`` line naming each option
+    (``--width: ...`` from the command line, ``source: key: ...`` otherwise)."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise SynthmedError(format_errors(exc, source)) from None
+
+
+def format_errors(exc: ValidationError, source: str | None = None) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        where = (".".join(loc) if source else (flag(loc[0]) + "".join(f"[{p}]" for p in loc[1:]))) if loc else "options"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown option (check the spelling)"
+        parts.append(f"{where}: {msg}")
+    return (f"{source}: " if source else "") + "; ".join(parts)
+
+
+def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str) -> type[BaseModel]:
+    """A model with ``model``'s fields minus ``exclude``, each optional (None: not given), unknown keys refused."""
+    fields: dict[str, Any] = {}
+    for fname, f in model.model_fields.items():
+        if fname in exclude:
+            continue
+        annotation = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
+        fields[fname] = (annotation | None, Field(None, description=f.description))
+    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
+
+
+def given(options: BaseModel | None) -> dict[str, Any]:
+    """The options of an :func:`optional_copy` model that were given (not None)."""
+    return {} if options is None else options.model_dump(exclude_none=True)
