@@ -150,3 +150,37 @@ def test_bad_betas_fail_in_one_line(toy32, tmp_path, capsys, betas) -> None:
     err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", "wgan-gp", "--betas", betas,
                                 "--out", str(tmp_path), "--dry-run"], capsys)
     assert "--betas" in err
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--width", "0", "--width: Input should be greater than or equal to 1"),
+    ("--batch", "1", "--batch: Input should be greater than or equal to 2"),
+    ("--arch", "dcgn", "--arch: Input should be 'dcgan', 'wgan-gp', 'stylegan2'"),
+    ("--aug", "adaa", "--aug: Input should be 'none', 'diffaug' or 'ada'"),
+    ("--r1-interval", "0", "--r1-interval: Input should be greater than or equal to 1"),
+    ("--kimg", "-1", "--kimg: Input should be greater than 0"),
+])
+def test_bad_option_values_fail_before_anything_is_made(toy32, tmp_path, capsys, option, value, message) -> None:
+    argv = ["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(tmp_path / "runs"), option, value]
+    err = _fails_with_one_line(argv, capsys)
+    assert message in err and not (tmp_path / "runs").exists()
+
+
+def test_every_train_config_field_is_a_train_gan_option(toy32, tmp_path, capsys) -> None:
+    """Declared once: the command's options are TrainConfig's fields (network options and --dry-run aside)."""
+    import typer.main
+
+    from synthmed.cli import app
+    from synthmed.gan.options import TrainConfig
+    from synthmed.utils.options import cli_fields
+
+    command = typer.main.get_command(app).commands["train-gan"]
+    names = {p.name for p in command.params}
+    assert names == set(cli_fields(TrainConfig)) | {"upsample", "critic_norm", "dry_run"}
+    assert set(TrainConfig.model_fields) - names == {"net_kwargs"}
+    given = {"--ada-kimg": 50.0, "--gp-lambda": 5.0, "--r1-interval": 4, "--ema-kimg": 2.0, "--ada-target": 0.7,
+             "--ada-interval": 2, "--ema-rampup": 0.1, "--diffaug-policy": "color", "--grid-cols": 4}
+    argv = ["train-gan", "--data", str(toy32.root), "--arch", "stylegan2", "--out", str(tmp_path), "--dry-run"]
+    _ok(argv + [str(x) for kv in given.items() for x in kv])
+    options = json.loads(capsys.readouterr().out)["options"]
+    assert {k: options[k.removeprefix("--").replace("-", "_")] for k in given} == given

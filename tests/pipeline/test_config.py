@@ -53,6 +53,12 @@ def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
     ("data: {size: 32}", "data.size: must be one of 28, 64, 128, 224"),
     ("gan: {arch: stylegan2}\ndata: {resolution: 28}", "StyleGAN2 needs a power of two"),
     ("name: 'has space'", "name: String should match pattern"),
+    ("gan: {arch: dcgn}", "gan.arch: Input should be 'dcgan', 'wgan-gp', 'stylegan2'"),
+    ("gan: {options: {widht: 32}}", "gan.options.widht: unknown key"),
+    ("gan: {options: {width: 0}}", "gan.options.width: Input should be greater than or equal to 1"),
+    ("metrics: {options: {msssim_pair: 10}}", "metrics.options.msssim_pair: unknown key"),
+    ("classify: {options: {patience: -1}}", "classify.options.patience: Input should be greater than or equal to 0"),
+    ("classify: {options: {balanse: sampler}}", "classify.options.balanse: unknown key"),
 ])
 def test_validation_errors_name_the_key(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -86,6 +92,35 @@ def test_cli_prints_one_line_and_exits_1(tmp_path, capsys) -> None:
     assert "config file not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("gan: {options: {widht: 32}}", "gan.options.widht: unknown key"),
+    ("gan: {arch: dcgn}", "gan.arch: Input should be"),
+    ("metrics: {options: {kid_subset: 10}}", "metrics.options.kid_subset: unknown key"),
+])
+def test_option_typos_fail_at_start_up(tmp_path, capsys, text: str, message: str) -> None:
+    """Typos in the stages' further options stop 'synthmed run --dry-run' with the config's one line."""
+    path = tmp_path / "typo.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", str(path), "--dry-run", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and err.count("\n") == 0
+    assert f"{path}: " in err and message in err and not (tmp_path / "run").exists()
+
+
+def test_further_options_reach_the_stages_as_given() -> None:
+    from synthmed.pipeline.stages import classify_options, gan_options, metrics_options
+
+    plain = ExperimentConfig()
+    assert gan_options(plain)["options"] == metrics_options(plain)["options"] == {}
+    assert classify_options(plain)["options"] == {}
+    cfg = build_config({"gan": {"options": {"width": 32, "r1_interval": 4}}, "metrics": {"options": {"kid_subsets": 7}},
+                        "classify": {"options": {"patience": 3, "draw": "balanced"}}})
+    assert gan_options(cfg)["options"] == {"width": 32, "r1_interval": 4}
+    assert metrics_options(cfg)["options"] == {"kid_subsets": 7}
+    assert classify_options(cfg)["options"] == {"patience": 3, "draw": "balanced"}
+
+
 def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
     out = tmp_path / "run"
@@ -103,7 +138,7 @@ def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) 
 def test_commented_yaml_round_trips_custom_values() -> None:
     cfg = build_config({"classify": {"ratios": [100, 0, 25]}, "gan": {"options": {"width": 32}}})
     again = build_config(yaml.safe_load(to_commented_yaml(cfg)))
-    assert again == cfg and again.classify.ratios == [0, 25, 100] and again.gan.options == {"width": 32}
+    assert again == cfg and again.classify.ratios == [0, 25, 100] and again.gan.options.width == 32
 
 
 def test_generated_count_leaves_the_filter_room_to_choose() -> None:

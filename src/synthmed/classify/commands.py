@@ -9,51 +9,37 @@ import typer
 
 from synthmed.errors import SynthmedError
 
-_SPEC_HELP = ("Training set: DIR[:split] (real only) or key=value terms joined by commas: real=DIR, synthetic=DIR, "
-              "ratio=R (synthetic as % of the real count used), fraction=F (stratified real subset), "
-              "source=real|synthetic|mixed, draw=stratified|balanced.")
-
 LR_SCHEDULE_DEFAULT = "constant"
 _SCHEDULE_HELP = "constant, or cosine (annealed to 0 over --epochs)."
 
 
-def train_classifier(
-    train: str = typer.Option(..., "--train", help=_SPEC_HELP),
-    val: str = typer.Option(..., "--val", help="Real validation images, PREPARED[:split] (default split: val)."),
-    out: Path = typer.Option(..., "--out", help="Output model folder."),
-    arch: str = typer.Option("resnet18", "--arch", help="cnn (small, fast) or a timm name: resnet18, resnet50, "
-                             "inception_resnet_v2, ..."),
-    pretrained: str = typer.Option("none", "--pretrained", help="none, imagenet (local cache) or a weights file."),
-    head: str = typer.Option("linear", "--head", help="linear or bn-leakyrelu."),
-    augment: str = typer.Option("none", "--augment", help="none or traditional (flip, rotation, intensity)."),
-    epochs: int = typer.Option(30, "--epochs", help="Most epochs (early stopping may end sooner)."),
-    patience: int = typer.Option(10, "--patience", help="Stop after this many epochs without a better val AUC "
-                                 "(0: never)."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
-    lr_schedule: str = typer.Option(LR_SCHEDULE_DEFAULT, "--lr-schedule", help=_SCHEDULE_HELP),
-    weight_decay: float = typer.Option(0.0, "--weight-decay"),
-    balance: str = typer.Option("none", "--balance", help="Imbalance: none (the decision threshold is chosen on "
-                                "validation), weights (class-weighted loss) or sampler (balanced batches)."),
-    seed: int = typer.Option(0, "--seed", help="Seeds the data subset, synthetic draw, weights and batches."),
-    input_size: int | None = typer.Option(None, "--input-size", help="Upsample images to this side first."),
-    channel_mode: str = typer.Option("native", "--channel-mode", help="native (in_chans = image channels) or "
-                                     "repeat (gray copied to 3 channels)."),
-    positive_class: str | None = typer.Option(None, "--positive-class", help="Binary: class name or index "
-                                              "(default: minority class of the real training split)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-) -> None:
-    """Train a classifier on real, synthetic or mixed images; keep the best-validation-AUC checkpoint."""
+def _train_classifier(values: dict, out: Path, overwrite: bool) -> None:
+    from synthmed.classify.options import TrainConfig
     from synthmed.classify.train import train_classifier as run
+    from synthmed.utils.options import validate
 
-    run(train, val, out, overwrite=overwrite, arch=arch, pretrained=pretrained, head=head, augment=augment,
-        epochs=epochs, patience=patience or None, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-        weight_decay=weight_decay, balance=balance, seed=seed, input_size=input_size, channel_mode=channel_mode,
-        positive_class=positive_class, device=device)
+    cfg = validate(TrainConfig, values)  # every option checked before anything is read
+    options = cfg.model_dump(exclude={"train", "val"})
+    run(cfg.train, cfg.val, out, overwrite=overwrite, **options)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     typer.echo(f"{out}: best epoch {config['best_epoch']}, val AUC {config['best_val_auc']:.4f}, "
                f"threshold {config['model']['threshold']}, {config['train_seconds']:.0f} s")
+
+
+def train_classifier_command():
+    """``train-classifier``: one option per field of synthmed.classify.options.TrainConfig, declared there once."""
+    import inspect
+
+    from synthmed.classify.options import TrainConfig
+    from synthmed.utils.options import cli_command
+
+    def opt(name: str, annotation, default, *decls: str, help: str) -> inspect.Parameter:
+        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                 default=typer.Option(default, *decls, help=help))
+
+    extra = [opt("out", Path, ..., "--out", help="Output model folder."),
+             opt("overwrite", bool, False, "--overwrite", help="Replace an existing output folder.")]
+    return cli_command(TrainConfig, _train_classifier, extra=extra, name="train_classifier")
 
 
 def evaluate(
@@ -136,6 +122,6 @@ def _floats(text: str, option: str) -> list[float]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train-classifier")(train_classifier)
+    app.command("train-classifier")(train_classifier_command())
     app.command()(evaluate)
     app.command()(experiment)

@@ -12,7 +12,6 @@ from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 
 AUGMENTS = ("none", "traditional")
-BALANCES = ("weights", "sampler", "none")
 # Below this many bytes of float32 pixels a set is loaded once; above, images are read per item.
 IN_MEMORY_LIMIT = 1 << 30
 

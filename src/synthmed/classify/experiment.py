@@ -162,11 +162,12 @@ def _remove_partials(runs: Path) -> None:
 
 def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None, subset_seed: int | None) -> int:
     """Optimizer steps in one epoch of this cell's real-only baseline (same real images, same seed)."""
-    from synthmed.classify.train import TrainConfig, batches_per_pass
+    from synthmed.classify.options import TrainConfig
+    from synthmed.classify.train import batches_per_pass
 
     baseline = resolve(TrainSpec(real=real, fraction=opts.real_fraction, source="real", subset_seed=subset_seed),
                        opts.seed)
-    return batches_per_pass(baseline.n_real, batch_size or TrainConfig.batch_size)
+    return batches_per_pass(baseline.n_real, batch_size or TrainConfig.model_fields["batch_size"].default)
 
 
 def _run_one(opts: RunOptions, spec: TrainSpec, val: str, test: str, run_dir: Path, epochs: int, progress: bool,

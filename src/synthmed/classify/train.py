@@ -12,7 +12,6 @@ import copy
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,61 +21,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from synthmed.classify.data import BALANCES, ImageSet, augmentation, balanced_sampler, class_weights
+from synthmed.classify.data import ImageSet, augmentation, balanced_sampler, class_weights
 from synthmed.classify.evaluate import auc_score, predict, predict_labels, predictions_csv, youden_threshold
 from synthmed.classify.models import build_model, count_parameters
+from synthmed.classify.options import TrainConfig
 from synthmed.classify.spec import Composition, TrainSpec, parse_train_spec, resolve
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.atomic import atomic_dir, torch_save, write_json, write_text
+from synthmed.utils.options import validate
 from synthmed.utils.seeding import seed_everything
 
 MODEL_FILE = "model.pt"
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """Every option of one training run (saved as ``config.json``)."""
-
-    train: str
-    val: str
-    arch: str = "resnet18"
-    pretrained: str = "none"
-    head: str = "linear"
-    augment: str = "none"
-    epochs: int = 30
-    batch_size: int = 128  # as in the MedMNIST v2 baselines
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # constant | cosine (annealed to 0 over ``epochs``, stepped once per epoch)
-    weight_decay: float = 0.0
-    patience: int | None = 10  # epochs without a better val AUC before stopping; 0 or None: never
-    # "none": AUC needs no reweighting and the threshold is picked on validation (Youden). On BreastMNIST 28 the
-    # class-weighted loss cost ResNet-18 0.028 test AUC (0.859 with it, 0.887 without, seed 0).
-    balance: str = "none"
-    seed: int = 0
-    input_size: int | None = None
-    channel_mode: str = "native"
-    positive_class: str | int | None = None
-    device: str = "auto"
-    # Equal-steps budget: an "epoch" is this many optimizer steps (validation, patience and the lr schedule count
-    # these), not one pass over the training set, so a mixed set trains exactly as long as the real-only baseline
-    # whose batches per epoch this is. None: an epoch is one pass (the set's own size decides the steps).
-    epoch_steps: int | None = None
-
-    def check(self) -> None:
-        if self.epochs < 1:
-            raise SynthmedError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.patience is not None and self.patience < 0:
-            raise SynthmedError(f"--patience must be >= 0 (0: never stop early), got {self.patience}")
-        if self.batch_size < 2:
-            raise SynthmedError(f"--batch-size must be >= 2, got {self.batch_size}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise SynthmedError(f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}, got '{self.lr_schedule}'")
-        if self.balance not in BALANCES:
-            raise SynthmedError(f"--balance must be one of {', '.join(BALANCES)}, got '{self.balance}'")
-        if self.epoch_steps is not None and self.epoch_steps < 1:
-            raise SynthmedError(f"--epoch-steps must be >= 1, got {self.epoch_steps}")
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -89,8 +45,7 @@ def train_classifier(train: str | TrainSpec, val: str, out: str | Path, *, overw
                      progress: bool = True, **options: Any) -> Path:
     """Train a classifier on SPEC ``train`` (see ``synthmed.classify.spec``), validate on real ``val``."""
     spec = train if isinstance(train, TrainSpec) else parse_train_spec(train)
-    cfg = TrainConfig(train=spec.to_text(), val=str(val), **options)
-    cfg.check()
+    cfg = validate(TrainConfig, {"train": spec.to_text(), "val": str(val), **options})
     seed_everything(cfg.seed)
     comp = resolve(spec, cfg.seed)
     val_ds, val_split = PreparedDataset.open_spec(val, "val")
@@ -231,7 +186,7 @@ def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out
     torch_save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": model_meta},
                out / MODEL_FILE)
     write_json(out / "config.json", {
-        "options": asdict(cfg), "model": model_meta, "training_set": comp.summary(),
+        "options": cfg.model_dump(), "model": model_meta, "training_set": comp.summary(),
         "validation": {"path": str(val_ds.root), "split": val_split, "content_hash": val_ds.content_hash},
         "best_epoch": best["epoch"], "best_val_auc": best["val_auc"], "steps": best["steps"],
         "train_seconds": round(seconds, 2),

@@ -12,45 +12,32 @@ SHORT = {"frd": "FRD", "fid_domain": "FID dom", "kid_domain": "KID dom", "precis
          "inception_score": "IS"}
 
 
-def metrics(
-    real: str = typer.Option(..., "--real", help="Real prepared dataset, DIR[:split] (default split: train)."),
-    fake: str = typer.Option(..., "--fake", help="Synthetic prepared dataset, DIR[:split] (default split: train)."),
-    per_class: bool = typer.Option(True, "--per-class/--no-per-class", help="Also compute every metric per class."),
-    out: Path | None = typer.Option(None, "--out", help="Write the results JSON here; the memorization PNG goes "
-                                    "beside it."),
-    features: Path | None = typer.Option(None, "--features", help="Your own feature extractor (TorchScript or "
-                                         "pickled nn.Module); default: a CNN trained on the real train split."),
-    inception_weights: Path | None = typer.Option(None, "--inception-weights",
-                                                  help="pt_inception-2015-12-05-6726825d.pth (default: look in "
-                                                  "$TORCH_HOME/hub/checkpoints, then download when online)."),
-    no_download: bool = typer.Option(False, "--no-download", help="Never try to download Inception weights."),
-    max_images: int | None = typer.Option(None, "--max-images", help="Use at most this many images per set."),
-    frd_max_images: int = typer.Option(300, "--frd-max-images", help="Radiomics (~0.25 s/img/core) on at most "
-                                       "this many images per set; 0 = all."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Feature cache (default: $SYNTHMED_CACHE or "
-                                          "~/.cache/synthmed)."),
-    skip: list[str] = typer.Option([], "--skip", help="Leave out a family: frd or inception (repeatable)."),
-    workers: int | None = typer.Option(None, "--workers", help="Processes for radiomics (default: all cores)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for subsampling, KID subsets, MS-SSIM pairs, the CNN."),
-) -> None:
-    """Compare a synthetic set with real images: FRD, domain FID/KID/PRDC, MS-SSIM, memorization, Inception."""
-    from synthmed.errors import SynthmedError
+def _metrics(values: dict, out: Path | None) -> None:
     from synthmed.metrics.compute import compute_metrics
+    from synthmed.metrics.options import MetricsOptions
     from synthmed.utils.atomic import write_json
+    from synthmed.utils.options import validate
 
-    bad = [s for s in skip if s not in ("frd", "inception")]
-    if bad:
-        raise SynthmedError(f"--skip takes frd or inception, got {', '.join(bad)}")
-    out_dir = out.parent if out is not None else None
-    result = compute_metrics(real, fake, per_class=per_class, features=features, inception_weights=inception_weights,
-                             out_dir=out_dir, seed=seed, max_images=max_images,
-                             cache_dir=cache_dir if cache_dir is not None else "default",
-                             frd_max_images=frd_max_images or None, allow_download=not no_download,
-                             workers=workers, skip=tuple(skip))
+    opts = validate(MetricsOptions, values)
+    result = compute_metrics(opts.real, opts.fake, out_dir=out.parent if out is not None else None,
+                             **opts.compute_kwargs())
     typer.echo(render(result))
     if out is not None:
         write_json(out, result)
         typer.echo(f"wrote {out}")
+
+
+def metrics_command():
+    """``metrics``: one option per field of synthmed.metrics.options.MetricsOptions, declared there once."""
+    import inspect
+
+    from synthmed.metrics.options import MetricsOptions
+    from synthmed.utils.options import cli_command
+
+    out = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+                            default=typer.Option(None, "--out", help="Write the results JSON here; the memorization "
+                                                 "PNG goes beside it."))
+    return cli_command(MetricsOptions, _metrics, extra=[out], name="metrics")
 
 
 def _fmt(value: float | None) -> str:
@@ -83,4 +70,4 @@ def render(result: dict) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(metrics)
+    app.command("metrics")(metrics_command())

@@ -13,7 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
+from synthmed.gan.options import ArchName, PipelineGanOptions
+from synthmed.metrics.options import PipelineMetricsOptions
+from synthmed.utils.options import FurtherOptions, given
 
 Profile = Literal["cpu", "gpu"]
 
@@ -108,18 +112,19 @@ class DataConfig(_Section):
 
 
 class GanConfig(_Section):
-    arch: str = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
-                      "(rare classes; its autoencoder phase: options.ae_kimg).")
+    arch: ArchName = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
+                           "(rare classes; its autoencoder phase: options.ae_kimg), or another registered family.")
     kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
-    batch: int = Field(32, ge=1, description="Batch size.")
+    batch: int = Field(32, ge=2, description="Batch size.")
     aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
                                                    "overfitting on small data: none, diffaug or ada.")
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "
                                    "null: the prepared resolution, at most 64 (cpu profile) or 256 (gpu).")
-    options: dict[str, Any] = Field(default_factory=dict,
-                                    description="Further synthmed.gan TrainConfig fields, passed as they are.")
+    options: PipelineGanOptions = Field(default_factory=PipelineGanOptions,
+                                        description="Further train-gan options by field name (width: 32, "
+                                        "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
 
 
 class GenerateConfig(_Section):
@@ -141,8 +146,9 @@ class MetricsConfig(_Section):
     frd_max_images: int | None = Field(60, ge=2, description="Images per side for the radiomics FRD (slow on CPU: "
                                                               "about 1 s per image).")
     skip: list[Literal["frd", "inception"]] = Field([], description="Metric families to leave out (frd, inception).")
-    options: dict[str, Any] = Field(default_factory=dict, description="Further synthmed.metrics compute_metrics "
-                                                                      "options (msssim_pairs, kid_subsets, ...).")
+    options: PipelineMetricsOptions = Field(default_factory=PipelineMetricsOptions,
+                                            description="Further 'synthmed metrics' options by field name "
+                                            "(msssim_pairs, kid_subsets, workers, cache_dir, ...).")
 
 
 class FilterConfig(_Section):
@@ -176,8 +182,9 @@ class ClassifyConfig(_Section):
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images classifiers train and test "
                                    "on (real and synthetic resized with data.resize_filter); null: the prepared "
                                    "resolution, at most 64 (cpu profile) or 256 (gpu).")
-    options: dict[str, Any] = Field(default_factory=dict,
-                                    description="Further synthmed.classify experiment options, passed as they are.")
+    options: ClassifyExperimentOptions = Field(default_factory=ClassifyExperimentOptions,
+                                               description="Further train-classifier options by field name "
+                                               "(patience, balance, lr_schedule, ...) and draw.")
 
     @field_validator("seeds")
     @classmethod
@@ -365,7 +372,9 @@ def _emit(model: BaseModel, lines: list[str], indent: str) -> None:
 
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, FurtherOptions):  # a stage's further options: the given ones, inline
+            value = given(value)
+        elif isinstance(value, BaseModel):
             lines.append("")
             lines.append(f"{indent}{name}:")
             _emit(value, lines, indent + "  ")

@@ -18,6 +18,7 @@ from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
 from synthmed.pipeline.runner import Stage, StageContext
 from synthmed.utils.atomic import write_bytes, write_json
+from synthmed.utils.options import given
 
 
 def resolve_device(device: str) -> str:
@@ -234,7 +235,7 @@ def scope_kimg(cfg: ExperimentConfig, scope: Scope) -> float:
 
 def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     return {"arch": cfg.gan.arch, "kimg": scope_kimg(cfg, scope), "batch": cfg.gan.batch, "aug": cfg.gan.aug,
-            "seed": cfg.seed, "options": cfg.gan.options, **_resolution_key(cfg, cfg.gan.resolution)}
+            "seed": cfg.seed, "options": given(cfg.gan.options), **_resolution_key(cfg, cfg.gan.resolution)}
 
 def _resolution_key(cfg: ExperimentConfig, explicit: int | None) -> dict:
     """What sets a stage's training resolution, for its cache key.
@@ -264,7 +265,7 @@ def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     kimg = scope_kimg(cfg, scope)
     runs = ctx.work / "runs"
     previous = GanRun.latest_resumable(runs)  # a run killed mid-training: continue from its last checkpoint
-    options = {"snapshot_kimg": max(0.5, min(5.0, kimg / 4)), **cfg.gan.options}
+    options = {"snapshot_kimg": max(0.5, min(5.0, kimg / 4)), **given(cfg.gan.options)}
     train_cfg = TrainConfig(data=str(data.root), arch=cfg.gan.arch, out=str(runs),
                             kimg=kimg, batch=cfg.gan.batch, aug=cfg.gan.aug, seed=cfg.seed,
                             device=resolve_device(cfg.device), resume=str(previous.path) if previous else None,
@@ -316,7 +317,7 @@ def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     m = cfg.metrics
     return {"max_images": m.max_images, "per_class": m.per_class, "features": m.features,
-            "frd_max_images": m.frd_max_images, "skip": m.skip, "seed": cfg.seed, "options": m.options}
+            "frd_max_images": m.frd_max_images, "skip": m.skip, "seed": cfg.seed, "options": given(m.options)}
 
 
 def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -330,7 +331,7 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
                              per_class=cfg.metrics.per_class, features=cfg.metrics.features, out_dir=ctx.work,
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
                              frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
-                             **cfg.metrics.options)
+                             **given(cfg.metrics.options))
     write_json(ctx.work / "metrics.json", result)
     return {"real": _saw(reference)}
 
@@ -362,7 +363,7 @@ def classify_options(cfg: ExperimentConfig) -> dict:
     return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
             "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": c.options,
+            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": given(c.options),
             **_resolution_key(cfg, c.resolution)}
 
 
@@ -439,7 +440,7 @@ def run_classify(ctx: StageContext) -> dict:
     rows = run_experiment(str(at_resolution(ctx, real, resolution).root), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
-                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device), **c.options)
+                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device), **given(c.options))
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
             "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},

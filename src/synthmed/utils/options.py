@@ -50,6 +50,8 @@ def _cli_type(annotation: Any) -> Any:
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     args = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
     optional = union and len(args) < len(typing.get_args(annotation))
+    if len(args) == 1 and _is_list(args[0]):
+        return list[str] | None  # repeatable, each value may be a comma list
     base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool) else str
     if base is bool and not optional:
         return bool
@@ -64,14 +66,16 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
     choices = _choices(field.annotation)
     if choices:
         help_text += f" [{' | '.join(map(str, choices))}]" if str(choices[0]) not in help_text else ""
-    default = field.get_default(call_default_factory=True)
-    decl = f"{flag(name)}/--no-{name.replace('_', '-')}" if annotation is bool else flag(name)
+    default = ... if field.is_required() else field.get_default(call_default_factory=True)
+    cli_name = (field.json_schema_extra or {}).get("flag", name)
+    decl = f"{flag(cli_name)}/--no-{cli_name.replace('_', '-')}" if annotation is bool else flag(cli_name)
     if _is_list(field.annotation):
-        default = None if default is None else ",".join(map(str, default))
-    elif annotation is not bool and default is not None and not isinstance(default, int | float | str):
+        default = None if not default else [str(v) for v in default]
+    elif default is not ... and annotation is not bool and default is not None \
+            and not isinstance(default, int | float | str):
         default = str(default)
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                             default=typer.Option(default, decl, help=help_text, show_default=default is not None))
+    option = typer.Option(default, decl, help=help_text, show_default=default not in (None, ...))
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=option)
 
 
 def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[inspect.Parameter] = (),
@@ -85,13 +89,16 @@ def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[
 
     def command(**kwargs: Any) -> Any:
         values = {k: v for k, v in kwargs.items() if k not in extra_names}
-        for k, v in values.items():
-            if isinstance(v, str) and _is_list(fields[k].annotation):
-                values[k] = [w.strip() for w in v.split(",") if w.strip()]
+        for k, v in list(values.items()):
+            if _is_list(fields[k].annotation):
+                if v is None:
+                    del values[k]  # not given: the model's default
+                else:
+                    values[k] = [w.strip() for item in v for w in str(item).split(",") if w.strip()]
         return run(values, **{k: kwargs[k] for k in extra_names})
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__doc__ = doc or model.__doc__
+    command.__doc__ = doc or (model.__doc__ or "").split("\n\n")[0]  # the summary paragraph
     command.__name__ = name
     return command
 
@@ -117,15 +124,24 @@ def format_errors(exc: ValidationError, source: str | None = None) -> str:
     return (f"{source}: " if source else "") + "; ".join(parts)
 
 
-def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str) -> type[BaseModel]:
-    """A model with ``model``'s fields minus ``exclude``, each optional (None: not given), unknown keys refused."""
+class FurtherOptions(BaseModel):
+    """Base of :func:`optional_copy` models: every field optional (None: the stage's default), no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str,
+                  extra: dict[str, Any] | None = None) -> type[BaseModel]:
+    """A model with ``model``'s fields minus ``exclude`` (plus ``extra``: name -> (type, Field)), each optional
+    (None: not given), unknown keys refused."""
     fields: dict[str, Any] = {}
     for fname, f in model.model_fields.items():
         if fname in exclude:
             continue
         annotation = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
         fields[fname] = (annotation | None, Field(None, description=f.description))
-    return create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
+    fields.update(extra or {})
+    return create_model(name, __base__=FurtherOptions, __doc__=doc, **fields)
 
 
 def given(options: BaseModel | None) -> dict[str, Any]:
