@@ -63,6 +63,9 @@ class DataConfig(_Section):
     group_by_patient: bool = Field(True, description="Keep each CSV patient_id in one split (StratifiedGroupKFold).")
     skip_bad: bool = Field(False, description="Skip unreadable files (listed in the dataset's skipped.csv) "
                                               "instead of stopping.")
+    max_pixels: int = Field(89_478_485, ge=1, description="Refuse images with more pixels than this (decompression "
+                                                          "bombs) before decoding; skip_bad skips them.")
+    allow_outside: bool = Field(False, description="Let CSV paths leave the CSV's folder (absolute or ../).")
     root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
                                                "then ~/.medmnist (not part of the cache key).")
 
@@ -335,11 +338,18 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     if not path.is_file():
         raise SynthmedError(f"{path}: config file not found (write one with 'synthmed init > {path.name}')")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(path, f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise BadInputError(path, f"not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise BadInputError(path, f"not valid YAML ({where}{problem})") from None
+    except RecursionError:
+        raise BadInputError(path, "not valid YAML (nested too deeply)") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -49,7 +49,8 @@ def prepare_options(cfg: ExperimentConfig) -> dict:
     return {"source": d.source, "content": fingerprint(_file_source(cfg)), "resolution": d.resolution,
             "channels": d.channels, "bit_depth": d.bit_depth, "square": d.square, "resize_filter": d.resize_filter,
             "read": _read_options(cfg).to_dict(), "split_ratios": d.split_ratios, "split_seed": d.split_seed,
-            "group_by_patient": d.group_by_patient, "skip_bad": d.skip_bad}
+            "group_by_patient": d.group_by_patient, "skip_bad": d.skip_bad,
+            **({"allow_outside": True} if d.allow_outside else {})}
 
 
 def _medmnist_options(cfg: ExperimentConfig) -> dict:
@@ -69,7 +70,7 @@ def _read_options(cfg: ExperimentConfig):
 
     d = cfg.data
     return ReadOptions(window_center=d.window_center, window_width=d.window_width, nifti_slices=d.nifti_slices,
-                       nifti_volume=d.nifti_volume)
+                       nifti_volume=d.nifti_volume, max_pixels=d.max_pixels)
 
 
 def _file_source(cfg: ExperimentConfig):
@@ -77,7 +78,7 @@ def _file_source(cfg: ExperimentConfig):
 
     d = cfg.data
     if d.source == "csv":
-        return read_csv_source(Path(d.csv))  # type: ignore[arg-type]
+        return read_csv_source(Path(d.csv), d.allow_outside)  # type: ignore[arg-type]
     kind = d.source if d.source in ("dicom", "nifti") else None
     return scan_folder(Path(d.source_path), _read_options(cfg), kind=kind)  # type: ignore[arg-type]
 

@@ -25,7 +25,7 @@ from synthmed.prepare.medmnist_source import ArraySource
 from synthmed.prepare.preprocess import PreprocessOptions, auto_resolution, preprocess, preprocess_unit
 from synthmed.prepare.readers import ReadOptions, equal_channels, kind_of, probe_image, read_image
 from synthmed.prepare.splitting import assign_splits
-from synthmed.utils.atomic import write_text
+from synthmed.utils.atomic import check_output_folder, write_text
 
 
 def source_channels(images_by_split: list) -> int:
@@ -68,8 +68,7 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
     ``opts.resolution`` None: the source's most common side (``preprocess.auto_resolution``).
     ``group_by_patient`` False: a CSV's ``patient_id`` is recorded but does not group the split.
     """
-    if out.exists() and any(out.iterdir()) and not overwrite:  # fail before reading thousands of files
-        raise SynthmedError(f"{out.absolute()}: output folder exists and is not empty (use --overwrite)")
+    check_output_folder(out.absolute(), overwrite)  # fail before reading thousands of files
     skipped: list[dict[str, str]] = []
     items, channel_counts, shapes = _probe_all(source, read_opts, skip_bad, skipped, progress)
     _require_every_class(source, {it.label for it in items}, "after skipping bad files" if skipped else "")
@@ -84,7 +83,8 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
                 bar.update(1)
                 try:
                     slices = read_image(item.path, read_opts, item.mask)
-                    mask = read_mask(item.path, item.masks, slices[0][0].shape[:2]) if item.masks else None
+                    mask = (read_mask(item.path, item.masks, slices[0][0].shape[:2], read_opts.max_pixels)
+                            if item.masks else None)
                 except BadInputError as exc:
                     if not skip_bad:
                         raise
@@ -116,10 +116,10 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
         for item in source.items:
             bar.update(1)
             try:
-                if not item.path.is_file():
+                if not _is_file(item.path):
                     raise missing_file_error(item)
                 n_channels, shape = probe_image(item.path, read_opts)
-                _probe_masks(item)
+                _probe_masks(item, read_opts.max_pixels)
                 channels[n_channels] += 1
                 shapes.append(shape)
             except BadInputError as exc:
@@ -132,16 +132,23 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
     return kept, channels, shapes
 
 
-def _probe_masks(item: FileItem) -> None:
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the filesystem, and the like
+        return False
+
+
+def _probe_masks(item: FileItem, max_pixels: int) -> None:
     """Masks exist, are raster images, and have their image's size (read from the headers)."""
     if not item.masks:
         return
     for mask in item.masks:
-        if not mask.is_file():
+        if not _is_file(mask):
             raise BadInputError(item.where, f"mask file not found: {mask}")
     if kind_of(item.path) != "raster":
         raise BadInputError(item.where, "a stored mask needs a PNG/JPEG/TIFF/BMP image (NIfTI masks choose slices)")
-    check_mask_sizes(item.path, item.masks)
+    check_mask_sizes(item.path, item.masks, max_pixels)
 
 
 def _require_every_class(source: FileSource, present: set[int], why: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from synthmed.errors import SynthmedError
+from synthmed.prepare.readers import DEFAULT_MAX_PIXELS
 
 DEFAULT_FILE_RESOLUTION = 64
 
@@ -43,6 +44,10 @@ def prepare(
     seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable files; list them in "
                                   "dataset.json 'skipped' and skipped.csv."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images with more pixels "
+                                   "than this (decompression bombs), before decoding them; --skip-bad skips them."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help="Let CSV paths leave the CSV's folder "
+                                       "(absolute or ../); counted in dataset.json source.outside_csv_folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
 ) -> None:
     """Turn a source of images into a prepared dataset (PNG images + dataset.json)."""
@@ -66,9 +71,9 @@ def prepare(
 
     opts = _options(resolution or DEFAULT_FILE_RESOLUTION, channels, bit_depth, square, resize_filter)
     read_opts = ReadOptions(window_center=window_center, window_width=window_width, nifti_slices=nifti_slices,
-                            nifti_mask_suffix=nifti_mask, nifti_volume=nifti_volume)
+                            nifti_mask_suffix=nifti_mask, nifti_volume=nifti_volume, max_pixels=max_pixels)
     ratios = parse_ratios(split_ratios)
-    source = scan_folder(folder, read_opts) if folder is not None else read_csv_source(csv_file)  # type: ignore[arg-type]
+    source = scan_folder(folder, read_opts) if folder is not None else read_csv_source(csv_file, allow_outside)  # type: ignore[arg-type]
     build_from_files(source, out, opts, read_opts, ratios=ratios, seed=seed, skip_bad=skip_bad, overwrite=overwrite)
     typer.echo(render_table(describe(PreparedDataset.open(out))))
 

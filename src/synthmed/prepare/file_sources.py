@@ -14,6 +14,7 @@ paths are relative to the CSV's folder.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,11 +119,17 @@ def _hidden_below(path: Path, top: Path) -> bool:
     return any(is_ignored(Path(part)) for part in path.relative_to(top).parts)
 
 
-def read_csv_source(csv_path: Path) -> FileSource:
-    """Rows of ``path,label[,patient_id][,split][,mask]``; every referenced file must exist."""
+def read_csv_source(csv_path: Path, allow_outside: bool = False) -> FileSource:
+    """Rows of ``path,label[,patient_id][,split][,mask]``; every referenced file must exist.
+
+    A path listed twice is an error naming both rows (one image would count twice, perhaps under two labels
+    or in two splits). Paths leaving the CSV's folder (absolute, or ``..``) are refused unless
+    ``allow_outside``: a CSV from elsewhere must not make prepare read arbitrary files unasked; with it,
+    their number is recorded in dataset.json (``source.outside_csv_folder``).
+    """
     rows = _read_rows(csv_path)
     base = csv_path.parent
-    raw_labels = [row["label"].strip() for row in rows]
+    raw_labels = [(row.get("label") or "").strip() for row in rows]
     for i, value in enumerate(raw_labels):
         if not value:
             raise BadInputError(csv_path, f"row {i + 2}: empty label")
@@ -130,21 +137,48 @@ def read_csv_source(csv_path: Path) -> FileSource:
     require_two_classes(csv_path, classes)
     has_split = any((row.get("split") or "").strip() for row in rows)
     items = []
+    first_row: dict[str, int] = {}
+    outside = 0
     for i, row in enumerate(rows):
         where = f"{csv_path} row {i + 2}"  # row 1 is the header
-        rel = (row.get("path") or "").strip()
+        rel = _row_path(csv_path, i, row, "path")
         if not rel:
             raise BadInputError(csv_path, f"row {i + 2}: empty path")
+        key = os.path.normpath(rel)
+        if key in first_row:
+            j = first_row[key]
+            raise BadInputError(csv_path, f"rows {j + 2} and {i + 2} both list {rel} (labels {raw_labels[j]} and "
+                                          f"{raw_labels[i]}); list each image once")
+        first_row[key] = i
         split = _row_split(csv_path, i, row) if has_split else None
-        mask = (row.get("mask") or "").strip()
+        mask = _row_path(csv_path, i, row, "mask")
+        leaving = [p for p in (rel, mask) if p and _leaves_folder(p)]
+        if leaving and not allow_outside:
+            raise BadInputError(csv_path, f"row {i + 2}: {leaving[0]} is outside the CSV's folder "
+                                          "(pass --allow-outside, or data.allow_outside: true, to read it)")
+        outside += bool(leaving)
         mask_path = base / mask if mask else None
         volume = is_nifti(base / rel)  # a NIfTI's mask chooses slices; a raster image's mask is stored
         items.append(FileItem(path=base / rel, label=index[raw_labels[i]], split=split,
                               patient_id=(row.get("patient_id") or "").strip() or None,
                               mask=mask_path if volume else None,
                               masks=(mask_path,) if mask_path is not None and not volume else (), where=where))
-    return FileSource(classes=classes, items=items, root=base, has_splits=has_split,
-                      description={"type": "csv", "file": str(csv_path.absolute()), "rows": len(rows)})
+    description = {"type": "csv", "file": str(csv_path.absolute()), "rows": len(rows)}
+    if outside:
+        description["outside_csv_folder"] = outside
+    return FileSource(classes=classes, items=items, root=base, has_splits=has_split, description=description)
+
+
+def _row_path(csv_path: Path, i: int, row: dict[str, str], column: str) -> str:
+    value = (row.get(column) or "").strip()
+    if "\0" in value:
+        raise BadInputError(csv_path, f"row {i + 2}: {column} contains a NUL character")
+    return value
+
+
+def _leaves_folder(rel: str) -> bool:
+    """Absolute, or climbing out with ``..`` (judged on the text: a symlink inside the folder is the user's own)."""
+    return Path(rel).is_absolute() or os.path.normpath(rel).split(os.sep)[0] == ".."
 
 
 def missing_file_error(item: FileItem) -> BadInputError:

@@ -20,7 +20,7 @@ import numpy as np
 
 from synthmed.errors import BadInputError
 from synthmed.prepare.preprocess import PreprocessOptions, make_square, resize
-from synthmed.prepare.readers import RASTER_SUFFIXES, raster_size, read_raster
+from synthmed.prepare.readers import DEFAULT_MAX_PIXELS, RASTER_SUFFIXES, raster_size, read_raster
 
 # NAME_mask.png, NAME_mask_1.png (case-insensitive "_mask"); the image is NAME.<any raster suffix>.
 _MASK_NAME = re.compile(r"^(?P<stem>.+)_mask(?:_(?P<n>\d+))?$", re.IGNORECASE)
@@ -62,21 +62,22 @@ def pair_masks(files: Sequence[Path]) -> tuple[list[Path], dict[Path, tuple[Path
     return images, {image: tuple(sorted(ms)) for image, ms in paired.items()}
 
 
-def check_mask_sizes(image: Path, masks: Sequence[Path]) -> None:
+def check_mask_sizes(image: Path, masks: Sequence[Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Header check: every mask has its image's width and height."""
-    size = raster_size(image)
+    size = raster_size(image, max_pixels)
     for mask in masks:
-        mask_size = raster_size(mask)
+        mask_size = raster_size(mask, max_pixels)
         if mask_size != size:
             raise BadInputError(mask, f"mask is {mask_size[0]}x{mask_size[1]} but its image {image.name} is "
                                       f"{size[0]}x{size[1]} (a mask must have its image's size)")
 
 
-def read_mask(image: Path, masks: Sequence[Path], shape: tuple[int, int]) -> np.ndarray:
+def read_mask(image: Path, masks: Sequence[Path], shape: tuple[int, int],
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The union of ``masks`` as a bool (H, W) array; ``shape`` is the image's decoded (H, W)."""
     merged = np.zeros(shape, dtype=bool)
     for mask in masks:
-        pixels = read_raster(mask)
+        pixels = read_raster(mask, max_pixels)
         plane = pixels if pixels.ndim == 2 else pixels.max(axis=2)
         if plane.shape != shape:
             raise BadInputError(mask, f"mask is {plane.shape[1]}x{plane.shape[0]} but its image {image.name} is "

@@ -78,29 +78,49 @@ def locate_or_download(name: str, size: int, root: Path | None) -> Path:
     return path
 
 
+def _read_split(path: Path, npz, split: str, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One split's images (N, H, W[, C]) and integer labels, checked."""
+    try:  # arrays are decompressed here: a corrupt member fails now
+        images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
+    except Exception as exc:
+        raise BadInputError(path, f"cannot read {split} arrays ({_first_line(exc)})") from None
+    if images.ndim not in (3, 4) or images.dtype.kind not in "uif" or labels.ndim == 0 or labels.dtype.kind not in "ui":
+        raise BadInputError(path, f"{split}: expected images (N, H, W[, C]) and integer labels, got "
+                                  f"{images.dtype} {images.shape} and {labels.dtype} {labels.shape}")
+    if images.ndim == 4 and images.shape[3] not in (1, 3, 4):
+        raise BadInputError(path, f"{split}_images has {images.shape[3]} channels; expected 1 or 3")
+    if min(images.shape[1:3]) < 1:
+        raise BadInputError(path, f"{split}_images are empty ({images.shape})")
+    labels = labels.reshape(len(labels), -1)
+    if labels.shape[1] != 1:
+        raise BadInputError(path, f"{split}_labels has {labels.shape[1]} columns; expected one label per image")
+    if len(images) != len(labels):
+        raise BadInputError(path, f"{split}: {len(images)} images but {len(labels)} labels")
+    labels = labels[:, 0].astype(np.int64)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise BadInputError(path, f"{split}_labels outside 0..{n_classes - 1}")
+    return images, labels
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def read_medmnist(path: Path, name: str) -> ArraySource:
     """Read an official MedMNIST .npz; every required key must be present and consistent."""
+    info = medmnist_info(name)
+    classes = [info["label"][str(i)] for i in range(len(info["label"]))]
     try:
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise BadInputError(path, f"not a readable .npz file ({exc})") from None
+    except Exception as exc:  # OSError, ValueError, BadZipFile, EOFError, ...: all mean a corrupt file here
+        raise BadInputError(path, f"not a readable .npz file ({_first_line(exc)})") from None
+    if not hasattr(npz, "files"):  # a bare .npy array, not an archive of named arrays
+        raise BadInputError(path, "not a .npz archive of named arrays (a single .npy array?)")
     with npz:
         missing = [k for k in REQUIRED_KEYS if k not in npz.files]
         if missing:
             raise BadInputError(path, f"npz is missing keys {', '.join(missing)} (has {', '.join(npz.files)})")
-        info = medmnist_info(name)
-        classes = [info["label"][str(i)] for i in range(len(info["label"]))]
-        splits = {}
-        for split in ("train", "val", "test"):
-            images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
-            labels = labels.reshape(len(labels), -1)
-            if labels.shape[1] != 1:
-                raise BadInputError(path, f"{split}_labels has {labels.shape[1]} columns; expected one label per image")
-            if len(images) != len(labels):
-                raise BadInputError(path, f"{split}: {len(images)} images but {len(labels)} labels")
-            labels = labels[:, 0].astype(np.int64)
-            if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
-                raise BadInputError(path, f"{split}_labels outside 0..{len(classes) - 1}")
-            splits[split] = (images, labels)
+        splits = {split: _read_split(path, npz, split, len(classes)) for split in ("train", "val", "test")}
     return ArraySource(classes=classes, splits=splits, description={"type": "medmnist", "name": name,
                                                                     "file": path.name})

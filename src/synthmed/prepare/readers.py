@@ -23,6 +23,7 @@ Heavy readers (pydicom, nibabel) are imported inside the functions.
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ SUPPORTED = ", ".join((*RASTER_SUFFIXES, *DICOM_SUFFIXES, *NIFTI_SUFFIXES))
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 
 Image01 = np.ndarray
+
+# Pillow's own guard (a warning above 89 MP, an error above twice that) would print warnings or raise its own
+# exception type; synthmed checks the header's size itself, before decoding, with one limit users can change.
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's Image.MAX_IMAGE_PIXELS: about 9459 x 9459
 SliceList = list[tuple[Image01, dict[str, Any]]]
 
 
@@ -51,8 +56,11 @@ class ReadOptions:
     nifti_slices: str = "all"  # "all", "middle:N" or "mask"
     nifti_mask_suffix: str = "_mask"  # <name>_mask.nii.gz beside <name>.nii.gz
     nifti_volume: int | None = None  # which volume of a 4-D NIfTI
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images (decompression bombs) are refused before decoding
 
     def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise SynthmedError(f"--max-pixels must be positive, got {self.max_pixels}")
         if (self.window_center is None) != (self.window_width is None):
             raise SynthmedError("give both --window-center and --window-width, or neither")
         if self.window_width is not None and self.window_width <= 0:
@@ -138,11 +146,12 @@ def probe_image(path: Path, opts: ReadOptions) -> tuple[int, tuple[int, int]]:
     """(channels 1 or 3, (height, width)) from the header (colour rasters are decoded to test R=G=B)."""
     kind = kind_of(path)
     if kind == "raster":
-        width, height = raster_size(path)
-        return _probe_raster(path), (height, width)
+        width, height = raster_size(path, opts.max_pixels)
+        return _probe_raster(path, opts.max_pixels), (height, width)
     if kind == "dicom":
         ds = _read_dicom_dataset(path, defer=True)
-        return (3 if int(ds.get("SamplesPerPixel", 1)) >= 3 else 1), (int(ds.get("Rows", 0)), int(ds.get("Columns", 0)))
+        shape = _dicom_shape(path, ds, opts.max_pixels)
+        return (3 if _dicom_int(path, ds, "SamplesPerPixel", 1) >= 3 else 1), shape
     shape = _load_nifti(path).shape  # header check
     return 1, (int(shape[1]) if len(shape) > 1 else 1, int(shape[0]) if shape else 1)
 
@@ -151,7 +160,7 @@ def read_image(path: Path, opts: ReadOptions, mask: Path | None = None) -> Slice
     """All images in one file, as (float32 pixels in [0, 1], info) pairs."""
     kind = kind_of(path)
     if kind == "raster":
-        return [(read_raster(path), {})]
+        return [(read_raster(path, opts.max_pixels), {})]
     if kind == "dicom":
         return _read_dicom(path, opts)
     return _read_nifti(path, opts, mask)
@@ -161,19 +170,45 @@ def read_image(path: Path, opts: ReadOptions, mask: Path | None = None) -> Slice
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
-def _probe_raster(path: Path) -> int:
-    """1 for gray modes and for colour files whose channels are all equal (decoded to check), else 3."""
+@contextmanager
+def _open_raster(path: Path, max_pixels: int):
+    """``PIL.Image.open`` with the size checked against ``max_pixels`` first; every failure a ``BadInputError``.
+
+    Why ``except Exception`` around the decoder: Pillow raises many types (OSError, ValueError, SyntaxError,
+    struct.error, IndexError, ZeroDivisionError, ...) for corrupt bytes, and every one means the same to a user.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our check below replaces Pillow's
     try:
-        with Image.open(path) as im:
-            if im.mode in _GRAY_MODES:
-                return 1
-    except UnidentifiedImageError:
-        raise BadInputError(path, "not a readable image (unknown format or corrupt header)") from None
-    except (OSError, ValueError) as exc:
-        raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
-    return 1 if equal_channels(read_raster(path)) else 3
+        try:
+            im = Image.open(path)
+        except UnidentifiedImageError:
+            raise BadInputError(path, "not a readable image (unknown format or corrupt header)") from None
+        except Exception as exc:
+            raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
+        with im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise BadInputError(path, f"image is {width}x{height}, larger than the limit {max_pixels} pixels "
+                                          "(--max-pixels)")
+            try:
+                yield im
+            except BadInputError:
+                raise
+            except Exception as exc:
+                raise BadInputError(path, f"corrupt or truncated image ({_first_line(exc)})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _probe_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """1 for gray modes and for colour files whose channels are all equal (decoded to check), else 3."""
+    with _open_raster(path, max_pixels) as im:
+        if im.mode in _GRAY_MODES:
+            return 1
+    return 1 if equal_channels(read_raster(path, max_pixels)) else 3
 
 
 # Most ultrasound and X-ray exports are RGB files of a gray picture. One 8-bit level of tolerance absorbs
@@ -190,32 +225,22 @@ def equal_channels(pixels: Image01) -> bool:
     return bool(np.abs(rgb[:, :, 0] - rgb[:, :, 1]).max() <= tol and np.abs(rgb[:, :, 1] - rgb[:, :, 2]).max() <= tol)
 
 
-def raster_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the header; raises ``BadInputError`` for unreadable files."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except UnidentifiedImageError:
-        raise BadInputError(path, "not a readable image (unknown format or corrupt header)") from None
-    except (OSError, ValueError) as exc:
-        raise BadInputError(path, f"not a readable image ({_first_line(exc)})") from None
+def raster_size(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header; raises ``BadInputError`` for unreadable or too large files."""
+    with _open_raster(path, max_pixels) as im:
+        return im.size
 
 
-def read_raster(path: Path) -> Image01:
+def read_raster(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image01:
     """One PNG/JPEG/TIFF/BMP as float32 pixels in [0, 1] (see the module docstring)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    try:
-        with Image.open(path) as im:
-            im.load()  # decodes now: a truncated or corrupt file fails here
-            im = ImageOps.exif_transpose(im)  # photos (dermoscopy, fundus) may store rotation in EXIF only
-            if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
-                im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-            arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise BadInputError(path, f"corrupt or truncated image ({_first_line(exc)})") from None
+    with _open_raster(path, max_pixels) as im:
+        im.load()  # decodes now: a truncated or corrupt file fails here
+        im = ImageOps.exif_transpose(im)  # photos (dermoscopy, fundus) may store rotation in EXIF only
+        if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+            im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+        arr = np.asarray(im)
     return _raster_to_unit(path, arr)
 
 
@@ -268,30 +293,49 @@ def _read_dicom_dataset(path: Path, defer: bool):
             ds = pydicom.dcmread(path, defer_size="1 KB" if defer else None)
     except InvalidDicomError as exc:
         raise BadInputError(path, f"unreadable DICOM ({_first_line(exc)})") from None
-    except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # pydicom raises many types (OSError, ValueError, struct.error, ...) on corrupt files
         raise BadInputError(path, f"unreadable DICOM ({_first_line(exc)})") from None
     if "PixelData" not in ds:
         raise BadInputError(path, "DICOM has no pixel data")
     return ds
 
 
+def _dicom_int(path: Path, ds, keyword: str, default: int) -> int:
+    try:
+        return int(ds.get(keyword, default) or default)
+    except Exception:  # a corrupt element: bytes that are no number, a wrong VR, ...
+        raise BadInputError(path, f"DICOM {keyword} is not a number") from None
+
+
+def _dicom_shape(path: Path, ds, max_pixels: int) -> tuple[int, int]:
+    """(rows, columns) from the header, refused above ``max_pixels`` per frame like a raster image."""
+    rows, cols = _dicom_int(path, ds, "Rows", 0), _dicom_int(path, ds, "Columns", 0)
+    if rows * cols > max_pixels:
+        raise BadInputError(path, f"image is {cols}x{rows}, larger than the limit {max_pixels} pixels (--max-pixels)")
+    return rows, cols
+
+
 def _read_dicom(path: Path, opts: ReadOptions) -> SliceList:
     from pydicom.pixels import apply_modality_lut
 
     ds = _read_dicom_dataset(path, defer=False)
+    _dicom_shape(path, ds, opts.max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises many types for truncated or undecodable pixel data
         raise BadInputError(path, f"cannot decode DICOM pixel data ({_first_line(exc)})") from None
-    samples = int(ds.get("SamplesPerPixel", 1))
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = _dicom_int(path, ds, "SamplesPerPixel", 1)
+    frames = _dicom_int(path, ds, "NumberOfFrames", 1)
     if frames == 1:
         pixels = pixels[None]
     if samples >= 3:  # colour: pydicom already converted YBR to RGB; no LUTs apply
         return [(_raster_to_unit(path, frame), {"frame": i} if frames > 1 else {}) for i, frame in enumerate(pixels)]
-    values = apply_modality_lut(pixels, ds)
+    try:
+        values = apply_modality_lut(pixels, ds)
+    except Exception as exc:  # a corrupt rescale or LUT element
+        raise BadInputError(path, f"cannot apply the DICOM rescale ({_first_line(exc)})") from None
     if opts.window_center is not None and opts.window_width is not None:
         images = [linear_window(v, opts.window_center, opts.window_width) for v in values]
     else:

@@ -7,10 +7,12 @@ either the old file or the complete new one, never a half-written file.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,61 @@ def torch_save(obj: Any, target: str | Path) -> None:
         torch.save(obj, tmp)
 
 
+# When this process started (close enough: when synthmed was imported); a .partial folder older than this
+# whose process is gone was left by a run that was killed.
+PROCESS_START = time.time()
+
+
+def check_output_folder(target: Path, overwrite: bool) -> None:
+    """An output folder may be new, empty, or (with ``overwrite``) replaced; never a file."""
+    if target.exists() and not target.is_dir():
+        raise SynthmedError(f"{target}: is a file; the output must be a folder (give a new folder name)")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise SynthmedError(f"{target}: output folder exists and is not empty (use --overwrite)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthmedError(f"{target.parent}: cannot create the output's parent folder ({exc.strerror})") from None
+
+
+def remove_stale_partials(target: Path, log=None) -> list[Path]:
+    """Remove ``.<name>.*.partial`` siblings of ``target`` left by killed runs; say so on stderr.
+
+    Only this target's own kind (its name), only folders older than this process, and never one whose
+    recorded process is still running (a concurrent build of the same output).
+    """
+    import sys
+
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        pid = _partial_pid(tmp, target.name)
+        try:
+            older = tmp.stat().st_mtime < PROCESS_START
+        except OSError:
+            continue
+        if not tmp.is_dir() or not older or pid == os.getpid() or (pid is not None and _alive(pid)):
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+        (log or (lambda m: print(m, file=sys.stderr)))(f"removed {tmp}: a partial folder left by an earlier killed run")
+    return removed
+
+
+def _partial_pid(tmp: Path, name: str) -> int | None:
+    head = tmp.name[len(name) + 2 :].split(".", 1)[0]  # ".<name>.<pid>.<random>.partial"
+    return int(head) if head.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Build a whole output folder in a temporary sibling and rename it into place at the end.
@@ -75,10 +132,10 @@ def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
     after the new folder is complete.
     """
     target = Path(target).absolute()
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise SynthmedError(f"{target}: output folder exists and is not empty (use --overwrite)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    check_output_folder(target, overwrite)
+    remove_stale_partials(target)
+    # The pid in the name tells a later run whether the process that built this folder is still alive.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".partial", dir=target.parent))
     try:
         yield tmp
     except BaseException:
