@@ -19,8 +19,7 @@ import time
 import torch
 from torch import nn
 
-from synthmed.classify.models import build_model, count_parameters
-from synthmed.classify.train import pick_device
+from synthmed.classify.models import build_model, count_parameters, pick_device
 
 
 def time_training(arch: str, size: int, batch: int, steps: int, warmup: int, device: torch.device) -> dict:

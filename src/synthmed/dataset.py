@@ -120,13 +120,19 @@ class PreparedDataset:
         return [s for s in SPLITS if self.meta["splits"].get(s)]
 
     def entries(self, split: str) -> list[dict[str, Any]]:
-        return list(self.meta["splits"].get(split) or [])
+        """A copy of the split's entries (the caller may change it)."""
+        return list(self._stored(split))
+
+    def _stored(self, split: str) -> list[dict[str, Any]]:
+        """The split's entries themselves, for reading: the per-item loaders must not copy the whole list for
+        every image (that made one epoch of a lazily read set O(N^2))."""
+        return self.meta["splits"].get(split) or []
 
     def labels(self, split: str) -> np.ndarray:
-        return np.array([e["label"] for e in self.entries(split)], dtype=np.int64)
+        return np.array([e["label"] for e in self._stored(split)], dtype=np.int64)
 
     def class_counts(self, split: str) -> dict[str, int]:
-        counts = Counter(int(e["label"]) for e in self.entries(split))
+        counts = Counter(int(e["label"]) for e in self._stored(split))
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
     @property
@@ -199,7 +205,7 @@ class PreparedDataset:
 
     def load_images(self, split: str, indices: np.ndarray | list[int] | None = None) -> np.ndarray:
         """Images of a split as an (N, H, W, C) array in their stored dtype."""
-        entries = self.entries(split)
+        entries = self._stored(split)
         if indices is not None:
             entries = [entries[int(i)] for i in indices]
         if not entries:
@@ -212,10 +218,22 @@ class PreparedDataset:
 
         images = self.load_images(split, indices)
         x = to_unit_range(images, self.bit_depth) * 2.0 - 1.0
-        labels = self.labels(split)
-        if indices is not None:
-            labels = labels[np.asarray(indices, dtype=np.int64)]
+        if indices is None:
+            labels = self.labels(split)
+        else:
+            stored = self._stored(split)
+            labels = np.array([stored[int(i)]["label"] for i in indices], dtype=np.int64)
         return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def check_alike(ds: PreparedDataset, reference: PreparedDataset, reference_name: str = "the real set") -> None:
+    """``ds`` must have the reference's classes (same order), resolution and channels: one line naming both."""
+    if ds.classes != reference.classes:
+        raise SynthmedError(f"{ds.root}: classes {ds.classes} differ from {reference_name}'s {reference.classes} "
+                            f"({reference.root})")
+    if (ds.resolution, ds.channels) != (reference.resolution, reference.channels):
+        raise SynthmedError(f"{ds.root}: images are {ds.resolution}px x{ds.channels} channel(s), {reference_name}'s "
+                            f"{reference.resolution}px x{reference.channels} ({reference.root}); prepare both alike")
 
 
 def to_unit_range(images: np.ndarray, bit_depth: int = 8) -> np.ndarray:

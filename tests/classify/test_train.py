@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from synthmed.classify import commands
 from synthmed.classify.data import augmentation, class_weights
 from synthmed.classify.evaluate import evaluate_model
-from synthmed.classify.models import build_model
+from synthmed.classify.models import build_model, load_model
 from synthmed.classify.results import read_predictions
-from synthmed.classify.train import load_model, train_classifier
+from synthmed.classify.train import train_classifier
 from synthmed.errors import BadInputError, MissingWeightsError
 
 

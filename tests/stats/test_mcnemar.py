@@ -34,13 +34,33 @@ def test_chi_square_with_continuity_correction() -> None:
     assert res.p == pytest.approx(ref.pvalue)
 
 
-def test_matches_statsmodels_on_random_pairs() -> None:
+def test_random_pairs_against_a_table_counted_here() -> None:
+    """The table is counted case by case here (not taken from the wrapper), and p comes from SciPy's exact
+    binomial or the continuity-corrected chi-square formula, not from the statsmodels call the wrapper makes."""
     rng = np.random.default_rng(0)
     for n in (20, 200):
         a, b = rng.random(n) < 0.8, rng.random(n) < 0.7
+        only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
+        only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
+        both = sum(1 for x, y in zip(a, b, strict=True) if x and y)
         res = mcnemar_test(a, b)
-        ref = mcnemar(res.table, exact=res.exact, correction=True)
-        assert res.p == pytest.approx(ref.pvalue)
+        assert res.table == [[both, only_a], [only_b, n - both - only_a - only_b]]
+        discordant = only_a + only_b
+        if discordant < 25:
+            expected = binomtest(min(only_a, only_b), discordant, 0.5).pvalue
+        else:
+            expected = chi2.sf((abs(only_a - only_b) - 1) ** 2 / discordant, 1)
+        assert res.exact == (discordant < 25) and res.p == pytest.approx(expected)
+
+
+def test_hand_computed_table_from_labels() -> None:
+    # a right on cases 0-7, b right on 0, 1 and 8: both 2, only a 6, only b 1, neither 1 (10 cases).
+    a = np.array([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], bool)
+    b = np.array([1, 1, 0, 0, 0, 0, 0, 0, 1, 0], bool)
+    res = mcnemar_test(a, b)
+    assert res.table == [[2, 6], [1, 1]] and (res.only_a_correct, res.only_b_correct) == (6, 1)
+    # Exact (7 discordant pairs): 2 * P(Bin(7, 1/2) <= 1) = 2 * (1 + 7) / 128 = 0.125.
+    assert res.exact and res.p == pytest.approx(0.125)
 
 
 def test_no_discordant_pairs_and_length_mismatch() -> None:

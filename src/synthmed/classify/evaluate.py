@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn import metrics as skm
 
+from synthmed.classify.models import load_model, pick_device
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.utils.atomic import write_json, write_text
@@ -135,8 +136,6 @@ def predictions_csv(indices: np.ndarray, labels: np.ndarray, preds: np.ndarray, 
 def evaluate_model(model_dir: str | Path, test: str, out: str | Path, batch_size: int = 256,
                    device: str = "auto", predictions: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a trained classifier on real test images; write the JSON and the predictions CSV."""
-    from synthmed.classify.train import load_model, pick_device
-
     model, meta = load_model(model_dir)
     ds, split = PreparedDataset.open_spec(test, "test")
     _check_test_set(ds, meta)

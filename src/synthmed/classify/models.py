@@ -230,3 +230,30 @@ def _check_forward(model: Classifier, arch: str, in_chans: int, resolution: int)
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+MODEL_FILE = "model.pt"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a trained classifier (eval mode) and its metadata (classes, positive class, threshold...)."""
+    path = Path(model_dir)
+    path = path / MODEL_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise BadInputError(path, f"no {MODEL_FILE} (not a model folder made by 'synthmed train-classifier')")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        meta = ckpt["meta"]
+    except (RuntimeError, KeyError, OSError, EOFError) as exc:
+        raise BadInputError(path, f"cannot read classifier checkpoint ({exc})") from None
+    model = build_model(meta["arch"], meta["in_chans"], meta["num_classes"], "none", meta["head"],
+                        resolution=None, input_size=meta.get("input_size"),
+                        channel_mode=meta.get("channel_mode", "native"), small_stem=meta.get("small_stem"))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), meta

@@ -28,13 +28,13 @@ takes the first images of the same per-class order (a subset of a larger fractio
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from synthmed.dataset import PreparedDataset
+from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.errors import SynthmedError
+from synthmed.utils.allocation import allocate
 
 SOURCES = ("real", "synthetic", "mixed")
 DRAWS = ("stratified", "balanced")
@@ -123,23 +123,6 @@ def parse_train_spec(text: str) -> TrainSpec:
                      source=values.get("source", ""), draw=values.get("draw", "stratified"), subset_seed=subset_seed)
 
 
-def allocate(total: int, weights: Sequence[float]) -> np.ndarray:
-    """Split ``total`` into integers proportional to ``weights`` that sum to exactly ``total``.
-
-    Largest-remainder (Hamilton) rule, ties to the lower index. Hand-written because the per-class
-    counts must be exact and predictable for tests and tables; sklearn's stratified splitters
-    allocate with their own randomized rounding.
-    """
-    w = np.asarray(weights, dtype=np.float64)
-    if total < 0 or w.sum() <= 0:
-        raise ValueError("allocate needs total >= 0 and positive weights")
-    quotas = total * w / w.sum()
-    counts = np.floor(quotas).astype(np.int64)
-    order = np.argsort(-(quotas - counts), kind="stable")
-    counts[order[: total - int(counts.sum())]] += 1
-    return counts
-
-
 def round_half_up(x: float) -> int:
     """Round .5 up (Python's round() rounds half to even), so counts are easy to compute by hand."""
     return math.floor(x + 0.5)
@@ -190,7 +173,7 @@ def resolve(spec: TrainSpec, seed: int) -> Composition:
     real, real_split = PreparedDataset.open_spec(spec.real, "train") if spec.real else (None, None)
     syn, syn_split = PreparedDataset.open_spec(spec.synthetic, "train") if spec.synthetic else (None, None)
     if real is not None and syn is not None:
-        check_compatible(real, syn)
+        check_alike(syn, real, "the real dataset")  # same classes (in order), size and channels
     classes = (real or syn).classes  # type: ignore[union-attr]
     real_idx = np.zeros(0, dtype=np.int64)
     real_counts = np.zeros(len(classes), dtype=np.int64)
@@ -221,15 +204,6 @@ def resolve(spec: TrainSpec, seed: int) -> Composition:
 
 def _per_class(labels: np.ndarray, k: int) -> list[int]:
     return np.bincount(labels, minlength=k).astype(int).tolist()
-
-
-def check_compatible(real: PreparedDataset, syn: PreparedDataset) -> None:
-    """Synthetic images must have the real set's classes (same order), size and channels."""
-    if syn.classes != real.classes:
-        raise SynthmedError(f"{syn.root}: classes {syn.classes} differ from the real dataset's {real.classes}")
-    if (syn.resolution, syn.channels) != (real.resolution, real.channels):
-        raise SynthmedError(f"{syn.root}: images are {syn.resolution}px x{syn.channels} channel(s), the real ones "
-                            f"{real.resolution}px x{real.channels}; prepare both at one size")
 
 
 def real_subset(labels: np.ndarray, fraction: float, seed: int, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:

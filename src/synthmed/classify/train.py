@@ -23,22 +23,14 @@ from tqdm.auto import tqdm
 
 from synthmed.classify.data import ImageSet, augmentation, balanced_sampler, class_weights
 from synthmed.classify.evaluate import auc_score, predict, predict_labels, predictions_csv, youden_threshold
-from synthmed.classify.models import build_model, count_parameters
+from synthmed.classify.models import MODEL_FILE, build_model, count_parameters, pick_device
 from synthmed.classify.options import TrainConfig
 from synthmed.classify.spec import Composition, TrainSpec, parse_train_spec, resolve
-from synthmed.dataset import PreparedDataset
-from synthmed.errors import BadInputError, SynthmedError
+from synthmed.dataset import PreparedDataset, check_alike
+from synthmed.errors import SynthmedError
 from synthmed.utils.atomic import atomic_dir, torch_save, write_json, write_text
 from synthmed.utils.options import validate
 from synthmed.utils.seeding import seed_everything
-
-MODEL_FILE = "model.pt"
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def train_classifier(train: str | TrainSpec, val: str, out: str | Path, *, overwrite: bool = False,
@@ -59,11 +51,7 @@ def train_classifier(train: str | TrainSpec, val: str, out: str | Path, *, overw
 def _check_val(val: PreparedDataset, comp: Composition) -> None:
     first = comp.real or comp.synthetic
     assert first is not None
-    if val.classes != comp.classes:
-        raise SynthmedError(f"{val.root}: classes {val.classes} differ from the training set's {comp.classes}")
-    if (val.resolution, val.channels) != (first.resolution, first.channels):
-        raise SynthmedError(f"{val.root}: images are {val.resolution}px x{val.channels}, the training images "
-                            f"{first.resolution}px x{first.channels}")
+    check_alike(val, first, "the training set")
 
 
 def positive_class(choice: str | int | None, comp: Composition, val: PreparedDataset, val_split: str) -> int | None:
@@ -197,21 +185,3 @@ def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out
 
 def _has_small_stem(model: nn.Module) -> bool:
     return isinstance(getattr(model.backbone, "maxpool", None), nn.Identity)
-
-
-def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a trained classifier (eval mode) and its metadata (classes, positive class, threshold...)."""
-    path = Path(model_dir)
-    path = path / MODEL_FILE if path.is_dir() else path
-    if not path.is_file():
-        raise BadInputError(path, f"no {MODEL_FILE} (not a model folder made by 'synthmed train-classifier')")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        meta = ckpt["meta"]
-    except (RuntimeError, KeyError, OSError, EOFError) as exc:
-        raise BadInputError(path, f"cannot read classifier checkpoint ({exc})") from None
-    model = build_model(meta["arch"], meta["in_chans"], meta["num_classes"], "none", meta["head"],
-                        resolution=None, input_size=meta.get("input_size"),
-                        channel_mode=meta.get("channel_mode", "native"), small_stem=meta.get("small_stem"))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(device).eval(), meta

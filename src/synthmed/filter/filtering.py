@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthmed.dataset import DatasetWriter, PreparedDataset
+from synthmed.dataset import DatasetWriter, PreparedDataset, check_alike
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.metrics import features as feat_mod
 from synthmed.metrics import memorization, prdc
@@ -32,7 +32,7 @@ def load_classifier(path: str | Path, classes: list[str]) -> tuple[torch.nn.Modu
     path = Path(path)
     if path.is_dir() or path.suffix == ".pt":
         try:
-            from synthmed.classify.train import load_model
+            from synthmed.classify.models import load_model
 
             model, meta = load_model(path)
             if list(meta.get("classes", classes)) != list(classes):
@@ -56,8 +56,7 @@ def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, c
         raise SynthmedError(f"--drop-worst-realism must be in [0, 1), got {drop_worst_realism}")
     syn, syn_split = PreparedDataset.open_spec(synthetic, "train")
     real_ds, real_split = PreparedDataset.open_spec(real, "train")
-    if syn.classes != real_ds.classes or (syn.resolution, syn.channels) != (real_ds.resolution, real_ds.channels):
-        raise SynthmedError(f"{syn.root}: classes/resolution/channels differ from the real set {real_ds.root}")
+    check_alike(syn, real_ds)
     cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     cnn, cnn_id = feat_mod.domain_cnn_for(real_ds, cache.root, feat_mod.DomainCNNConfig(seed=seed), progress)
     clf, clf_id = (load_classifier(classifier, real_ds.classes) if classifier else (cnn, f"domain CNN {cnn_id}"))

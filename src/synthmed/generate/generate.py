@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from synthmed.dataset import DatasetWriter
 from synthmed.errors import SynthmedError
+from synthmed.utils.allocation import allocate
 
 
 def class_targets(classes: list[str], train_counts: dict[str, int], per_class: int | None = None,
@@ -40,11 +41,7 @@ def class_targets(classes: list[str], train_counts: dict[str, int], per_class: i
     if balance_to is not None:
         return [max(0, balance_to - r) for r in real]
     weights = np.array(real, dtype=np.float64) if sum(real) else np.ones(len(classes))
-    exact = weights / weights.sum() * value
-    counts = np.floor(exact).astype(int)
-    for i in np.argsort(-(exact - counts), kind="stable")[: value - counts.sum()]:
-        counts[i] += 1
-    return counts.tolist()
+    return [int(n) for n in allocate(value, weights)]
 
 
 def image_seed(seed: int, index: int) -> int:

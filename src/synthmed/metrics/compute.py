@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthmed.dataset import PreparedDataset
-from synthmed.errors import SynthmedError
+from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.metrics import frechet, kid, memorization, msssim, prdc
 from synthmed.metrics.cache import FeatureCache, default_cache_dir
 from synthmed.utils.hashing import sha256_json
@@ -73,14 +72,6 @@ def _open_set(spec: str, max_images: int | None, rng: np.random.Generator) -> Im
     return ImageSet(ds, split, idx, images, labels.numpy())
 
 
-def _check_compatible(real: ImageSet, fake: ImageSet) -> None:
-    if real.ds.classes != fake.ds.classes:
-        raise SynthmedError(f"{fake.ds.root}: classes {fake.ds.classes} differ from the real set's {real.ds.classes}")
-    if (real.ds.resolution, real.ds.channels) != (fake.ds.resolution, fake.ds.channels):
-        raise SynthmedError(f"{fake.ds.root}: images are {fake.ds.resolution}px x {fake.ds.channels} channel(s), "
-                            f"the real set's are {real.ds.resolution}px x {real.ds.channels}; prepare them alike")
-
-
 def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: bool = True,
                     features: str | Path | None = None, inception_weights: str | Path | None = None,
                     out_dir: str | Path | None = None, seed: int = 0, max_images: int | None = None, *,
@@ -96,7 +87,7 @@ def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: boo
     cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
     real = _open_set(str(real_spec), max_images, rng)
     fake = _open_set(str(fake_spec), max_images, rng)
-    _check_compatible(real, fake)
+    check_alike(fake.ds, real.ds)
     classes = real.ds.classes
     res = Result(classes)
     info: dict[str, Any] = {"timings_s": {}, "n_real": len(real.labels), "n_fake": len(fake.labels),
