@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from synthmed.errors import BadInputError, MissingWeightsError, SynthmedError
+from synthmed.utils.device import pick_device  # noqa: F401 (the one device choice, used from here)
 
 HEADS = ("linear", "bn-leakyrelu")
 SMALL_STEM_MAX_SIDE = 64
@@ -233,12 +234,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 MODEL_FILE = "model.pt"
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:

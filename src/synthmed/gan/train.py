@@ -39,6 +39,7 @@ from synthmed.gan.data import TrainImages, batch_indices, to_model_range
 from synthmed.gan.options import RESUME_OVERRIDABLE, TrainConfig, net_kwargs, resolve
 from synthmed.gan.runlog import RunLog, save_png, tile, truncate_stats
 from synthmed.utils.atomic import write_json
+from synthmed.utils.device import pick_device
 from synthmed.utils.seeding import seed_everything
 
 __all__ = ["TrainConfig", "plan_run", "train_gan"]
@@ -151,15 +152,6 @@ def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
         return trainer.run()
     finally:
         gdist.shutdown(d)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SynthmedError(f"--device {name}: CUDA is not available on this machine")
-    return dev
 
 
 # -- the trainer --------------------------------------------------------------------------------

@@ -22,11 +22,9 @@ from synthmed.utils.options import given
 
 
 def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
+    from synthmed.utils.device import pick_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return device if device != "auto" else pick_device(device).type
 
 
 # -- prepare ------------------------------------------------------------------------------------------------
