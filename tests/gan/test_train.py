@@ -153,3 +153,37 @@ def test_wgan_critic_norm_new_runs_instance_old_checkpoints_layer(toy32, tmp_pat
     assert options["net_kwargs"]["critic_norm"] == "layer"
     ck2, _ = load_checkpoint(resumed, prefer="last")
     assert ck2["nimg"] == 64 and ck2["config"]["net_kwargs"]["critic_norm"] == "layer"
+
+
+def test_a_run_that_cannot_start_leaves_no_run_folder(toy32, tmp_path) -> None:
+    """A missing image stops training before the numbered run folder exists (issue 20)."""
+    from synthmed.errors import SynthmedError
+
+    next(iter(sorted((toy32.root / "images" / "train").glob("*.png")))).unlink()
+    runs = tmp_path / "runs"
+    with pytest.raises(SynthmedError):
+        train_gan(tiny_config(toy32.root, runs, "dcgan"))
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_resume_removes_only_stale_temp_files_of_its_own_writes(toy32, tmp_path) -> None:
+    """A kill during a checkpoint write leaves .last.pt.*.tmp; the next run of that folder removes it and says so,
+    but not another program's files, nor temp files newer than its own start (another live writer)."""
+    import time
+
+    run = train_gan(tiny_config(toy32.root, tmp_path / "runs", "dcgan", kimg=0.032))
+    ckpts = run / "checkpoints"
+    stale = [ckpts / ".last.pt.k1ll3d_x.tmp", ckpts / ".ckpt-0000000032.pt.abc123.tmp", run / "grids" /
+             ".grid-0000.032.png.q9z8.tmp", run / ".options.json.zz1.tmp"]
+    kept = [ckpts / ".notes.txt.abc.tmp", ckpts / "mine.tmp", run / ".last.pt.x.tmp"]
+    live = ckpts / ".best.pt.live01.tmp"
+    old = time.time() - 3600
+    for p in [*stale, *kept, live]:
+        p.write_bytes(b"partial")
+        os.utime(p, (old, old))
+    os.utime(live, (time.time() + 3600,) * 2)  # still being written by another process
+    train_gan(tiny_config(None, tmp_path / "ignored", "dcgan", resume=str(run), kimg=0.064))
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in [*kept, live])
+    line = next(ln for ln in (run / "log.txt").read_text().splitlines() if "removed 4 temp file(s)" in ln)
+    assert "checkpoints/.last.pt.k1ll3d_x.tmp" in line and "grids/.grid-0000.032.png.q9z8.tmp" in line

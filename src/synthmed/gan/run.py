@@ -16,6 +16,10 @@ from typing import Any
 from synthmed.errors import SynthmedError
 
 _NUMBERED = re.compile(r"^\d{5}-")
+# utils.atomic's temp files (".<target name>.<random>.tmp") of the files a run writes, by folder.
+_TEMP = {".": re.compile(r"^\.(options\.json|stats\.jsonl)\.[A-Za-z0-9_]+\.tmp$"),
+         "checkpoints": re.compile(r"^\.(last|best|ckpt-\d{10})\.pt\.[A-Za-z0-9_]+\.tmp$"),
+         "grids": re.compile(r"^\.(reals|grid-[\d.]+)\.png\.[A-Za-z0-9_]+\.tmp$")}
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,21 @@ class GanRun:
     def reals_grid(self) -> Path | None:
         file = self.path / "grids" / "reals.png"
         return file if file.is_file() else None
+
+    def remove_stale_temp_files(self, before: float) -> list[Path]:
+        """Delete the temp files of this run's own atomic writes (checkpoints, grids, options, stats) last changed
+        before ``before`` (a Unix time: the start of the process that now owns the run), which only a killed
+        process leaves; return what was removed. Anything else, or newer, is left alone."""
+        removed = []
+        for folder, pattern in _TEMP.items():
+            where = self.path / folder
+            if not where.is_dir():
+                continue
+            for p in sorted(where.iterdir()):
+                if pattern.match(p.name) and p.is_file() and p.stat().st_mtime < before:
+                    p.unlink()
+                    removed.append(p)
+        return removed
 
     def generator(self, device: str = "cpu", prefer: str = "best"):
         """(G_ema in eval mode, meta) of the chosen checkpoint (see ``checkpoint.load_generator``)."""

@@ -132,7 +132,12 @@ def peek_run_dir(out: str | Path, desc: str) -> Path:
 
 # -- entry point --------------------------------------------------------------------------------
 def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
-    """Train (or resume) a GAN; return the run folder. Works alone or under ``torchrun`` (DDP)."""
+    """Train (or resume) a GAN; return the run folder. Works alone or under ``torchrun`` (DDP).
+
+    A fresh run's folder is made only once the data is read and the networks are built, so a run that cannot
+    start (a missing image, an impossible option) leaves nothing behind.
+    """
+    started = time.time()
     device = pick_device(cfg.device)
     d = gdist.init_distributed(device.type)
     try:
@@ -143,12 +148,13 @@ def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
         if plan.cfg.batch % d.world_size or plan.cfg.batch // d.world_size < 2:
             raise SynthmedError(f"--batch {plan.cfg.batch} must split into at least 2 images per process "
                                 f"over {d.world_size} processes")
+        trainer = Trainer(plan, d, device, metric_fn)
         if plan.run_dir is None:
             from synthmed.utils.runs import next_run_dir
 
             made = next_run_dir(plan.cfg.out, plan.run_desc) if d.is_main else None
             plan.run_dir = Path(gdist.broadcast_object(str(made) if made else None, d))
-        trainer = Trainer(plan, d, device, metric_fn)
+        trainer.start(plan.run_dir, started)
         return trainer.run()
     finally:
         gdist.shutdown(d)
@@ -156,11 +162,14 @@ def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
 
 # -- the trainer --------------------------------------------------------------------------------
 class Trainer:
+    """Set up in ``__init__`` (networks, data, checkpoint state; nothing on disk), then ``start(run_dir)`` opens
+    the run folder's log and options, then ``run()`` trains."""
+
     def __init__(self, plan: Plan, d: gdist.Dist, device: torch.device, metric_fn: MetricFn | None) -> None:
         self.plan, self.cfg, self.d, self.device = plan, plan.cfg, d, device
         self.run_dir: Path = plan.run_dir  # type: ignore[assignment]
         self.metric_fn = metric_fn
-        self.log = RunLog(self.run_dir, echo=self._echo) if d.is_main else None
+        self.log: RunLog | None = None
         self._setup_precision()
         self.family = get_arch(self.cfg.arch)
         self._build()
@@ -169,10 +178,20 @@ class Trainer:
         self.nimg, self.best = 0, {"name": None, "value": None, "nimg": None}
         self.stop_requested = False
         self.side_seconds = 0.0  # metric and snapshot time, left out of img/s
+        self.rng_replayed = True
         if plan.ckpt is not None:
             self._restore(plan.ckpt)
         else:
             seed_everything(self.cfg.seed + d.rank)  # noise differs per rank; the weights were seeded alike
+
+    def start(self, run_dir: Path, started: float) -> None:
+        """Open the run folder (log, options.json); on resume, drop what a killed run left half-written."""
+        self.run_dir = run_dir
+        if self.d.is_main:
+            self.log = RunLog(self.run_dir, echo=self._echo)
+            if self.plan.ckpt is not None:
+                self._clean_after_kill(started)
+        if self.plan.ckpt is None:
             self.objective.before_training(self.data, self._batch)
         self._write_options()
 
@@ -221,7 +240,7 @@ class Trainer:
             self.ada = AdaptiveAugment(target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
         kit = Kit(G=self.G, D=self.D, G_fwd=self.G_fwd, G_train=self.G_train, D_train=self.D_ddp, device=self.device,
                   augment=self._augment, observe_real=self._observe_real, autocast=self._autocast,
-                  log=self.log.line if self.log else lambda text: None)
+                  log=lambda text: self.log.line(text) if self.log else None)
         self.objective = self.family.objective(cfg, kit)
         self.opt_G, self.opt_D = self.objective.optimizers()
 
@@ -270,14 +289,23 @@ class Trainer:
         self.objective.load_state_dict(ck.get("objective") or {})
         self.nimg, self.best = int(ck["nimg"]), dict(ck.get("best") or self.best)
         rng = ck.get("rng") or []
-        if len(rng) == self.d.world_size:
+        self.rng_replayed = len(rng) == self.d.world_size
+        if self.rng_replayed:
             restore_rng(rng[self.d.rank])
         else:  # a different number of processes cannot replay the old streams; start fresh ones
             seed_everything(self.cfg.seed + self.d.rank + self.nimg)
-        if self.log:
-            truncate_stats(self.run_dir, self.nimg)
-            self.log.line(f"resumed from {self.plan.ckpt_file} at {self.nimg / 1000:.3f} kimg"
-                          + ("" if len(rng) == self.d.world_size else " (world size changed: RNG re-seeded)"))
+
+    def _clean_after_kill(self, started: float) -> None:
+        """Stats past the checkpoint we continue from, and temp files of writes a kill interrupted, go."""
+        from synthmed.gan.run import GanRun
+
+        truncate_stats(self.run_dir, self.nimg)
+        self.log.line(f"resumed from {self.plan.ckpt_file} at {self.nimg / 1000:.3f} kimg"
+                      + ("" if self.rng_replayed else " (world size changed: RNG re-seeded)"))
+        removed = GanRun(self.run_dir).remove_stale_temp_files(before=started)
+        if removed:
+            self.log.line(f"removed {len(removed)} temp file(s) of writes a killed run left unfinished: "
+                          + ", ".join(str(p.relative_to(self.run_dir)) for p in removed))
 
     def _write_options(self) -> None:
         if not self.d.is_main:
