@@ -33,7 +33,8 @@ def test_tiny_grid_runs_end_to_end_and_resumes(breast28: PreparedDataset, breast
     kwargs = dict(ratios=[50], sources=["real", "mixed"], seeds=[1, 2], real_fractions=[0.5], arch="cnn", epochs=1,
                   batch_size=64, progress=False, echo=lines.append)
     rows = experiment.run_experiment(str(breast28.root), str(breast28_standin.root), out, **kwargs)
-    assert len(rows) == 4 and len(lines) == 4 and all("AUC" in line for line in lines)
+    assert len(rows) == 4 and lines[0].startswith("grid: 4 of 4 runs to do, 1 worker(s)")
+    assert len(lines) == 5 and all("AUC" in line and "worker" in line for line in lines[1:])
     mixed = next(r for r in rows if r["source"] == "mixed")
     # Half of 546 real = 273, split 147:399 -> 73.5 + 199.5 -> the tie goes to the first class: 74 + 199.
     # 50 % of 273 = 136.5 -> 137 synthetic, split 74:199 -> 37.13 + 99.87 -> 37 + 100.

@@ -9,6 +9,11 @@ import typer
 
 from synthmed.errors import SynthmedError
 
+WORKERS_HELP = ("Runs at once: auto (one-thread runs on every core; on a GPU, 4 runs per GPU), N, or 1 (one after "
+                "another in this process). More than 1 runs them as Ray tasks.")
+THREADS_HELP = "Intra-op threads per run (default: 1 with several workers; torch's default with --workers 1)."
+RAY_ADDRESS_HELP = "Run the grid on this Ray cluster (HOST:PORT of 'ray start --head'; also $RAY_ADDRESS)."
+
 LR_SCHEDULE_DEFAULT = "constant"
 _SCHEDULE_HELP = "constant, or cosine (annealed to 0 over --epochs)."
 
@@ -81,8 +86,12 @@ def experiment(
     budget: str = typer.Option("steps", "--budget", help="steps: every run of a real fraction takes its real-only "
                                "run's optimizer steps; epochs: every run makes --epochs passes over its own set."),
     device: str = typer.Option("auto", "--device"),
+    workers: str = typer.Option("auto", "--workers", help=WORKERS_HELP),
+    threads: int | None = typer.Option(None, "--threads", help=THREADS_HELP),
+    ray_address: str | None = typer.Option(None, "--ray-address", envvar="RAY_ADDRESS", help=RAY_ADDRESS_HELP),
 ) -> None:
     """Train and evaluate every combination; one row per run in OUT/results.csv and results.jsonl."""
+    from synthmed.classify.engine import parse_workers
     from synthmed.classify.experiment import run_experiment
 
     rows = run_experiment(real, synthetic, out, ratios=_floats(ratios, "--ratios"),
@@ -91,7 +100,7 @@ def experiment(
                           test=test, draw=draw, budget=budget, pretrained=pretrained, head=head, batch_size=batch_size,
                           lr=lr,
                           lr_schedule=lr_schedule, patience=patience or None, balance=balance, device=device,
-                          echo=typer.echo)
+                          workers=parse_workers(workers), threads=threads, ray_address=ray_address, echo=typer.echo)
     typer.echo(f"{len(rows)} runs in {out / 'results.csv'}")
 
 

@@ -23,6 +23,10 @@ Every run lives in ``OUT/runs/<run_id>/`` (``model/``, ``evaluation.json``, ``pr
 ``result.json``, its row), built in a temporary folder and renamed when complete: a run whose folder
 exists is finished and is skipped on a re-run, so a killed grid resumes where it stopped. After each run
 ``results.jsonl`` and ``results.csv`` are rewritten (atomically) from every finished run.
+
+Cells run one after another here (``workers=1``) or as Ray tasks, several at once or on a cluster
+(``synthmed.classify.engine``); either way only this process writes ``OUT``, and each run records its
+intra-op thread count (same seed and threads: the same row, whichever worker ran it).
 """
 
 from __future__ import annotations
@@ -31,18 +35,19 @@ import csv
 import io
 import json
 import shutil
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from synthmed.classify.engine import Cell, plan_cluster, plan_local, run_cells
 from synthmed.classify.evaluate import evaluate_model
 from synthmed.classify.spec import TrainSpec, resolve
 from synthmed.classify.train import train_classifier
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
-from synthmed.utils.atomic import atomic_dir, write_json, write_text
+from synthmed.utils.atomic import write_json, write_text
 from synthmed.utils.hashing import sha256_json
 
 RESULT_FILE = "result.json"
@@ -98,8 +103,13 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
                    augments: Sequence[str] = ("none",), seeds: Sequence[int] = (1,), arch: str = "cnn",
                    epochs: int = 30, val: str | None = None, test: str | None = None, draw: str = "stratified",
                    budget: str = "steps", subset_seed: int | None = None, progress: bool = True, echo=print,
+                   workers: int | None = 1, threads: int | None = None, ray_address: str | None = None,
                    **train_options: Any) -> list[dict[str, Any]]:
-    """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``."""
+    """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``.
+
+    ``workers``: runs at once (1: one after another in this process; None: sized from the machine, see
+    ``engine.plan_local``); ``threads``: intra-op threads per run; ``ray_address``: a Ray cluster to run on.
+    """
     if budget not in BUDGETS:
         raise SynthmedError(f"--budget must be one of {', '.join(BUDGETS)}, got '{budget}'")
     out = Path(out)
@@ -121,20 +131,28 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
     todo = [c for c in cells if not (out / "runs" / c.run_id / RESULT_FILE).is_file()]
     for opts in todo:  # fail now, not hours into the grid, when a cell cannot be built (too few images...)
         resolve(_spec(opts, real, synthetic, draw, subset_seed), opts.seed)
+    device = str(train_options.get("device", "auto"))
+    plan = plan_cluster(ray_address, workers, threads, device) if ray_address else \
+        plan_local(workers, threads, device)
+    jobs: list[Cell] = []
     for i, opts in enumerate(cells, 1):
-        run_dir = out / "runs" / opts.run_id
         label = f"[{i}/{len(cells)}] {opts.run_id}"
-        if (run_dir / RESULT_FILE).is_file():
+        if (out / "runs" / opts.run_id / RESULT_FILE).is_file():
             echo(f"{label}: done before, skipped")
             continue
-        start = time.perf_counter()
         steps = {"epoch_steps": baseline_epoch_steps(real, opts, train_options.get("batch_size"), subset_seed)} \
             if budget == "steps" else {}
         spec = _spec(opts, real, synthetic, draw, subset_seed)
-        row = _run_one(opts, spec, val, test, run_dir, epochs, progress, train_options | steps)
-        echo(f"{label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
-             f"({time.perf_counter() - start:.0f} s)")
+        jobs.append(Cell(opts.run_id, label, partial(build_run, opts, spec, val, test, epochs, train_options | steps)))
+    if jobs:
+        echo(f"grid: {len(jobs)} of {len(cells)} runs to do, {plan.describe()}")
+
+    def done(cell: Cell, row: dict[str, Any], worker: str) -> None:
+        echo(f"{cell.label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
+             f"({row['train_seconds']:.0f} s training, {row['threads']} thread(s), worker {worker})")
         write_results(out)
+
+    run_cells(jobs, out / "runs", plan, done, total=len(cells), progress=progress)
     return write_results(out)
 
 
@@ -170,30 +188,37 @@ def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None, su
     return batches_per_pass(baseline.n_real, batch_size or TrainConfig.model_fields["batch_size"].default)
 
 
-def _run_one(opts: RunOptions, spec: TrainSpec, val: str, test: str, run_dir: Path, epochs: int, progress: bool,
-             train_options: dict[str, Any]) -> dict[str, Any]:
-    with atomic_dir(run_dir) as tmp:
-        train_classifier(spec, val, tmp / "model", arch=opts.arch, augment=opts.augment, seed=opts.seed,
-                         epochs=epochs, progress=progress, **train_options)
-        evaluation = evaluate_model(tmp / "model", test, tmp / "evaluation.json")
-        config = json.loads((tmp / "model" / "config.json").read_text(encoding="utf-8"))
-        counts = config["training_set"]
-        metrics = {k: evaluation[k] for k in CSV_METRICS}
-        if evaluation.get("per_class"):
-            metrics["per_class"] = {c: {k: v for k, v in m.items() if k != "roc"}
-                                    for c, m in evaluation["per_class"].items()}
-        row = {"run_id": opts.run_id, "source": opts.source, "ratio": opts.ratio,
-               "real_fraction": opts.real_fraction, "augment": opts.augment, "seed": opts.seed, "arch": opts.arch,
-               "metrics": metrics, "positive_class": evaluation.get("positive_class"),
-               "positive_class_name": evaluation.get("positive_class_name"),
-               "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
-               "train_counts": counts["counts"], "real_images_hash": counts["real_images_hash"],
-               "synthetic_dataset": (counts.get("synthetic_dataset") or {}).get("path"),
-               "best_epoch": config["best_epoch"], "steps": config["steps"],
-               "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
-               "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
-               "model_dir": f"runs/{opts.run_id}/model"}
-        write_json(tmp / RESULT_FILE, row)
+def build_run(opts: RunOptions, spec: TrainSpec, val: str, test: str, epochs: int, train_options: dict[str, Any],
+              tmp: Path) -> dict[str, Any]:
+    """Train and evaluate one cell into the (temporary) folder ``tmp``; return its row (also in ``result.json``).
+
+    Called by the grid engine (which owns the folder and its atomic rename into ``OUT/runs``), here or on a
+    Ray worker, with the run's intra-op threads already set.
+    """
+    import torch
+
+    train_classifier(spec, val, tmp / "model", arch=opts.arch, augment=opts.augment, seed=opts.seed,
+                     epochs=epochs, progress=False, **train_options)
+    evaluation = evaluate_model(tmp / "model", test, tmp / "evaluation.json")
+    config = json.loads((tmp / "model" / "config.json").read_text(encoding="utf-8"))
+    counts = config["training_set"]
+    metrics = {k: evaluation[k] for k in CSV_METRICS}
+    if evaluation.get("per_class"):
+        metrics["per_class"] = {c: {k: v for k, v in m.items() if k != "roc"}
+                                for c, m in evaluation["per_class"].items()}
+    row = {"run_id": opts.run_id, "source": opts.source, "ratio": opts.ratio,
+           "real_fraction": opts.real_fraction, "augment": opts.augment, "seed": opts.seed, "arch": opts.arch,
+           "metrics": metrics, "positive_class": evaluation.get("positive_class"),
+           "positive_class_name": evaluation.get("positive_class_name"),
+           "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
+           "train_counts": counts["counts"], "real_images_hash": counts["real_images_hash"],
+           "synthetic_dataset": (counts.get("synthetic_dataset") or {}).get("path"),
+           "best_epoch": config["best_epoch"], "steps": config["steps"],
+           "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
+           "threads": torch.get_num_threads(),
+           "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
+           "model_dir": f"runs/{opts.run_id}/model"}
+    write_json(tmp / RESULT_FILE, row)
     return row
 
 

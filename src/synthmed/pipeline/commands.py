@@ -50,12 +50,22 @@ def run(
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<name>)."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda[:N] (overrides the config)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and plan; run nothing."),
+    workers: str | None = typer.Option(None, "--workers", help="Classifier runs at once (overrides "
+                                       "classify.workers): auto, N (Ray tasks) or 1 (one after another here)."),
+    threads: int | None = typer.Option(None, "--threads", help="Intra-op threads per classifier run "
+                                       "(overrides classify.threads)."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Run the classifier grid on this Ray "
+                                           "cluster (overrides classify.ray_address)."),
 ) -> None:
     """Run the main job: prepare, GAN, generate, metrics, filter, classifier grid, statistics, report."""
+    from synthmed.classify.engine import parse_workers
     from synthmed.pipeline.config import load_config
     from synthmed.pipeline.main import dry_run_text, run_pipeline
 
-    cfg = load_config(config, profile, **{"data.root": str(data_root) if data_root else None, "device": device})
+    grid = {"classify.workers": None if workers is None else (parse_workers(workers) or "auto"),
+            "classify.threads": threads, "classify.ray_address": ray_address}
+    cfg = load_config(config, profile, **{"data.root": str(data_root) if data_root else None, "device": device},
+                      **grid)
     out = out or Path("runs") / cfg.name
     if dry_run:
         typer.echo(dry_run_text(cfg, out))

@@ -188,6 +188,21 @@ class ClassifyConfig(_Section):
     options: ClassifyExperimentOptions = Field(default_factory=ClassifyExperimentOptions,
                                                description="Further train-classifier options by field name "
                                                "(patience, balance, lr_schedule, ...) and draw.")
+    # How the grid runs, not what it computes: not part of the stage's cache key (each run records its threads).
+    workers: int | Literal["auto"] = Field("auto", description="Runs at once: auto (one-thread runs on every core, "
+                                           "or 4 runs per GPU), N (N > 1: Ray tasks), or 1 (one after another in "
+                                           "the main process).")
+    threads: int | None = Field(None, ge=1, description="Intra-op threads per run (workers x threads <= cores); "
+                                "null: 1 with several workers, torch's default with one.")
+    ray_address: str | None = Field(None, description="Run the grid on this Ray cluster (HOST:PORT of 'ray start "
+                                    "--head'); null: this machine.")
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("workers must be >= 1 or 'auto'")
+        return v
 
     @field_validator("seeds")
     @classmethod

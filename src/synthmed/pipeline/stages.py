@@ -439,7 +439,9 @@ def run_classify(ctx: StageContext) -> dict:
     rows = run_experiment(str(at_resolution(ctx, real, resolution).root), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
-                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device), **given(c.options))
+                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device),
+                          workers=None if c.workers == "auto" else c.workers, threads=c.threads,
+                          ray_address=c.ray_address, **given(c.options))
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
             "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},

@@ -1,0 +1,110 @@
+"""The grid on Ray: a local cluster (`ray start --head`, two CPUs: two workers) runs a tiny grid through
+`synthmed experiment --ray-address`; every cell's result equals the in-process run's at one thread per run,
+both workers took cells, only the driver wrote the output, and a re-run resumes (trains nothing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from synthmed.classify import engine, experiment
+from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray>=2.40')")
+
+# Everything of a row that the computation decides (not how long it took, nor where it ran).
+SAME = ("run_id", "metrics", "n_train_real", "n_train_synthetic", "best_epoch", "steps", "epoch_steps", "threads")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ray_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for the nodes and the driver: token authentication on (as the README says), token in tmp."""
+    token = tmp_path / "ray_token"
+    token.write_text(secrets.token_hex(32))
+    src = str(Path(engine.__file__).parents[2])  # this checkout's synthmed, for the workers
+    return {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token), "PYTHONPATH": os.pathsep.join(
+                p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+
+
+@pytest.fixture
+def ray_cluster(tmp_path: Path, ray_env: dict[str, str]):
+    """`ray start --head` with two CPUs (two workers), in its own session: the test kills exactly what it started."""
+    port = _free_port()
+    log = tmp_path / "head.log"
+    with open(log, "w") as fh:
+        head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
+                                 "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats",
+                                 "--block"], env=ray_env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in log.read_text():
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ray start --head failed:\n{log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)  # a throwaway cluster: its whole process group, at once
+        head.wait(timeout=30)
+
+
+def test_two_ray_workers_give_the_in_process_results(breast28: PreparedDataset, ray_cluster: str, ray_env: dict,
+                                                     tmp_path: Path) -> None:
+    grid = dict(ratios=[0], sources=["real"], seeds=[1, 2], real_fractions=[0.1, 0.2], arch="cnn", epochs=1,
+                batch_size=32)
+    here = experiment.run_experiment(str(breast28.root), None, tmp_path / "here", workers=1, threads=1,
+                                     progress=False, echo=lambda s: None, **grid)
+
+    out = tmp_path / "ray"
+    args = [sys.executable, "-m", "synthmed", "experiment", "--real", str(breast28.root), "--out", str(out),
+            "--ratios", "0", "--sources", "real", "--seeds", "1,2", "--real-fractions", "0.1,0.2", "--arch", "cnn",
+            "--epochs", "1", "--batch-size", "32", "--ray-address", ray_cluster, "--workers", "2", "--threads", "1"]
+    done = subprocess.run(args, env=ray_env, capture_output=True, text=True, timeout=300)
+    printed = done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "2 worker(s) x 1 thread(s) per run (Ray cluster" in printed
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == len(here) == 4
+    assert [{k: r[k] for k in SAME} for r in rows] == [{k: r[k] for k in SAME} for r in here]
+    assert all(r["threads"] == 1 for r in rows)
+    workers = set(re.findall(r"worker (\S+:\d+)\)", printed))
+    assert len(workers) == 2, printed  # both nodes took cells
+    # Only the driver wrote OUT: each run folder complete, nothing temporary left behind.
+    for row in rows:
+        run = out / "runs" / row["run_id"]
+        assert (run / "model" / "model.pt").is_file() and (run / "predictions.csv").is_file()
+    assert not list(out.rglob("*.partial"))
+
+    # Resume: a finished grid trains nothing on the cluster.
+    again = subprocess.run(args, env=ray_env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count("done before, skipped") == 4, again.stdout
+
+
+def test_worker_plan_fits_the_cores(monkeypatch) -> None:
+    monkeypatch.setattr(engine, "usable_cores", lambda: 8)
+    assert engine.plan_local(None, None, "cpu") == engine.Plan(8, 1)
+    assert engine.plan_local(None, 2, "cpu") == engine.Plan(4, 2)
+    assert engine.plan_local(2, None, "cpu") == engine.Plan(2, 4)
+    assert engine.plan_local(1, 3, "cpu") == engine.Plan(1, 3) and not engine.Plan(1, 3).uses_ray
+    with pytest.raises(SynthmedError, match="3 x --threads 3 = 9 threads, more than this machine's 8 cores"):
+        engine.plan_local(3, 3, "cpu")
+    assert engine.parse_workers("auto") is None and engine.parse_workers("3") == 3
+    with pytest.raises(SynthmedError, match="--workers must be"):
+        engine.parse_workers("0")
