@@ -12,7 +12,8 @@ flipped left-right), so no GAN is needed and every cell is feasible. Each config
 adds the new session's time to the recorded one (``OUT/timings.json``). Cells are compared on everything
 the computation decides (metrics, steps, best epoch): identical at the same threads per run, whichever
 worker ran them; at other thread counts they may differ in the last bits of the float sums, so the JSON
-gives the largest AUC difference. Not a test: times depend on the machine and its load.
+gives the largest AUC difference. Not a test: times depend on the machine and its load, and at a tiny scale
+the first config also pays one-time warm-up, and each config with workers the start of Ray (10-30 s here).
 """
 
 from __future__ import annotations

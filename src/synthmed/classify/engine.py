@@ -134,6 +134,8 @@ def run_cells(cells: Sequence[Cell], runs_dir: Path, plan: Plan, on_done: Callab
     One progress bar for the grid (runs done / total, with its ETA); ``total`` counts cells finished
     before as well, so a resumed grid's bar starts where the last one stopped.
     """
+    if not cells:  # everything finished before: no Ray to start
+        return
     total = total if total is not None else len(cells)
     bar = tqdm(total=total, initial=total - len(cells), unit="run", desc="grid", disable=not progress,
                dynamic_ncols=True)
