@@ -12,7 +12,8 @@ Training budget (``budget``): with ``steps`` (the default) every run of a real f
 steps of that fraction's real-only run at ``epochs`` epochs (an "epoch" is that many steps, for validation,
 patience and the lr schedule), so real-only, mixed and synthetic-only runs differ only in their data; with
 ``epochs`` a mixed set makes ``epochs`` passes over its larger set and so takes more steps. The steps each
-run took are counted and recorded in its row.
+run took are counted and recorded in its row. A compute budget (``images_per_run``) caps the steps per
+epoch, so a run's cost no longer grows with the dataset (the cpu profile's quick run on a large set).
 
 Synthetic images per real fraction: ``synthetic`` may map each real fraction to its own synthetic set (the
 main job's GAN trained on exactly that fraction's real images); ``subset_seed`` then fixes the real subset of
@@ -104,8 +105,11 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
                    epochs: int = 30, val: str | None = None, test: str | None = None, draw: str = "stratified",
                    budget: str = "steps", subset_seed: int | None = None, progress: bool = True, echo=print,
                    workers: int | None = 1, threads: int | None = None, ray_address: str | None = None,
-                   **train_options: Any) -> list[dict[str, Any]]:
+                   images_per_run: int | None = None, **train_options: Any) -> list[dict[str, Any]]:
     """Run every grid cell not finished yet; return all rows of ``OUT/results.jsonl``.
+
+    ``images_per_run``: a compute budget, the most training images a run sees (``epochs`` validations of
+    fewer steps each, see ``epoch_steps_of``); None: as many as ``budget`` and ``epochs`` give.
 
     ``workers``: runs at once (1: one after another in this process; None: sized from the machine, see
     ``engine.plan_local``); ``threads``: intra-op threads per run; ``ray_address``: a Ray cluster to run on.
@@ -125,6 +129,10 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
     recorded = {f"{f:g}": p for f, p in synthetic.items()} if isinstance(synthetic, Mapping) else synthetic
     fixed = {"real": real, "synthetic": recorded, "val": val, "test": test, "arch": arch, "epochs": epochs,
              "draw": draw, "budget": budget, "subset_seed": subset_seed, **train_options}
+    if images_per_run is not None:  # recorded only when given, so grids from before the option still resume
+        if images_per_run < 1:
+            raise SynthmedError(f"images per run must be >= 1, got {images_per_run}")
+        fixed["images_per_run"] = images_per_run
     _check_config(out, fixed)
     cells = grid(sources, ratios, real_fractions, augments, seeds, arch)
     _remove_partials(out / "runs")
@@ -140,9 +148,10 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
         if (out / "runs" / opts.run_id / RESULT_FILE).is_file():
             echo(f"{label}: done before, skipped")
             continue
-        steps = {"epoch_steps": baseline_epoch_steps(real, opts, train_options.get("batch_size"), subset_seed)} \
-            if budget == "steps" else {}
         spec = _spec(opts, real, synthetic, draw, subset_seed)
+        epoch_steps = epoch_steps_of(real, opts, spec, budget, epochs, train_options.get("batch_size"), subset_seed,
+                                     images_per_run)
+        steps = {} if epoch_steps is None else {"epoch_steps": epoch_steps}
         jobs.append(Cell(opts.run_id, label, partial(build_run, opts, spec, val, test, epochs, train_options | steps)))
     if jobs:
         echo(f"grid: {len(jobs)} of {len(cells)} runs to do, {plan.describe()}")
@@ -176,6 +185,35 @@ def _remove_partials(runs: Path) -> None:
     if runs.is_dir():
         for tmp in runs.glob(".*.partial"):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def epoch_steps_of(real: str, opts: RunOptions, spec: TrainSpec, budget: str, epochs: int, batch_size: int | None,
+                   subset_seed: int | None, images_per_run: int | None) -> int | None:
+    """Optimizer steps per "epoch" of one cell; None: one pass over its own set (``epochs`` budget, no cap).
+
+    ``steps``: the real-only baseline's batches per pass. ``images_per_run`` caps it at the steps that keep
+    ``epochs x steps x batch`` within the budget (at least one step), so the epochs keep their count of
+    validations and a large dataset trains on a sample of its images instead of taking longer.
+    """
+    from synthmed.classify.options import TrainConfig
+    from synthmed.classify.train import batches_per_pass
+
+    batch = batch_size or TrainConfig.model_fields["batch_size"].default
+    if budget == "steps":
+        steps = baseline_epoch_steps(real, opts, batch_size, subset_seed)
+    elif images_per_run is None:
+        return None
+    else:
+        comp = resolve(spec, opts.seed)
+        steps = batches_per_pass(comp.n_real + comp.n_synthetic, batch)
+    if images_per_run is not None:
+        steps = min(steps, capped_epoch_steps(images_per_run, epochs, batch))
+    return steps
+
+
+def capped_epoch_steps(images_per_run: int, epochs: int, batch: int) -> int:
+    """The most steps per epoch with ``epochs x steps x batch <= images_per_run`` (at least one)."""
+    return max(1, images_per_run // (epochs * batch))
 
 
 def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None, subset_seed: int | None) -> int:

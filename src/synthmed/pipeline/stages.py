@@ -363,6 +363,7 @@ def classify_options(cfg: ExperimentConfig) -> dict:
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
             "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
             "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": given(c.options),
+            **({"images_per_run": c.images_per_run} if c.images_per_run is not None else {}),
             **_resolution_key(cfg, c.resolution)}
 
 
@@ -430,6 +431,7 @@ def run_classify(ctx: StageContext) -> dict:
     resolution = classify_resolution(cfg, real.resolution)
     syn = {f: at_resolution(ctx, PreparedDataset.open(p), resolution) for f, p in paths.items()} or None
     ratios, synthetic_only, notes = feasible_grid(cfg, real, syn)
+    notes += budget_notes(cfg, real)
     for note in notes:
         print(f"classify: {note}")
     sources = ("real",) + (("mixed",) if len(ratios) > 1 else ()) + (("synthetic",) if synthetic_only else ())
@@ -441,11 +443,34 @@ def run_classify(ctx: StageContext) -> dict:
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
                           budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device),
                           workers=None if c.workers == "auto" else c.workers, threads=c.threads,
-                          ray_address=c.ray_address, **given(c.options))
+                          ray_address=c.ray_address, images_per_run=c.images_per_run, **given(c.options))
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
             "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},
             "val": _split_seen(real, "val"), "test": _split_seen(real, "test"), "resolution": resolution}
+
+
+def budget_notes(cfg: ExperimentConfig, real: PreparedDataset) -> list[str]:
+    """What the compute budget (classify.images_per_run) cut, per real fraction, for the report (nothing if nothing)."""
+    from synthmed.classify.experiment import capped_epoch_steps
+    from synthmed.classify.spec import real_subset
+    from synthmed.classify.train import batches_per_pass
+
+    c = cfg.classify
+    if c.images_per_run is None:
+        return []
+    capped = capped_epoch_steps(c.images_per_run, c.epochs, c.batch)
+    notes = []
+    for fraction in c.real_fractions:
+        _, quotas = real_subset(real.labels("train"), fraction, cfg.seed, real.classes)
+        n_real = int(quotas.sum())
+        full = batches_per_pass(n_real, c.batch)
+        if capped < full:
+            notes.append(f"compute budget (classify.images_per_run {c.images_per_run:,}): at real fraction "
+                         f"{fraction:g} ({n_real:,} images) each classifier run trains {c.epochs} epochs of {capped} "
+                         f"batches of {c.batch} instead of {full} (one pass): {capped / full:.0%} of the "
+                         f"{c.epochs} passes the config asks for")
+    return notes
 
 
 def _check_subsets(ctx: StageContext, real: PreparedDataset, trained: PreparedDataset) -> dict[str, dict]:
