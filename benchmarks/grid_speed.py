@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from synthmed.classify.experiment import run_experiment
+from synthmed.classify.results import load_results
 from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.pipeline.config import build_config
 from synthmed.utils.atomic import write_json
@@ -65,16 +66,15 @@ def main() -> None:
                 batch_size=defaults.batch, lr=defaults.lr, budget=defaults.budget, subset_seed=0, device="cpu",
                 progress=True,
                 **given(defaults.options))
-    rows: dict[str, list[dict]] = {}
     for workers, threads in configs:
         name = f"{workers}x{threads}"
         start = time.perf_counter()
-        rows[name] = run_experiment(str(real.root), str(synthetic.root), out / f"grid-{name}", workers=workers,
-                                    threads=threads, **grid)
+        rows = run_experiment(str(real.root), str(synthetic.root), out / f"grid-{name}", workers=workers,
+                              threads=threads, **grid)
         entry = timings.setdefault(name, {"grid_seconds": 0.0, "sessions": 0})
         entry["grid_seconds"] = round(entry["grid_seconds"] + time.perf_counter() - start, 2)
         entry["sessions"] += 1
-        entry["runs"] = len(rows[name])
+        entry["runs"] = len(rows)
         write_json(timings_path, timings)
         if args.main_job:
             entry["main_job_seconds"] = time_main_job(out, workers, threads, args.data_root,
@@ -83,7 +83,7 @@ def main() -> None:
 
     report = {"machine": {"platform": platform.platform(), "cores": usable_cores(), "python": sys.version.split()[0]},
               "grid": {k: v for k, v in grid.items() if k not in ("progress",)}, "timings": timings,
-              "comparisons": compare(rows)}
+              "comparisons": compare(out, [f"{w}x{t}" for w, t in configs])}
     first = configs[0]
     base = timings[f"{first[0]}x{first[1]}"]["grid_seconds"]
     report["speedup_vs_" + f"{first[0]}x{first[1]}"] = {n: round(base / t["grid_seconds"], 3)
@@ -126,18 +126,17 @@ def datasets(folder: Path, data_root: Path | None) -> tuple[PreparedDataset, Pre
     return real, PreparedDataset.open(syn_dir)
 
 
-def compare(rows: dict[str, list[dict]]) -> list[dict]:
+def compare(out: Path, names: list[str]) -> list[dict]:
     """Per pair of configs: cells identical in everything computed, and the largest test-AUC difference."""
-    names = list(rows)
+    loaded = {n: {(r.cell, r.seed): r.row for r in load_results(out / f"grid-{n}")[1]} for n in names}
     result = []
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            left = {r["run_id"]: r for r in rows[a]}
-            right = {r["run_id"]: r for r in rows[b]}
+            left, right = loaded[a], loaded[b]
             common = sorted(set(left) & set(right))
-            same = sum(all(left[c][k] == right[c][k] for k in SAME if k != "threads") for c in common)
+            same = sum(all(left[c].get(k) == right[c].get(k) for k in SAME if k != "threads") for c in common)
             diffs = [abs(left[c]["metrics"]["auc"] - right[c]["metrics"]["auc"]) for c in common]
-            threads = {r["threads"] for r in rows[a]} | {r["threads"] for r in rows[b]}
+            threads = {r.get("threads") for r in (*left.values(), *right.values())}
             result.append({"configs": [a, b], "cells": len(common), "identical_cells": same,
                            "same_threads_per_run": len(threads) == 1,
                            "max_abs_auc_difference": max(diffs) if diffs else None})

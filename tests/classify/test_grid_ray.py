@@ -4,7 +4,6 @@ both workers took cells, only the driver wrote the output, and a re-run resumes 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from synthmed.classify import engine, experiment
+from synthmed.classify.results import load_results
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 
@@ -80,9 +80,10 @@ def test_two_ray_workers_give_the_in_process_results(breast28: PreparedDataset, 
     printed = done.stdout
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "2 worker(s) x 1 thread(s) per run (Ray cluster" in printed
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    rows = [r.row for r in load_results(out)[1]]
     assert len(rows) == len(here) == 4
-    assert [{k: r[k] for k in SAME} for r in rows] == [{k: r[k] for k in SAME} for r in here]
+    by_cell = {(r.cell, r.seed): {k: r.row[k] for k in SAME} for r in load_results(tmp_path / "here")[1]}
+    assert {(r.cell, r.seed): {k: r.row[k] for k in SAME} for r in load_results(out)[1]} == by_cell
     assert all(r["threads"] == 1 for r in rows)
     workers = set(re.findall(r"worker (\S+:\d+)\)", printed))
     assert len(workers) == 2, printed  # both nodes took cells

@@ -40,8 +40,8 @@ LOCAL_OBJECT_STORE_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One grid cell: ``build(folder)`` trains and evaluates into ``folder`` and returns the run's row."""
+class Job:
+    """One grid cell to run: ``build(folder)`` trains and evaluates into ``folder`` and returns the run's row."""
 
     run_id: str
     label: str
@@ -127,39 +127,39 @@ def plan_cluster(address: str, workers: int | None, threads: int | None, device:
     return Plan(workers or max(1, most), threads, per_gpu, address)
 
 
-def run_cells(cells: Sequence[Cell], runs_dir: Path, plan: Plan, on_done: Callable[[Cell, dict, str], None],
+def run_cells(jobs: Sequence[Job], runs_dir: Path, plan: Plan, on_done: Callable[[Job, dict, str], None],
               *, total: int | None = None, progress: bool = True) -> None:
-    """Run every cell, writing ``runs_dir/<run_id>`` as each finishes; ``on_done(cell, row, worker)`` after each.
+    """Run every job, writing ``runs_dir/<run_id>`` as each finishes; then ``on_done(job, row, worker)``.
 
-    One progress bar for the grid (runs done / total, with its ETA); ``total`` counts cells finished
+    One progress bar for the grid (runs done / total, with its ETA); ``total`` counts jobs finished
     before as well, so a resumed grid's bar starts where the last one stopped.
     """
-    if not cells:  # everything finished before: no Ray to start
+    if not jobs:  # everything finished before: no Ray to start
         return
-    total = total if total is not None else len(cells)
-    bar = tqdm(total=total, initial=total - len(cells), unit="run", desc="grid", disable=not progress,
+    total = total if total is not None else len(jobs)
+    bar = tqdm(total=total, initial=total - len(jobs), unit="run", desc="grid", disable=not progress,
                dynamic_ncols=True)
     try:
         if plan.uses_ray:
-            _run_on_ray(cells, runs_dir, plan, on_done, bar)
+            _run_on_ray(jobs, runs_dir, plan, on_done, bar)
         else:
-            _run_here(cells, runs_dir, plan, on_done, bar)
+            _run_here(jobs, runs_dir, plan, on_done, bar)
     finally:
         bar.close()
 
 
-def _run_here(cells: Sequence[Cell], runs_dir: Path, plan: Plan, on_done, bar) -> None:
+def _run_here(jobs: Sequence[Job], runs_dir: Path, plan: Plan, on_done, bar) -> None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    for cell in cells:
-        with atomic_dir(runs_dir / cell.run_id) as tmp, intra_op_threads(plan.threads):
-            row = cell.build(tmp)
+    for job in jobs:
+        with atomic_dir(runs_dir / job.run_id) as tmp, intra_op_threads(plan.threads):
+            row = job.build(tmp)
         bar.update()
         with tqdm.external_write_mode():  # log lines above the bar, not through it
-            on_done(cell, row, worker)
+            on_done(job, row, worker)
 
 
-def _run_on_ray(cells: Sequence[Cell], runs_dir: Path, plan: Plan, on_done, bar) -> None:
-    """Keep ``plan.workers`` cells in flight; write each result as it arrives, in finishing order."""
+def _run_on_ray(jobs: Sequence[Job], runs_dir: Path, plan: Plan, on_done, bar) -> None:
+    """Keep ``plan.workers`` jobs in flight; write each result as it arrives, in finishing order."""
     ray = _ray()
     started_here = not ray.is_initialized()
     if started_here:
@@ -167,20 +167,20 @@ def _run_on_ray(cells: Sequence[Cell], runs_dir: Path, plan: Plan, on_done, bar)
         _init_ray(ray, address=plan.address, num_cpus=plan.workers * plan.threads if local else None,
                   num_gpus=(_local_gpus() if plan.gpus_per_run else 0) if local else None)
     task = ray.remote(num_cpus=plan.threads, num_gpus=plan.gpus_per_run, max_retries=MAX_RETRIES)(build_on_worker)
-    queue, pending = list(cells), {}
+    queue, pending = list(jobs), {}
     try:
         while queue or pending:
             while queue and len(pending) < plan.workers:
-                cell = queue.pop(0)
-                pending[task.remote(cell.build, plan.threads)] = cell
+                job = queue.pop(0)
+                pending[task.remote(job.build, plan.threads)] = job
             [ready], _ = ray.wait(list(pending), num_returns=1)
-            cell = pending.pop(ready)
-            result = _get(ray, ready, cell)
-            with atomic_dir(runs_dir / cell.run_id) as tmp:
+            job = pending.pop(ready)
+            result = _get(ray, ready, job)
+            with atomic_dir(runs_dir / job.run_id) as tmp:
                 _unpack(result["files"], tmp)
             bar.update()
             with tqdm.external_write_mode():
-                on_done(cell, result["row"], result["worker"])
+                on_done(job, result["row"], result["worker"])
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
@@ -205,8 +205,8 @@ def _unpack(files: dict[str, bytes], folder: Path) -> None:
         path.write_bytes(data)
 
 
-def _get(ray: Any, ref: Any, cell: Cell) -> dict[str, Any]:
-    """The cell's result; a project error raised on a worker is raised here as itself (one line, no traceback)."""
+def _get(ray: Any, ref: Any, job: Job) -> dict[str, Any]:
+    """The job's result; a project error raised on a worker is raised here as itself (one line, no traceback)."""
     from ray.exceptions import RayError, RayTaskError
 
     try:
@@ -216,7 +216,7 @@ def _get(ray: Any, ref: Any, cell: Cell) -> dict[str, Any]:
             raise exc.cause from None
         raise
     except RayError as exc:  # the worker or node died more often than MAX_RETRIES
-        raise SynthmedError(f"{cell.label}: the Ray worker failed ({type(exc).__name__}: {exc})") from None
+        raise SynthmedError(f"{job.label}: the Ray worker failed ({type(exc).__name__}: {exc})") from None
 
 
 def _local_gpus() -> int:

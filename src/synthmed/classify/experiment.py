@@ -42,7 +42,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from synthmed.classify.engine import Cell, plan_cluster, plan_local, run_cells
+from synthmed.classify.engine import Job, plan_cluster, plan_local, run_cells
 from synthmed.classify.evaluate import evaluate_model
 from synthmed.classify.spec import TrainSpec, resolve
 from synthmed.classify.train import train_classifier
@@ -142,7 +142,7 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
     device = str(train_options.get("device", "auto"))
     plan = plan_cluster(ray_address, workers, threads, device) if ray_address else \
         plan_local(workers, threads, device)
-    jobs: list[Cell] = []
+    jobs: list[Job] = []
     for i, opts in enumerate(cells, 1):
         label = f"[{i}/{len(cells)}] {opts.run_id}"
         if (out / "runs" / opts.run_id / RESULT_FILE).is_file():
@@ -152,12 +152,12 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
         epoch_steps = epoch_steps_of(real, opts, spec, budget, epochs, train_options.get("batch_size"), subset_seed,
                                      images_per_run)
         steps = {} if epoch_steps is None else {"epoch_steps": epoch_steps}
-        jobs.append(Cell(opts.run_id, label, partial(build_run, opts, spec, val, test, epochs, train_options | steps)))
+        jobs.append(Job(opts.run_id, label, partial(build_run, opts, spec, val, test, epochs, train_options | steps)))
     if jobs:
         echo(f"grid: {len(jobs)} of {len(cells)} runs to do, {plan.describe()}")
 
-    def done(cell: Cell, row: dict[str, Any], worker: str) -> None:
-        echo(f"{cell.label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
+    def done(job: Job, row: dict[str, Any], worker: str) -> None:
+        echo(f"{job.label}: AUC {row['metrics']['auc']:.3f}  ACC {row['metrics']['accuracy']:.3f}  "
              f"({row['train_seconds']:.0f} s training, {row['threads']} thread(s), worker {worker})")
         write_results(out)
 
@@ -233,8 +233,6 @@ def build_run(opts: RunOptions, spec: TrainSpec, val: str, test: str, epochs: in
     Called by the grid engine (which owns the folder and its atomic rename into ``OUT/runs``), here or on a
     Ray worker, with the run's intra-op threads already set.
     """
-    import torch
-
     train_classifier(spec, val, tmp / "model", arch=opts.arch, augment=opts.augment, seed=opts.seed,
                      epochs=epochs, progress=False, **train_options)
     evaluation = evaluate_model(tmp / "model", test, tmp / "evaluation.json")
@@ -253,7 +251,7 @@ def build_run(opts: RunOptions, spec: TrainSpec, val: str, test: str, epochs: in
            "synthetic_dataset": (counts.get("synthetic_dataset") or {}).get("path"),
            "best_epoch": config["best_epoch"], "steps": config["steps"],
            "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
-           "threads": torch.get_num_threads(),
+           "threads": config["threads"],
            "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",
            "model_dir": f"runs/{opts.run_id}/model"}
     write_json(tmp / RESULT_FILE, row)

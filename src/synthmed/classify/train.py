@@ -177,7 +177,7 @@ def _save(cfg, comp, model, val_ds, val_split, val_x, val_y, positive, best, out
         "options": cfg.model_dump(), "model": model_meta, "training_set": comp.summary(),
         "validation": {"path": str(val_ds.root), "split": val_split, "content_hash": val_ds.content_hash},
         "best_epoch": best["epoch"], "best_val_auc": best["val_auc"], "steps": best["steps"],
-        "train_seconds": round(seconds, 2),
+        "train_seconds": round(seconds, 2), "threads": torch.get_num_threads(),  # float sums depend on it
         "parameters": count_parameters(model), "seed": cfg.seed,
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     })
