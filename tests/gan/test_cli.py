@@ -153,8 +153,8 @@ def test_bad_betas_fail_in_one_line(toy32, tmp_path, capsys, betas) -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("--width", "0", "--width: Input should be greater than or equal to 1"),
-    ("--batch", "1", "--batch: Input should be greater than or equal to 2"),
+    ("--width", "0", "--width: must be auto or a whole number >= 1, got '0'"),
+    ("--batch", "1", "--batch: must be auto or a whole number >= 2, got '1'"),
     ("--arch", "dcgn", "--arch: Input should be 'dcgan', 'wgan-gp', 'stylegan2'"),
     ("--aug", "adaa", "--aug: Input should be 'none', 'diffaug' or 'ada'"),
     ("--r1-interval", "0", "--r1-interval: Input should be greater than or equal to 1"),
@@ -177,10 +177,44 @@ def test_every_train_config_field_is_a_train_gan_option(toy32, tmp_path, capsys)
     command = typer.main.get_command(app).commands["train-gan"]
     names = {p.name for p in command.params}
     assert names == set(cli_fields(TrainConfig)) | {"upsample", "critic_norm", "dry_run"}
-    assert set(TrainConfig.model_fields) - names == {"net_kwargs"}
+    assert set(TrainConfig.model_fields) - names == {"net_kwargs", "sized_for"}  # set by resolve
     given = {"--ada-kimg": 50.0, "--gp-lambda": 5.0, "--r1-interval": 4, "--ema-kimg": 2.0, "--ada-target": 0.7,
              "--ada-interval": 2, "--ema-rampup": 0.1, "--diffaug-policy": "color", "--grid-cols": 4}
     argv = ["train-gan", "--data", str(toy32.root), "--arch", "stylegan2", "--out", str(tmp_path), "--dry-run"]
     _ok(argv + [str(x) for kv in given.items() for x in kv])
     options = json.loads(capsys.readouterr().out)["options"]
     assert {k: options[k.removeprefix("--").replace("-", "_")] for k in given} == given
+
+
+def test_auto_width_is_sized_for_the_device(toy32, tmp_path, capsys) -> None:
+    """StyleGAN2's paper networks on a GPU, a CPU-sized width on a CPU; DCGAN/WGAN-GP keep 64 on both, so the
+    pipeline's default GAN is unchanged (issue 22)."""
+    from synthmed.gan.options import TrainConfig, resolve
+
+    sg_cpu, sg_gpu = (resolve(TrainConfig(arch="stylegan2"), 28, dev) for dev in ("cpu", "cuda"))
+    assert (sg_cpu.width, sg_cpu.sized_for, sg_gpu.width, sg_gpu.sized_for) == (16, "cpu", None, "gpu")
+    assert sg_cpu.batch == sg_gpu.batch == 32
+    for arch in ("dcgan", "wgan-gp"):
+        auto, before = resolve(TrainConfig(arch=arch, batch=32), 28, "cpu"), resolve(TrainConfig(arch=arch, batch=32,
+                                                                                                 width=None), 28)
+        assert auto.model_dump(exclude={"width", "sized_for"}) == before.model_dump(exclude={"width", "sized_for"})
+        assert auto.width == before.width == 64
+    explicit = resolve(TrainConfig(arch="stylegan2", width=32, batch=16), 28, "cpu")
+    assert (explicit.width, explicit.batch, explicit.sized_for) == (32, 16, None)
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "stylegan2", "--out", str(tmp_path), "--dry-run"])
+    options = json.loads(capsys.readouterr().out)["options"]
+    assert (options["width"], options["sized_for"]) == ((None, "gpu") if torch.cuda.is_available() else (16, "cpu"))
+
+
+def test_a_long_eta_prints_one_recipe_line(toy32, tmp_path, monkeypatch) -> None:
+    from synthmed.gan import train
+    from tests.gan.helpers import tiny_config
+
+    monkeypatch.setattr(train, "ETA_WARN_HOURS", 1e-7)  # any run is "long"
+    run = train.train_gan(tiny_config(toy32.root, tmp_path, "stylegan2", kimg=0.032, tick_kimg=0.016, width=32))
+    log = (run / "log.txt").read_text().splitlines()
+    eta = [ln for ln in log if "ETA" in ln]
+    assert len(eta) == 1 and "--kimg" in eta[0] and "--kimg 0.032" in eta[0]
+    assert ("--width 16 (CPU-sized" in eta[0]) == (not torch.cuda.is_available())
+    first = next(ln for ln in log if ln.split("] ", 1)[1].startswith("training "))
+    assert "width 32" in first and "auto" not in first

@@ -55,7 +55,7 @@ def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
     ("name: 'has space'", "name: String should match pattern"),
     ("gan: {arch: dcgn}", "gan.arch: Input should be 'dcgan', 'wgan-gp', 'stylegan2'"),
     ("gan: {options: {widht: 32}}", "gan.options.widht: unknown key"),
-    ("gan: {options: {width: 0}}", "gan.options.width: Input should be greater than or equal to 1"),
+    ("gan: {options: {width: 0}}", "gan.options.width: must be auto or a whole number >= 1, got 0"),
     ("metrics: {options: {msssim_pair: 10}}", "metrics.options.msssim_pair: unknown key"),
     ("classify: {options: {patience: -1}}", "classify.options.patience: Input should be greater than or equal to 0"),
     ("classify: {options: {balanse: sampler}}", "classify.options.balanse: unknown key"),

@@ -134,6 +134,9 @@ class Arch:
     objective: type[Objective] = Objective
     # TrainConfig defaults from the family's paper, used where the option is None.
     defaults: ClassVar[dict[str, Any]] = {}
+    # What ``--width auto`` / ``--batch auto`` become on a CPU where the paper's networks would take days (the
+    # paper's, in ``defaults``, on a GPU); ``batch`` defaults to 32 on both.
+    cpu_defaults: ClassVar[dict[str, Any]] = {}
 
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
         """(G, D); ``num_classes`` is 0 for an unconditional pair; ``kw`` is :meth:`net_kwargs`' output."""

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from synthmed.errors import SynthmedError
 from synthmed.gan.archs import names
@@ -19,6 +19,28 @@ RESUME_OVERRIDABLE = ("kimg", "device", "amp", "compile", "progress", "tick_kimg
                       "metric_every_kimg")
 
 _NO_CLI = {"cli": False}
+
+
+def _auto_or_at_least(minimum: int):
+    """``auto`` (sized by ``resolve`` for the device) or a whole number >= ``minimum``, as text or a number."""
+    def check(value: Any) -> Any:
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            number = int(value)
+        else:
+            number = None
+        if number is None or number < minimum:
+            raise ValueError(f"must be auto or a whole number >= {minimum}, got {value!r}")
+        return number
+
+    return BeforeValidator(check)
+
+
+AutoBatch = Annotated[int | Literal["auto"], _auto_or_at_least(2)]
+AutoWidth = Annotated[int | Literal["auto"] | None, _auto_or_at_least(1)]
 
 
 class TrainConfig(BaseModel):
@@ -36,7 +58,8 @@ class TrainConfig(BaseModel):
     out: str = Field("runs", description="Parent folder of the numbered run folders.")
     kimg: float | None = Field(None, gt=0, description="Training length in thousands of real images shown to D "
                                "(default 10; on --resume: continue up to this many).")
-    batch: int = Field(32, ge=2, description="Global batch size (split over torchrun processes).")
+    batch: AutoBatch = Field("auto", description="Global batch size (split over torchrun processes); auto: the "
+                             "family's for the device (32 for the built-in families on either).")
     resolution: int | None = Field(None, ge=1, description="32, 64, 128 or 256 (default: the data's; 28 -> 32).")
     aug: Literal["none", "diffaug", "ada"] = Field("none", description="D augmentation: none, diffaug or ada.")
     cond: bool = Field(True, description="Condition on the class label.")
@@ -46,8 +69,9 @@ class TrainConfig(BaseModel):
     amp: bool = Field(True, description="Mixed precision on CUDA (bf16 where supported, else fp16 + scaler).")
     compile: bool = Field(False, description="torch.compile the generator (CUDA).")
     z_dim: int | None = Field(None, ge=1, description="Latent size (default 128; StyleGAN2 512).")
-    width: int | None = Field(None, ge=1, description="Network width: channels near the output (default 64; "
-                              "StyleGAN2: the paper's).")
+    width: AutoWidth = Field("auto", description="Network width: channels near the output; auto: the paper's on a "
+                             "GPU, a CPU-sized one on a CPU (StyleGAN2 16 instead of the paper's; DCGAN/WGAN-GP 64 on "
+                             "either); null: the paper's.")
     max_width: int | None = Field(None, ge=1, description="Cap on channels per layer (default 512).")
     lr_g: float | None = Field(None, gt=0, description="G's Adam learning rate (default: the family's paper's).")
     lr_d: float | None = Field(None, gt=0, description="D's Adam learning rate (default: the family's paper's).")
@@ -80,6 +104,9 @@ class TrainConfig(BaseModel):
     grid_cols: int = Field(8, ge=1, description="Images per row of the sample grids.")
     grid_seed: int = Field(123, description="Seed of the sample grids' fixed latents.")
     progress: bool = Field(True, description="Show a progress bar.")
+    sized_for: Literal["cpu", "gpu"] | None = Field(None, json_schema_extra=_NO_CLI,
+                                                    description="Set by resolve: the device an auto width or batch "
+                                                    "was sized for (null: none was auto).")
     net_kwargs: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
                                        description="Further network options of the family (e.g. StyleGAN2 "
                                                    "mapping_layers; --upsample, --critic-norm).")
@@ -98,38 +125,43 @@ class TrainConfig(BaseModel):
 # The pipeline's ``gan.options``: every TrainConfig field the pipeline does not set itself, optional.
 PipelineGanOptions = optional_copy(
     TrainConfig, "GanOptions", exclude={"data", "arch", "out", "kimg", "batch", "aug", "seed", "device", "resume",
-                                        "progress"},
+                                        "progress", "sized_for"},
     doc="Further train-gan options (any 'synthmed train-gan' option by its field name, e.g. width: 32).")
 
 
-def resolve(cfg: TrainConfig, data_resolution: int) -> TrainConfig:
-    """Fill defaults (the architecture's from its paper) and check option values (one-line errors)."""
+def resolve(cfg: TrainConfig, data_resolution: int, device_type: str = "cpu") -> TrainConfig:
+    """Fill defaults (the architecture's from its paper; ``auto`` width and batch sized for ``device_type``) and
+    check option values (one-line errors)."""
     from synthmed.gan.archs import get_arch
 
     family = get_arch(cfg.arch)
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
-    if cfg.batch < 2:
-        raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")
     d = family.defaults
+    sized = {**d, **(family.cpu_defaults if device_type == "cpu" else {})}
     out = TrainConfig.from_dict(cfg.to_dict())
+    out.batch = int(sized.get("batch", 32)) if cfg.batch == "auto" else cfg.batch
+    if out.batch < 2:
+        raise SynthmedError(f"--batch must be at least 2, got {cfg.batch}")
+    if "auto" in (cfg.batch, cfg.width):
+        out.sized_for = "cpu" if device_type == "cpu" else "gpu"
     out.kimg = 10.0 if cfg.kimg is None else float(cfg.kimg)
     if out.kimg <= 0:
         raise SynthmedError(f"--kimg must be positive, got {cfg.kimg}")
     out.resolution = cfg.resolution or max(32, 1 << (int(data_resolution) - 1).bit_length())
     out.z_dim = cfg.z_dim or d["z_dim"]
-    out.width = cfg.width or d["width"]
+    out.width = sized["width"] if cfg.width == "auto" else cfg.width or d["width"]
     out.max_width = cfg.max_width or d["max_width"]
     out.lr_g = cfg.lr_g or d["lr_g"]
     out.lr_d = cfg.lr_d or d["lr_d"]
     out.betas = [float(b) for b in (cfg.betas or d["betas"])]
     if len(out.betas) != 2 or not all(0 <= b < 1 for b in out.betas):
         raise SynthmedError(f"--betas takes two numbers in [0, 1) (Adam's beta1,beta2), got {cfg.betas}")
-    out.r1_gamma = cfg.r1_gamma if cfg.r1_gamma is not None else 0.0002 * out.resolution**2 / cfg.batch
+    out.r1_gamma = cfg.r1_gamma if cfg.r1_gamma is not None else 0.0002 * out.resolution**2 / out.batch
     if cfg.drift is not None and cfg.drift < 0:
         raise SynthmedError(f"--drift must be 0 or more, got {cfg.drift}")
     out.drift = 0.0  # families with a Wasserstein critic set their own
-    out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else cfg.batch * 10 / 32
+    out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else out.batch * 10 / 32
     family.resolve(cfg, out)
     return out
 

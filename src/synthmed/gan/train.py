@@ -44,6 +44,7 @@ from synthmed.utils.seeding import seed_everything
 
 __all__ = ["TrainConfig", "plan_run", "train_gan"]
 
+ETA_WARN_HOURS = 3  # the first tick's ETA beyond this prints a recipe that fits
 MetricFn = Callable[[nn.Module, dict[str, Any]], dict[str, float]]
 
 
@@ -76,7 +77,7 @@ def plan_run(cfg: TrainConfig) -> Plan:
     ds, _ = PreparedDataset.open_spec(cfg.data, "train")
     if ds.entries("train") and len(ds.entries("train")) < 2:
         raise SynthmedError(f"{ds.root}: the train split needs at least 2 images")
-    cfg = resolve(cfg, ds.resolution)
+    cfg = resolve(cfg, ds.resolution, pick_device(cfg.device).type)
     if cfg.cond and ds.num_classes < 2:
         raise SynthmedError(f"{ds.root}: conditional training needs at least 2 classes (use --no-cond)")
     meta = {
@@ -177,6 +178,7 @@ class Trainer:
         self.objective.kit.data = self.data
         self.nimg, self.best = 0, {"name": None, "value": None, "nimg": None}
         self.stop_requested = False
+        self.ticked = False  # the first tick of this process measures the speed for the ETA check
         self.side_seconds = 0.0  # metric and snapshot time, left out of img/s
         self.rng_replayed = True
         if plan.ckpt is not None:
@@ -398,7 +400,8 @@ class Trainer:
             self.log.line(f"training {cfg.arch} at {cfg.resolution}x{cfg.resolution}, {self.plan.meta['channels']} "
                           f"channel(s), {cond}, "
                           f"{len(self.data)} train images x{self.d.world_size} process(es) on {self.device}; "
-                          f"{self.nimg / 1000:.3f} -> {total / 1000:.3f} kimg, batch {cfg.batch}, aug {cfg.aug}")
+                          f"{self.nimg / 1000:.3f} -> {total / 1000:.3f} kimg, batch {cfg.batch}, aug {cfg.aug}, "
+                          f"{self._sizing()}")
             if cfg.metric_every_kimg and self.metric_fn is None:
                 self.log.line("no fidelity metric function available: best.pt is the last checkpoint")
             if self.plan.ckpt is None:
@@ -463,7 +466,33 @@ class Trainer:
         if self.log:
             self.log.stats(record)
             self.log.line("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+            if not self.ticked:
+                self._warn_if_long(record["img_per_sec"])
+        self.ticked = True
         return record
+
+    def _sizing(self) -> str:
+        """For the first log line: the network width, and whether ``auto`` sized it (and the batch) for this device."""
+        width = "the paper's width" if self.cfg.width is None else f"width {self.cfg.width}"
+        if self.cfg.sized_for == "cpu":
+            return f"{width} (auto: sized for a CPU; on a GPU auto gives the paper's networks)"
+        if self.cfg.sized_for == "gpu":
+            return f"{width} (auto: the paper's, sized for a GPU)"
+        return width
+
+    def _warn_if_long(self, img_per_sec: float) -> None:
+        """One line with a recipe that fits, when the first tick says the requested kimg would take hours here."""
+        left = (math.ceil(self.cfg.kimg * 1000) - self.nimg) / max(img_per_sec, 1e-9)
+        if left <= ETA_WARN_HOURS * 3600:
+            return
+        fits = img_per_sec * ETA_WARN_HOURS * 3600 / 1000
+        small = self.family.cpu_defaults.get("width")
+        tips = [f"--width {small} (CPU-sized, much faster)"] if self.device.type == "cpu" and small is not None \
+            and self.cfg.width != small else []
+        tips.append(f"--kimg {fits:.3g} (what {ETA_WARN_HOURS} h give at this speed)")
+        where = "; the paper's recipes are for a GPU" if self.device.type == "cpu" else ""
+        self.log.line(f"ETA {left / 3600:.1f} h for --kimg {self.cfg.kimg:g} at {img_per_sec:.3g} img/s; to finish "
+                      f"within {ETA_WARN_HOURS} h here use {' or '.join(tips)}{where}")
 
     def _d_gradient_cosine(self) -> float:
         """diagnostics.input_gradient_cosine on 32 fixed training images; leaves D's state as it was."""
