@@ -167,3 +167,13 @@ def test_init_writes_a_config_for_a_folder_or_csv(tmp_path, capsys) -> None:
     assert code == 0 and "csv: " in out and "name: " in out
     code, _, err = run_cli(["init", "--folder", str(tmp_path / "nothing")], capsys)
     assert code == 1 and "not a folder" in err
+
+
+def test_cpu_profile_caps_resolutions() -> None:
+    from synthmed.pipeline.config import classify_resolution, gan_resolution
+
+    cpu, gpu = build_config({"data": {"folder": "x"}}, "cpu"), build_config({"data": {"folder": "x"}}, "gpu")
+    assert [gan_resolution(cpu, r) for r in (28, 48, 256)] == [28, 32, 32]
+    assert [classify_resolution(gpu, r) for r in (28, 128, 512)] == [28, 128, 256]
+    explicit = build_config({"data": {"folder": "x"}, "gan": {"resolution": 64}, "classify": {"resolution": 48}})
+    assert (gan_resolution(explicit, 256), classify_resolution(explicit, 256)) == (64, 48)

@@ -124,7 +124,7 @@ class GanConfig(_Section):
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "
-                                   "null: the prepared resolution, at most 64 (cpu profile) or 256 (gpu).")
+                                   "null: the prepared resolution, at most 32 (cpu profile) or 256 (gpu).")
     options: PipelineGanOptions = Field(default_factory=PipelineGanOptions,
                                         description="Further train-gan options by field name (width: 32, "
                                         "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
@@ -190,7 +190,7 @@ class ClassifyConfig(_Section):
                                                "in data); epochs: 'epochs' passes over each run's own set.")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images classifiers train and test "
                                    "on (real and synthetic resized with data.resize_filter); null: the prepared "
-                                   "resolution, at most 64 (cpu profile) or 256 (gpu).")
+                                   "resolution, at most 32 (cpu profile) or 256 (gpu).")
     options: ClassifyExperimentOptions = Field(default_factory=ClassifyExperimentOptions,
                                                description="Further train-classifier options by field name "
                                                "(patience, balance, lr_schedule, ...) and draw.")
@@ -271,7 +271,11 @@ class ExperimentConfig(_Section):
 
 
 # The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
-MAX_TRAIN_RESOLUTION = {"cpu": 64, "gpu": 256}
+# cpu: 32, the size the BreastMNIST default trains at (28, padded to 32 by the GAN). Measured on the RBC crops
+# (2026-12-02, 2 cores): DCGAN at 64 px shows D about 5x fewer images per second than at 32 (benchmarks/README:
+# 104 vs 525 img/s), so 40 kimg plus the 0.25-subset GAN's 20 alone took longer than the 15 minutes the cpu profile
+# promises; classifiers cost about (side / 32)^2 more per image. Set gan.resolution / classify.resolution for more.
+MAX_TRAIN_RESOLUTION = {"cpu": 32, "gpu": 256}
 
 
 def gan_resolution(cfg: ExperimentConfig, prepared: int) -> int:
@@ -280,6 +284,7 @@ def gan_resolution(cfg: ExperimentConfig, prepared: int) -> int:
 
 def classify_resolution(cfg: ExperimentConfig, prepared: int) -> int:
     return cfg.classify.resolution or min(prepared, MAX_TRAIN_RESOLUTION[cfg.profile])
+
 
 
 # What --profile gpu changes from the defaults (the cpu profile).
