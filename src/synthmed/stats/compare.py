@@ -12,6 +12,12 @@ Wilcoxon signed-rank test of the per-seed AUCs. The primary test of a configurat
 seed-averaged positive-class probabilities of both sides, i.e. a comparison of the seed *ensembles*
 (it uses every seed and keeps the pairing by test image); Holm's correction runs over the primary
 p-values of the whole grid, and the verdict follows the Holm-adjusted p.
+
+More than two classes (``compare_multiclass``, numbers in ``multiclass.py``): no class is singled out. The
+primary test is a paired permutation test of the ensembles' macro one-vs-rest AUC, with class-stratified
+bootstrap CIs; beside it, a DeLong test per class (one vs rest). Holm then runs over the primary and the
+per-class p-values of the whole grid together, and the verdict names the classes that got better or worse.
+Per seed pair: the macro point estimates and McNemar's test (across seeds as above).
 """
 
 from __future__ import annotations
