@@ -78,6 +78,49 @@ def test_mixed_counts_stratified_and_balanced(real_and_synthetic) -> None:
     assert resolve(TrainSpec(real=real, synthetic=syn, ratio=25), seed=0).counts["synthetic"] == [6, 4]
 
 
+@pytest.mark.parametrize("strategy, total, expected", [
+    # Real [10, 20, 60], total 30: proportional 3.3 + 6.7 + 20 -> 3, 7, 20 (largest remainder); balanced 10 each;
+    # top-up raises the smallest first: 10 -> 20 (+10), then both to 30 (+10, +10) -> [20, 10, 0]; minority: the
+    # median is 20, only class 0 is below it -> all 30 to it.
+    ("proportional", 30, [3, 7, 20]), ("stratified", 30, [3, 7, 20]), ("balanced", 30, [10, 10, 10]),
+    ("top-up", 30, [20, 10, 0]), ("minority", 30, [30, 0, 0]),
+    # Top-up past the largest class: 50 + 40 = 90 reach 60; 10 left, 3 each to 63 and the last to class 0.
+    ("top-up", 100, [54, 43, 3]), ("top-up", 0, [0, 0, 0]),
+    # 5: class 0 alone is below the others (10 -> 15). 21: 10 bring class 0 to 20, 10 more both to 25, the odd one
+    # to the lower class index at that level.
+    ("top-up", 5, [5, 0, 0]), ("top-up", 21, [16, 5, 0]),
+])
+def test_generation_strategy_counts_by_hand(strategy, total, expected) -> None:
+    from synthmed.classify.spec import synthetic_counts
+
+    assert synthetic_counts([10, 20, 60], total, strategy).tolist() == expected
+
+
+def test_strategies_on_breastmnist_counts() -> None:
+    from synthmed.classify.spec import synthetic_counts
+
+    # 147 malignant, 399 benign; ratio 50 % = 273 images. Top-up: 252 bring malignant to 399, the other 21 split
+    # 11 + 10 (the odd one to class 0); minority: the median is 273, malignant alone is below it.
+    assert synthetic_counts([147, 399], 273, "proportional").tolist() == [74, 199]
+    assert synthetic_counts([147, 399], 273, "balanced").tolist() == [137, 136]
+    assert synthetic_counts([147, 399], 273, "top-up").tolist() == [263, 10]
+    assert synthetic_counts([147, 399], 273, "minority").tolist() == [273, 0]
+    with pytest.raises(SynthmedError, match="unknown generation strategy"):
+        synthetic_counts([1, 2], 3, "random")
+
+
+def test_mixed_draw_follows_the_strategy(real_and_synthetic) -> None:
+    real, syn = real_and_synthetic
+    # Real [24, 16], ratio 25 % = 10 synthetic: top-up fills class 1 first (16 -> 24 would need 8, then 1 + 1).
+    comp = resolve(TrainSpec(real=real, synthetic=syn, ratio=25, draw="top-up"), seed=0)
+    assert comp.counts == {"real": [24, 16], "synthetic": [1, 9]}
+    assert resolve(TrainSpec(real=real, synthetic=syn, ratio=25, draw="minority"), seed=0).counts["synthetic"] == [
+        0, 10]
+    # Synthetic-only replaces the real set: top-up means nothing there, it is drawn like the real classes.
+    only = resolve(TrainSpec(real=real, synthetic=syn, source="synthetic", draw="top-up"), seed=0)
+    assert only.counts["synthetic"] == [24, 16]
+
+
 def test_synthetic_only_counts(real_and_synthetic) -> None:
     real, syn = real_and_synthetic
     comp = resolve(TrainSpec(real=real, synthetic=syn, source="synthetic", fraction=0.5), seed=0)

@@ -115,10 +115,10 @@ def test_further_options_reach_the_stages_as_given() -> None:
     assert gan_options(plain)["options"] == metrics_options(plain)["options"] == {}
     assert classify_options(plain)["options"] == {}
     cfg = build_config({"gan": {"options": {"width": 32, "r1_interval": 4}}, "metrics": {"options": {"kid_subsets": 7}},
-                        "classify": {"options": {"patience": 3, "draw": "balanced"}}})
+                        "classify": {"options": {"patience": 3, "balance": "sampler"}}})
     assert gan_options(cfg)["options"] == {"width": 32, "r1_interval": 4}
     assert metrics_options(cfg)["options"] == {"kid_subsets": 7}
-    assert classify_options(cfg)["options"] == {"patience": 3, "draw": "balanced"}
+    assert classify_options(cfg)["options"] == {"patience": 3, "balance": "sampler"}
 
 
 def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:
@@ -145,6 +145,12 @@ def test_generated_count_leaves_the_filter_room_to_choose() -> None:
     from synthmed.pipeline.stages import auto_per_class
 
     cfg = ExperimentConfig()  # ratios up to 100 %, synthetic-only on, filter on, oversample 2.5
-    assert auto_per_class(cfg, [147, 399]) == 998  # ceil(2.5 * 399)
+    assert auto_per_class(cfg, [147, 399]) == [998, 998]  # ceil(2.5 * 399)
     no_filter = cfg.model_copy(update={"filter": cfg.filter.model_copy(update={"enabled": False})})
-    assert auto_per_class(no_filter, [147, 399]) == 499  # ceil(1.25 * 399)
+    assert auto_per_class(no_filter, [147, 399]) == [499, 499]  # ceil(1.25 * 399)
+    # Top-up at ratio 100: 546 synthetic -> [399, 147]; both classes are needed, the pool is 2.5 * 399.
+    top_up = cfg.model_copy(update={"generate": cfg.generate.model_copy(update={"strategy": "top-up"})})
+    assert auto_per_class(top_up, [147, 399]) == [998, 998]
+    # Minority, no synthetic-only: ratio 100 % = 546 malignant, no benign image needed at all.
+    minority = build_config({"generate": {"strategy": "minority"}, "classify": {"synthetic_only": False}})
+    assert auto_per_class(minority, [147, 399]) == [1365, 0]

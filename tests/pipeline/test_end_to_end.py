@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 TINY = """\
 name: tiny
 gan: {kimg: 0.3, batch: 32}
-generate: {per_class: 120}
+generate: {per_class: 120, strategy: top-up}
 metrics: {max_images: 100, skip: [frd, inception], options: {msssim_pairs: 20, kid_subsets: 10}}
 classify: {epochs: 1, seeds: [0, 1], ratios: [0, 100], real_fractions: [0.25], augment: [none],
            synthetic_only: true, use_filtered: false}
@@ -142,6 +142,19 @@ def test_subset_gan_saw_exactly_the_classifiers_subset(tiny_run) -> None:
     assert not audit["leak"] and audit["verdict"].startswith("No val/test image reached training")
     assert audit["source_duplicates"] == {"val": 0, "test": 1}  # one in BreastMNIST's official splits
     assert [(g["stage"], g["real_images"], g["kimg"]) for g in audit["gans"]] == [("gan-f0.25", 137, 0.15)]
+
+
+def test_grid_draws_synthetic_images_by_the_strategy(tiny_run) -> None:
+    strategy = json.loads((tiny_run["out"] / "results.json").read_text())["strategy"]
+    assert strategy["strategy"] == "top-up" and strategy["minority"] == ["malignant"]
+    cells = {c["source"]: c for c in strategy["cells"]}
+    # The 25 % subset: 37 malignant, 100 benign. Ratio 100 % = 137 synthetic, top-up: 63 bring malignant to 100,
+    # the other 74 split 37 + 37 -> 137 each. Synthetic-only replaces the real set in its proportions.
+    assert (cells["real"]["real"], cells["real"]["synthetic"]) == ([37, 100], [0, 0])
+    assert (cells["mixed"]["real"], cells["mixed"]["synthetic"]) == ([37, 100], [100, 37])
+    assert (cells["synthetic"]["real"], cells["synthetic"]["synthetic"]) == ([0, 0], [37, 100])
+    sens = cells["mixed"]["minority_sensitivity"][0]
+    assert sens["support"] == 42 and sens["ci_low"] <= sens["sensitivity"] <= sens["ci_high"]  # 42 malignant tests
 
 
 def test_rerun_is_all_cached(tiny_run) -> None:

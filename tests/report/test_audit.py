@@ -6,6 +6,7 @@ import copy
 import dataclasses
 
 import numpy as np
+import pytest
 
 from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.report import audit
@@ -60,3 +61,29 @@ def test_source_duplicates_counts_pixel_identical_images(tmp_path) -> None:
         w.add(rng.integers(0, 255, (8, 8), dtype=np.uint8), 1, "test")
         w.finish(source={}, preprocessing={})
     assert audit.source_duplicates(PreparedDataset.open(tmp_path / "ds")) == {"val": 0, "test": 1}
+
+
+def test_strategy_section_minority_sensitivity_by_hand(fake_report, fake_run) -> None:
+    import csv
+
+    results, _ = fake_report
+    st = results["strategy"]
+    # Fake training split: 24 malignant, 16 benign; the median is 20, so benign is the minority class.
+    assert st["strategy"] == "proportional" and st["minority"] == ["benign"] and st["train_counts"] == [24, 16]
+    cell = next(c for c in st["cells"] if (c["source"], c["real_fraction"]) == ("real", 1.0))
+    exp = fake_run.folder("classify") / "experiment"
+    scores = []
+    for seed in (0, 1):
+        with open(exp / "runs" / f"real-r0-f1.0-none-s{seed}" / "predictions.csv") as fh:
+            rows = list(csv.DictReader(fh))
+        scores.append([float(r["score_0"]) for r in rows])
+        labels = np.array([int(r["label"]) for r in rows])
+    # Positive class 0, thresholds 0.5: the ensemble says malignant when the mean malignant score is >= 0.5.
+    predicted = np.where(np.mean(scores, axis=0) >= 0.5, 0, 1)
+    hits, n = int((predicted[labels == 1] == 1).sum()), int((labels == 1).sum())
+    p, z = hits / n, 1.959963984540054
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n
+                                                                                        + z * z / (4 * n * n))
+    sens = cell["minority_sensitivity"][0]
+    assert (sens["hits"], sens["support"]) == (hits, n) == (sens["hits"], 40)
+    assert sens["ci_low"] == pytest.approx(centre - half) and sens["ci_high"] == pytest.approx(centre + half)

@@ -82,7 +82,8 @@ def experiment(
     lr_schedule: str = typer.Option(LR_SCHEDULE_DEFAULT, "--lr-schedule", help=_SCHEDULE_HELP),
     patience: int = typer.Option(10, "--patience", help="0: never stop early."),
     balance: str = typer.Option("none", "--balance", help="none, weights or sampler (see train-classifier)."),
-    draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: stratified or balanced."),
+    draw: str = typer.Option("stratified", "--draw", help="Synthetic class mix: proportional (= stratified), "
+                             "balanced, top-up or minority (see 'synthmed run' generate.strategy)."),
     budget: str = typer.Option("steps", "--budget", help="steps: every run of a real fraction takes its real-only "
                                "run's optimizer steps; epochs: every run makes --epochs passes over its own set."),
     device: str = typer.Option("auto", "--device"),

@@ -21,7 +21,8 @@ class TrainConfig(BaseModel):
 
     train: str = Field(description="Training set: DIR[:split] (real only) or key=value terms joined by commas: "
                        "real=DIR, synthetic=DIR, ratio=R (synthetic as % of the real count used), fraction=F "
-                       "(stratified real subset), source=real|synthetic|mixed, draw=stratified|balanced.")
+                       "(stratified real subset), source=real|synthetic|mixed, "
+                       "draw=proportional|balanced|top-up|minority.")
     val: str = Field(description="Real validation images, PREPARED[:split] (default split: val).")
     arch: str = Field("resnet18", description="cnn (small, fast) or a timm name: resnet18, resnet50, "
                       "inception_resnet_v2, ...")
@@ -56,11 +57,9 @@ class TrainConfig(BaseModel):
                                     description="Optimizer steps per epoch (the experiment's equal-steps budget).")
 
 
-# The pipeline's ``classify.options``: every classifier option the pipeline does not set itself, optional; plus
-# the experiment's synthetic class mix.
+# The pipeline's ``classify.options``: every classifier option the pipeline does not set itself, optional. The
+# synthetic class mix is not among them: the pipeline's one place for it is ``generate.strategy``.
 ExperimentOptions = optional_copy(
     TrainConfig, "ClassifyOptions",
     exclude={"train", "val", "arch", "epochs", "batch_size", "lr", "seed", "device", "epoch_steps", "augment"},
-    doc="Further train-classifier options by field name (e.g. patience: 5, balance: sampler), and draw.",
-    extra={"draw": (Literal["stratified", "balanced"] | None,
-                    Field(None, description="Synthetic class mix: stratified or balanced."))})
+    doc="Further train-classifier options by field name (e.g. patience: 5, balance: sampler).")

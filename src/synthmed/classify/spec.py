@@ -7,7 +7,9 @@ A SPEC is comma-separated ``key=value`` terms (a bare ``DIR[:split]`` means ``re
     ratio=R                    synthetic images as R % of the real count *used* (after ``fraction``); default 100
     fraction=F                 a stratified, seeded fraction (0, 1] of the real split (low-data curves); default 1
     source=real|synthetic|mixed  default: inferred (real only, synthetic only, or both given)
-    draw=stratified|balanced   split the synthetic count among classes like the real subset (default) or equally
+    draw=STRATEGY              how the synthetic count is split among classes (``synthetic_counts``):
+                               proportional (= stratified, the default) like the real subset, balanced equally,
+                               top-up to the largest class first, minority only to classes below the median count
     subset_seed=S              draw the real ``fraction`` with seed S instead of the training seed (the main job
                                fixes one subset per fraction, the one its subset GAN learns from)
 
@@ -28,6 +30,7 @@ takes the first images of the same per-class order (a subset of a larger fractio
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -37,7 +40,8 @@ from synthmed.errors import SynthmedError
 from synthmed.utils.allocation import allocate
 
 SOURCES = ("real", "synthetic", "mixed")
-DRAWS = ("stratified", "balanced")
+STRATEGIES = ("proportional", "balanced", "top-up", "minority")
+DRAWS = ("stratified", *STRATEGIES)  # stratified: the older name of proportional
 _KEYS = ("real", "synthetic", "ratio", "fraction", "source", "draw", "subset_seed")
 # Salts keep the real-subset and synthetic-draw random streams independent of each other.
 _REAL_SALT, _SYN_SALT = 101, 202
@@ -123,6 +127,52 @@ def parse_train_spec(text: str) -> TrainSpec:
                      source=values.get("source", ""), draw=values.get("draw", "stratified"), subset_seed=subset_seed)
 
 
+def synthetic_counts(real_counts: Sequence[int], total: int, strategy: str) -> np.ndarray:
+    """Split ``total`` synthetic images among classes whose real counts are ``real_counts``.
+
+    - ``proportional`` (or ``stratified``): like the real classes (largest remainder);
+    - ``balanced``: equally;
+    - ``top-up``: to the classes with the fewest images (real + synthetic so far) first, so every class rises
+      towards the largest one, which it reaches when ``total`` is the sum of the gaps; beyond that, equally;
+    - ``minority``: like ``top-up``, but only to the classes with fewer real images than the median count.
+    E.g. real [10, 20, 60], total 30: proportional [3, 7, 20], balanced [10, 10, 10], top-up [20, 10, 0],
+    minority [30, 0, 0].
+    """
+    c = np.asarray(real_counts, dtype=np.int64)
+    if strategy in ("proportional", "stratified"):
+        return allocate(total, c) if c.sum() > 0 else allocate(total, np.ones(len(c)))
+    if strategy == "balanced":
+        return allocate(total, np.ones(len(c)))
+    if strategy == "top-up":
+        return water_fill(c, total, np.ones(len(c), dtype=bool))
+    if strategy == "minority":
+        return water_fill(c, total, c < np.median(c))
+    raise SynthmedError(f"unknown generation strategy '{strategy}' (one of {', '.join(STRATEGIES)})")
+
+
+def water_fill(counts: np.ndarray, total: int, eligible: np.ndarray) -> np.ndarray:
+    """Add ``total`` images to the ``eligible`` classes, always to the one with the fewest (ties: lower index).
+
+    Closed form of that one-at-a-time rule: raise a common level L as far as ``total`` allows (the largest L
+    with sum(max(0, L - c_k)) <= total), then one more image to the first classes standing at L.
+    """
+    add = np.zeros(len(counts), dtype=np.int64)
+    if total <= 0 or not eligible.any():
+        return add
+
+    def filled(level: int) -> np.ndarray:
+        return np.where(eligible, np.maximum(0, level - counts), 0)
+
+    lo, hi = int(counts[eligible].min()), int(counts[eligible].max()) + int(total)
+    while lo < hi:  # largest level whose fill fits
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if filled(mid).sum() <= total else (lo, mid - 1)
+    add = filled(lo)
+    at_level = np.flatnonzero(eligible & (counts + add == lo))
+    add[at_level[: int(total - add.sum())]] += 1
+    return add
+
+
 def round_half_up(x: float) -> int:
     """Round .5 up (Python's round() rounds half to even), so counts are easy to compute by hand."""
     return math.floor(x + 0.5)
@@ -187,8 +237,10 @@ def resolve(spec: TrainSpec, seed: int) -> Composition:
         syn_idx = np.arange(len(syn.entries(syn_split)), dtype=np.int64)
     else:
         n_syn = round_half_up(spec.effective_ratio / 100.0 * int(real_counts.sum()))
-        weights = real_counts if spec.draw == "stratified" else np.ones(len(classes))
-        syn_idx = draw_per_class(syn.labels(syn_split), allocate(n_syn, weights), seed, classes, syn.root)
+        # Synthetic-only replaces the real set: topping up classes it does not contain means nothing.
+        strategy = "proportional" if not use_real and spec.draw in ("top-up", "minority") else spec.draw
+        quotas = synthetic_counts(real_counts, n_syn, strategy)
+        syn_idx = draw_per_class(syn.labels(syn_split), quotas, seed, classes, syn.root)
     if not use_real:
         real_idx = np.zeros(0, dtype=np.int64)
     comp = Composition(spec, real, real_split, real_idx, syn, syn_split, syn_idx, classes)

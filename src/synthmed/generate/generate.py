@@ -21,17 +21,21 @@ from synthmed.errors import SynthmedError
 from synthmed.utils.allocation import allocate
 
 
-def class_targets(classes: list[str], train_counts: dict[str, int], per_class: int | None = None,
+def class_targets(classes: list[str], train_counts: dict[str, int], per_class: int | list[int] | None = None,
                   total: int | None = None, balance_to: int | None = None) -> list[int]:
     """Images to generate per class.
 
-    ``per_class``: N for every class. ``total``: N split in the real train proportions (largest
-    remainder, so the counts add up exactly). ``balance_to``: tops each class up to N given its real
-    count (0 for classes that already have N or more).
+    ``per_class``: N for every class, or a list with each class's count (the main job's generation strategy).
+    ``total``: N split in the real train proportions (largest remainder, so the counts add up exactly).
+    ``balance_to``: tops each class up to N given its real count (0 for classes that already have N or more).
     """
     given = [x is not None for x in (per_class, total, balance_to)]
     if sum(given) != 1:
         raise SynthmedError("choose exactly one of --per-class, --total, --balance-to")
+    if isinstance(per_class, list | tuple):
+        if len(per_class) != len(classes) or min(per_class, default=0) < 0:
+            raise SynthmedError(f"per-class counts {list(per_class)}: need one count >= 0 for each of {classes}")
+        return [int(n) for n in per_class]
     value = per_class if per_class is not None else total if total is not None else balance_to
     if value is None or value < 0:
         raise SynthmedError(f"the number of images must be 0 or more, got {value}")
@@ -61,9 +65,9 @@ def to_uint8(x: torch.Tensor, resolution: int) -> np.ndarray:
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | None = None, total: int | None = None,
-                     balance_to: int | None = None, trunc: float = 1.0, seed: int = 0, batch: int = 64,
-                     resolution: int | None = None, device: str = "cpu", overwrite: bool = False,
+def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | list[int] | None = None,
+                     total: int | None = None, balance_to: int | None = None, trunc: float = 1.0, seed: int = 0,
+                     batch: int = 64, resolution: int | None = None, device: str = "cpu", overwrite: bool = False,
                      progress: bool = True) -> dict[str, Any]:
     """Write a prepared dataset of generated images; return its ``dataset.json`` content.
 

@@ -136,6 +136,10 @@ class GenerateConfig(_Section):
     oversample: float = Field(2.5, ge=1, description="With per_class null and the filter on: generate this many times "
                               "the images the classifier grid needs, for the filter to choose from (1.25 without "
                               "the filter).")
+    strategy: Literal["proportional", "balanced", "top-up", "minority"] = Field(
+        "proportional", description="How a grid cell's synthetic images (ratio % of its real ones) are split among "
+        "classes: proportional (like the real ones), balanced (equally), top-up (the smallest classes first, up to "
+        "the largest), minority (only classes below the median count, smallest first).")
     trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
     batch: int = Field(64, ge=1, description="Generation batch size.")
 
@@ -193,7 +197,8 @@ class ClassifyConfig(_Section):
                                    "resolution, at most 32 (cpu profile) or 256 (gpu).")
     options: ClassifyExperimentOptions = Field(default_factory=ClassifyExperimentOptions,
                                                description="Further train-classifier options by field name "
-                                               "(patience, balance, lr_schedule, ...) and draw.")
+                                               "(patience, balance, lr_schedule, ...); the class mix of the "
+                                               "synthetic images is generate.strategy.")
     images_per_run: int | None = Field(CPU_IMAGES_PER_RUN, ge=1, description="Compute budget: the most training "
                                        "images one classifier run sees (epochs keep their count, with fewer steps "
                                        "each), so the grid's time does not grow with the dataset; null: no cap "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthmed.classify.spec import round_half_up, synthetic_counts
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
@@ -283,7 +284,8 @@ def _saw(ds: PreparedDataset) -> dict:
 def generate_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     per_class = cfg.generate.per_class or {"auto": {"ratios": cfg.classify.ratios,
                                                      "synthetic_only": cfg.classify.synthetic_only,
-                                                     "factor": oversample_factor(cfg)}}
+                                                     "factor": oversample_factor(cfg),
+                                                     "strategy": cfg.generate.strategy}}
     return {"per_class": per_class, "trunc": cfg.generate.trunc, "seed": cfg.seed}
 
 
@@ -292,10 +294,29 @@ def oversample_factor(cfg: ExperimentConfig) -> float:
     return cfg.generate.oversample if cfg.filter.enabled else 1.25
 
 
-def auto_per_class(cfg: ExperimentConfig, real_counts: list[int]) -> int:
-    """Enough images of every class for the largest ratio (drawn like the real classes), times the headroom."""
-    largest = max([*cfg.classify.ratios, 100 if cfg.classify.synthetic_only else 0])
-    return max(16, math.ceil(oversample_factor(cfg) * largest / 100 * max(real_counts)))
+def auto_per_class(cfg: ExperimentConfig, real_counts: list[int]) -> list[int]:
+    """Per class: the largest class need of any grid cell (``generate.strategy``), times the headroom, for
+    every class some cell needs; 0 for the others (the largest class under top-up or minority).
+
+    The same count for every needed class, not each class's own need times the headroom: the filter keeps
+    different shares of different classes (14-50 % on BreastMNIST), so a small class needs the large headroom
+    too; with the proportional strategy this is the pool the grid has always had.
+    """
+    need = np.zeros(len(real_counts), dtype=np.int64)
+    for ratio, strategy in cell_draws(cfg):
+        need = np.maximum(need, synthetic_counts(real_counts, round_half_up(ratio / 100 * sum(real_counts)), strategy))
+    pool = max(16, math.ceil(oversample_factor(cfg) * int(need.max(initial=0))))
+    return [pool if n > 0 else 0 for n in need]
+
+
+def cell_draws(cfg: ExperimentConfig) -> list[tuple[float, str]]:
+    """(ratio, strategy) of every synthetic draw of the grid: mixed cells by ``generate.strategy``; synthetic-only
+    (ratio 100) proportionally, or balanced under that strategy (it replaces the real set, nothing to top up)."""
+    strategy = cfg.generate.strategy
+    draws = [(float(r), strategy) for r in cfg.classify.ratios if r > 0]
+    if cfg.classify.synthetic_only:
+        draws.append((100.0, "balanced" if strategy == "balanced" else "proportional"))
+    return draws
 
 
 def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -362,7 +383,8 @@ def classify_options(cfg: ExperimentConfig) -> dict:
     return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
             "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
             "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "options": given(c.options),
+            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "strategy": cfg.generate.strategy,
+            "options": given(c.options),
             **({"images_per_run": c.images_per_run} if c.images_per_run is not None else {}),
             **_resolution_key(cfg, c.resolution)}
 
@@ -388,17 +410,17 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
     after filtering a class may be short. Those cells are left out with a reason (shown in the report)
     instead of stopping the whole grid. ``synthetic``: each real fraction's synthetic set.
     """
-    from synthmed.classify.spec import allocate, real_subset, round_half_up
+    from synthmed.classify.spec import real_subset
 
     c = cfg.classify
     labels = real.labels("train")
     notes: list[str] = []
 
-    def short(ratio: float) -> str | None:
+    def short(ratio: float, strategy: str = cfg.generate.strategy) -> str | None:
         for fraction in c.real_fractions:
             have = np.bincount(synthetic[fraction].labels("train"), minlength=real.num_classes)
             _, quotas = real_subset(labels, fraction, cfg.seed, real.classes)
-            need = allocate(round_half_up(ratio / 100 * int(quotas.sum())), quotas)
+            need = synthetic_counts(quotas, round_half_up(ratio / 100 * int(quotas.sum())), strategy)
             lacking = [f"{real.classes[k]} needs {n}, has {have[k]}" for k, n in enumerate(need) if n > have[k]]
             if lacking:
                 return f"real fraction {fraction:g}: {'; '.join(lacking)}"
@@ -412,7 +434,7 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
         else:
             ratios.append(r)
     synthetic_only = c.synthetic_only and bool(synthetic)
-    if synthetic_only and (why := short(100)):
+    if synthetic_only and (why := short(*cell_draws(cfg)[-1])):
         synthetic_only = False
         notes.append(f"synthetic-only left out: not enough synthetic images ({why})")
     return ratios, synthetic_only, notes
@@ -441,9 +463,10 @@ def run_classify(ctx: StageContext) -> dict:
     rows = run_experiment(str(at_resolution(ctx, real, resolution).root), synthetic, ctx.work / "experiment",
                           ratios=ratios, real_fractions=c.real_fractions, sources=sources, augments=c.augment,
                           seeds=c.seeds, arch=c.arch, epochs=c.epochs, batch_size=c.batch, lr=c.lr,
-                          budget=c.budget, subset_seed=cfg.seed, device=resolve_device(cfg.device),
-                          workers=None if c.workers == "auto" else c.workers, threads=c.threads,
-                          ray_address=c.ray_address, images_per_run=c.images_per_run, **given(c.options))
+                          budget=c.budget, subset_seed=cfg.seed, draw=cfg.generate.strategy,
+                          device=resolve_device(cfg.device), workers=None if c.workers == "auto" else c.workers,
+                          threads=c.threads, ray_address=c.ray_address, images_per_run=c.images_per_run,
+                          **given(c.options))
     return {"experiment": "experiment", "runs": len(rows), "ratios": ratios, "synthetic_only": synthetic_only,
             "notes": notes, "real_subsets": subsets, "oracle_gan": c.oracle_gan,
             "gan_of_fraction": {f"{f:g}": scope_of_fraction(cfg, f).fraction for f in c.real_fractions},

@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from synthmed.classify.results import load_results
 from synthmed.dataset import PreparedDataset
 from synthmed.report import audit, collect, images, plots
 from synthmed.stats import summary
 from synthmed.utils.atomic import write_json, write_text
 
-SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "leakage", "statistics",
-            "verdict", "config"]
+SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "strategy", "leakage",
+            "statistics", "verdict", "config"]
 STAGES = ("prepare", "gan", "generate", "metrics", "filter", "classify", "stats")
 
 
@@ -100,7 +102,8 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
                           "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
                           "reason": src.skipped.get(s)} for s in STAGES]
     parts = [("dataset", _dataset), ("samples", _samples), ("gan", _gan), ("metrics", _metrics),
-             ("filter", _filter), ("classifier", _classifier), ("leakage", _leakage), ("statistics", _statistics)]
+             ("filter", _filter), ("classifier", _classifier), ("strategy", _strategy),
+             ("leakage", _leakage), ("statistics", _statistics)]
     for section, build in parts:
         before = set(results), set(figures)
         try:
@@ -229,6 +232,21 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     figures["auc_vs_ratio"] = _uri(plots.auc_vs_ratio(conds, top))
     figures["auc_vs_fraction"] = _uri(plots.auc_vs_fraction(conds, "none"))
     figures["roc"] = _uri(plots.roc_curves(roc))
+
+
+def _strategy(src: ReportSources, results: dict, figures: dict) -> None:
+    """Per cell, the real and synthetic images per class it trained on, and the minority classes' sensitivity."""
+    folder = src.folder("classify")
+    if not folder or not (folder / "experiment" / "results.jsonl").is_file() or not src.folder("prepare"):
+        results["missing"]["strategy"] = src.why_missing("classify" if src.folder("prepare") else "prepare")
+        return
+    real = PreparedDataset.open(src.folder("prepare") / "dataset")
+    counts = list(real.class_counts("train").values())
+    minority = [k for k, n in enumerate(counts) if n < float(np.median(counts))]  # as generate.strategy minority
+    _, rows, _ = load_results(folder / "experiment")
+    results["strategy"] = {"strategy": (src.config.get("generate") or {}).get("strategy", "proportional"),
+                           "classes": real.classes, "train_counts": counts,
+                           "minority": [real.classes[k] for k in minority], "cells": summary.class_mix(rows, minority)}
 
 
 def _leakage(src: ReportSources, results: dict, figures: dict) -> None:

@@ -152,3 +152,48 @@ def class_breakdown(rows: Sequence[ResultRow], real_fraction: float, augment: st
                     "per_class": per_class,
                     "confusion_matrix": confusion_matrix(labels, predicted, labels=list(range(k))).tolist()})
     return out
+
+
+def ensemble_labels(runs: Sequence[ResultRow]) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted labels) of a cell's seed ensemble, by the rule of ``compare._side``: one run, its own
+    labels; binary, the positive class when the mean probability reaches the mean of the runs' thresholds;
+    K > 2, the argmax of the mean probabilities."""
+    preds = [read_predictions(r.predictions) for r in runs]
+    if len(preds) == 1:
+        return preds[0].label, preds[0].pred
+    scores = np.mean([p.scores for p in preds], axis=0)
+    positive = runs[0].positive_class
+    if scores.shape[1] == 2 and positive is not None:
+        threshold = float(np.mean([0.5 if r.threshold is None else r.threshold for r in runs]))
+        return preds[0].label, np.where(scores[:, positive] >= threshold, positive, 1 - positive)
+    return preds[0].label, scores.argmax(axis=1)
+
+
+def class_mix(rows: Sequence[ResultRow], minority: Sequence[int], augment: str = "none",
+              level: float = 0.95) -> list[dict]:
+    """Per cell: the real and synthetic images per class its runs trained on, and the seed ensemble's
+    sensitivity (recall) for each ``minority`` class with a Wilson score interval over that class's test images.
+
+    Wilson (statsmodels), not the normal approximation: a rare class has few test images and a sensitivity
+    near 0 or 1, where the normal interval leaves [0, 1] or collapses to a point.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    out = []
+    for cell, runs in _by_cell([r for r in rows if r.cell.augment == augment]).items():
+        if any(not np.array_equal(read_predictions(r.predictions).index,
+                                  read_predictions(runs[0].predictions).index) for r in runs):
+            continue  # not the same test images: no ensemble (the statistics stage reports this)
+        labels, predicted = ensemble_labels(runs)
+        counts = runs[0].row.get("train_counts") or {}
+        sens = []
+        for c in minority:
+            truth = labels == c
+            hits, n = int((predicted[truth] == c).sum()), int(truth.sum())
+            low, high = (float(x) for x in proportion_confint(hits, n, alpha=1 - level, method="wilson")) if n \
+                else (None, None)
+            sens.append({"class": int(c), "sensitivity": hits / n if n else None, "hits": hits, "support": n,
+                         "ci_low": low, "ci_high": high})
+        out.append({**cell.to_dict(), "label": cell.words(), "seeds": len(runs), "real": counts.get("real"),
+                    "synthetic": counts.get("synthetic"), "minority_sensitivity": sens})
+    return out
