@@ -101,3 +101,14 @@ def test_cli(run28, tmp_path, capsys) -> None:
         main(["generate", "--checkpoint", str(run28), "--per-class", "1", "--out", str(out)])
     assert exc.value.code == 1 and "exists" in capsys.readouterr().err
     assert PreparedDataset.open(out).class_counts("train")["class2"] == 5
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"trunc": 0.0}, "--trunc must be in (0, 2]"), ({"trunc": 3.0}, "--trunc must be in (0, 2]"),
+    ({"resolution": 0}, "--resolution must be between 8 and 4096, got 0"),
+    ({"resolution": 100_000}, "--resolution must be between 8 and 4096"), ({"batch": 0}, "--batch must be at least 1"),
+])
+def test_numeric_options_are_checked_before_anything_loads(tmp_path, kwargs, message) -> None:
+    with pytest.raises(SynthmedError) as info:
+        generate_dataset(tmp_path / "no-such-run", tmp_path / "out", per_class=2, **kwargs)
+    assert message in str(info.value) and not (tmp_path / "out").exists()

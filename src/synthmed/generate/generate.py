@@ -80,6 +80,10 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
 
     if batch < 1:
         raise SynthmedError(f"--batch must be at least 1, got {batch}")
+    if not 0 < trunc <= 2:
+        raise SynthmedError(f"--trunc must be in (0, 2] (1 = no truncation), got {trunc}")
+    if resolution is not None and not 8 <= resolution <= 4096:
+        raise SynthmedError(f"--resolution must be between 8 and 4096, got {resolution}")
     G, meta = load_generator(checkpoint, device=device)
     if meta["arch"] in ("pix2pix", "inject"):  # image-to-image: no latent to sample from
         raise SynthmedError(f"{meta['checkpoint_path']}: a {meta['arch']} run makes images from masks: "
@@ -90,8 +94,6 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
                             "chosen class")
     targets = class_targets(classes, meta["train_counts"], per_class, total, balance_to)
     res = int(resolution or meta.get("data_resolution") or meta["resolution"])
-    if res < 8:
-        raise SynthmedError(f"--resolution must be at least 8, got {res}")
     # StyleGAN2's per-pixel noise: the fixed buffers, so an image depends on its latent seed only.
     extra = {"noise_mode": "const"} if "noise_mode" in inspect.signature(G.forward).parameters else {}
     jobs = [(label, i) for label, n in enumerate(targets) for i in range(n)]
