@@ -4,6 +4,7 @@ both workers took cells, only the driver wrote the output, and a re-run resumes 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -33,10 +34,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def ray_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def ray_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for the nodes and the driver: token authentication on (as the README says), token in tmp."""
-    token = tmp_path / "ray_token"
+    token = tmp_path_factory.mktemp("ray") / "ray_token"
     token.write_text(secrets.token_hex(32))
     src = str(Path(engine.__file__).parents[2])  # this checkout's synthmed, for the workers
     return {**os.environ, "OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
@@ -44,11 +45,11 @@ def ray_env(tmp_path: Path) -> dict[str, str]:
                 p for p in (src, os.environ.get("PYTHONPATH")) if p)}
 
 
-@pytest.fixture
-def ray_cluster(tmp_path: Path, ray_env: dict[str, str]):
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory, ray_env: dict[str, str]):
     """`ray start --head` with two CPUs (two workers), in its own session: the test kills exactly what it started."""
     port = _free_port()
-    log = tmp_path / "head.log"
+    log = tmp_path_factory.mktemp("ray") / "head.log"
     with open(log, "w") as fh:
         head = subprocess.Popen([str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}",
                                  "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats",
@@ -96,6 +97,40 @@ def test_two_ray_workers_give_the_in_process_results(breast28: PreparedDataset, 
     # Resume: a finished grid trains nothing on the cluster.
     again = subprocess.run(args, env=ray_env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.count("done before, skipped") == 4, again.stdout
+
+
+# A cell whose worker process dies the first time (marker file), run through the engine by a driver script:
+# Ray runs it again on a new worker and the driver writes its folder once. Defined in __main__, the build
+# function travels to the workers by value.
+DIES_ONCE = """
+import os, sys
+from pathlib import Path
+from synthmed.classify.engine import Job, Plan, run_cells
+address, marker, runs = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+
+def build(folder):
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os._exit(1)  # the worker dies mid-run
+    (folder / "result.json").write_text('{"ok": true}')
+    return {"ok": True}
+
+done = []
+run_cells([Job("a", "[1/1] a", build)], runs, Plan(1, 1, 0.0, address), lambda j, r, w: done.append((r, w)),
+          progress=False)
+print("DONE", done[0][0], "worker", done[0][1].split(":")[1], "first", marker.read_text())
+"""
+
+
+def test_a_killed_worker_is_retried(ray_cluster: str, ray_env: dict, tmp_path: Path) -> None:
+    marker, runs = tmp_path / "died", tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-c", DIES_ONCE, ray_cluster, str(marker), str(runs)], env=ray_env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    found = re.search(r"DONE \{'ok': True\} worker (\d+) first (\d+)", done.stdout)
+    assert found and found.group(1) != found.group(2), done.stdout  # a second worker process finished it
+    assert json.loads((runs / "a" / "result.json").read_text()) == {"ok": True}
+    assert [p.name for p in runs.iterdir()] == ["a"]  # written once, by the driver, nothing temporary left
 
 
 def test_worker_plan_fits_the_cores(monkeypatch) -> None:
