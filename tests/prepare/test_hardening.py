@@ -167,7 +167,13 @@ def test_bad_input_corpus_through_the_cli(tmp_path) -> None:
         ["prepare", "--medmnist", "breastmnist", "--root", tmp_path / "npz", "--out", tmp_path / "o4"],
         ["run", tmp_path / "bad.yaml", "--out", tmp_path / "o5"],
         ["run", tmp_path / "two.yaml", "--out", tmp_path / "o6"],
+        ["run", tmp_path / "missing.yaml", "--out", tmp_path / "o7"],
+        ["run", tmp_path / "dup.yaml", "--out", tmp_path / "o8"],
+        ["run", tmp_path / "ok.yaml", "--out", tmp_path / "file"],
     ]
+    (tmp_path / "missing.yaml").write_text("data: {folder: no-such-folder}\n")
+    (tmp_path / "dup.yaml").write_text("data: {csv: dup.csv}\n")
+    (tmp_path / "ok.yaml").write_text("data: {folder: src}\n")
     (tmp_path / "npz").mkdir()
     (tmp_path / "junk.npz").rename(tmp_path / "npz" / "breastmnist.npz")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -41,11 +41,18 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     stages = stages or stages_for(cfg)
     _check_device(cfg.device)
     out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
+    # Planning reads the data source (its content is in the prepare key): bad input stops here, before the run
+    # folder exists.
+    first_plan = plan(stages, cfg, out)
+    if out.exists() and not out.is_dir():
+        from synthmed.errors import SynthmedError
+
+        raise SynthmedError(f"{out}: is a file; the run folder must be a folder (give --out another name)")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.yaml", to_commented_yaml(cfg))
     info = {"name": cfg.name, "config": cfg.model_dump(), "seeds": seeds_of(cfg), "environment": _environment(),
             "started_at": _now()}
-    write_json(out / "run.json", {**info, "plan": [p.as_dict() for p in plan(stages, cfg, out)]})
+    write_json(out / "run.json", {**info, "plan": [p.as_dict() for p in first_plan]})
     echo(f"run folder: {out}")
     start = time.monotonic()
     planned = execute(stages, cfg, out, echo=echo)
