@@ -177,3 +177,11 @@ def test_cpu_profile_caps_resolutions() -> None:
     assert [classify_resolution(gpu, r) for r in (28, 128, 512)] == [28, 128, 256]
     explicit = build_config({"data": {"folder": "x"}, "gan": {"resolution": 64}, "classify": {"resolution": 48}})
     assert (gan_resolution(explicit, 256), classify_resolution(explicit, 256)) == (64, 48)
+
+
+def test_run_name_follows_the_data_unless_given() -> None:
+    assert build_config({"data": {"csv": "../shared/data/rbc/labels.csv"}}).name == "rbc-cpu"
+    assert build_config({"data": {"folder": "/x/my images"}}, "gpu").name == "my-images-gpu"
+    assert build_config({"data": {"medmnist": "pneumoniamnist"}}).name == "pneumoniamnist-cpu"
+    assert build_config({"name": "mine", "data": {"folder": "x"}}).name == "mine"
+    assert build_config({}).name == "breastmnist-cpu"

@@ -336,6 +336,8 @@ def build_config(data: dict[str, Any] | None = None, profile: str | None = None,
     if isinstance(given, dict) and any(k in given for k in SOURCE_KEYS):
         # The file names its source: the profile's default (BreastMNIST) is not a second one.
         defaults["data"] = {**defaults["data"], **dict.fromkeys(SOURCE_KEYS)}
+        # Without a name, runs/<name> follows the data: an RBC run must not land in runs/breastmnist-cpu.
+        defaults["name"] = _name_from_source(given, str(chosen)) or defaults["name"]
     merged = deep_merge(defaults, data)
     merged["profile"] = chosen
     for dotted, value in overrides.items():
@@ -350,6 +352,20 @@ def build_config(data: dict[str, Any] | None = None, profile: str | None = None,
         return ExperimentConfig.model_validate(merged)
     except ValidationError as exc:
         raise SynthmedError(f"{source}: {format_errors(exc)}") from None
+
+
+def _name_from_source(data: dict[str, Any], profile: str) -> str | None:
+    """``<source name>-<profile>``: the MedMNIST name, the folder's name, or the CSV's (its folder's for labels.csv)."""
+    import re
+
+    key = next((k for k in SOURCE_KEYS if isinstance(data.get(k), str) and data.get(k)), None)
+    if key is None:
+        return None
+    path = Path(data[key])
+    stem = data[key] if key == "medmnist" else path.stem if key == "csv" and path.stem != "labels" else (
+        path.parent.name if key == "csv" else path.name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.")
+    return f"{stem}-{profile}" if stem else None
 
 
 def format_errors(exc: ValidationError) -> str:
