@@ -365,9 +365,11 @@ def _ci(block: dict[str, Any]) -> str:
 def markdown(study: dict[str, Any]) -> str:
     classes, stats = study["classes"], study["statistics"]
     lines = [f"# RBC imbalance study ({study['setting']})", "",
-             f"Resolution {study['resolution']} px (validation macro AUC {study['resolution_val_auc']}); GAN "
+             f"Resolution {study['resolution']} px (validation macro AUC of a real-only classifier: "
+             f"{', '.join(f'{r} px {_f(v)}' for r, v in study['resolution_val_auc'].items())}); GAN "
              f"training time {study['gan_minutes']} min each; classifier `{study['classifier']['arch']}`, "
-             f"{study['classifier']['epochs']} epochs, seeds {study['seeds']}; test cells {stats['test_counts']}.", "",
+             f"{study['classifier']['epochs']} epochs, seeds {study['seeds']}; test cells "
+             f"{', '.join(f'{c} {n}' for c, n in stats['test_counts'].items())}.", "",
              "## GANs", "", "| arch | kimg | training s |", "|---|---|---|"]
     lines += [f"| {g['arch']} | {g['kimg']:.1f} | {g['train_seconds']:.0f} |" for g in study["gans"].values()]
     lines += ["", "## Per class against the real validation images", "",
