@@ -34,7 +34,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedDataset, Prep
 def test_planted_copies_removed(toy, tmp_path: Path) -> None:
     real, syn, cache = toy
     out = tmp_path / "kept"
-    summary = filter_synthetic(str(syn.root), f"{real.root}:test", out, min_confidence=0.0, cache_dir=cache,
+    summary = filter_synthetic(str(syn.root), f"{real.root}:test", out, real_pass_rate=None, cache_dir=cache,
                                progress=False)
     rows = list(csv.DictReader((out / "filter_scores.csv").open()))
     assert len(rows) == 29
@@ -50,16 +50,16 @@ def test_planted_copies_removed(toy, tmp_path: Path) -> None:
 
 def test_confidence_and_realism_thresholds(toy, tmp_path: Path) -> None:
     real, syn, cache = toy
-    filter_synthetic(str(syn.root), str(real.root), tmp_path / "all", min_confidence=0.0, drop_near_copies=False,
+    filter_synthetic(str(syn.root), str(real.root), tmp_path / "all", real_pass_rate=None, drop_near_copies=False,
                      cache_dir=cache, progress=False)
     confidence = np.array([float(r["confidence"]) for r in csv.DictReader((tmp_path / "all" / "filter_scores.csv")
                                                                            .open())])
     ordered = np.sort(confidence)
     threshold = float(ordered[14] + ordered[15]) / 2  # between two values: the CSV rounds to 6 decimals
     summary = filter_synthetic(str(syn.root), str(real.root), tmp_path / "strict", min_confidence=threshold,
-                               drop_near_copies=False, cache_dir=cache, progress=False)
+                               real_pass_rate=None, drop_near_copies=False, cache_dir=cache, progress=False)
     assert summary["kept"] == int((confidence >= threshold).sum())
-    summary = filter_synthetic(str(syn.root), str(real.root), tmp_path / "realism", min_confidence=0.0,
+    summary = filter_synthetic(str(syn.root), str(real.root), tmp_path / "realism", real_pass_rate=None,
                                drop_worst_realism=0.25, drop_near_copies=False, cache_dir=cache, progress=False)
     per_class = summary["per_class"]
     assert [per_class[c]["unrealistic"] for c in real.classes] == [int(0.25 * per_class[c]["total"])
@@ -79,7 +79,7 @@ def test_cli_prints_counts(toy, tmp_path: Path, capsys: pytest.CaptureFixture) -
     real, syn, cache = toy
     with pytest.raises(SystemExit) as exc:
         main(["filter", "--synthetic", str(syn.root), "--real", str(real.root), "--out", str(tmp_path / "o"),
-              "--min-confidence", "0.0", "--cache-dir", str(cache)])
+              "--real-pass-rate", "0", "--cache-dir", str(cache)])
     assert exc.value.code in (0, None)
     printed = capsys.readouterr().out
     assert "near_copy" in printed and "kept" in printed

@@ -11,7 +11,7 @@ import torch
 
 from synthmed.dataset import PreparedDataset
 from synthmed.metrics.compute import METRIC_KEYS, compute_metrics
-from synthmed.metrics.features import DomainCNNConfig, extract, train_domain_cnn
+from synthmed.metrics.features import DomainCNNConfig, domain_cnn_for, extract
 from synthmed.metrics.frechet import frechet_from_features
 from synthmed.metrics.kid import kid_from_features
 from tests.conftest import make_class_image, write_toy_dataset
@@ -96,10 +96,9 @@ def test_missing_dataset_is_one_line_error(tmp_path: Path, capsys: pytest.Captur
     assert err.count("\n") == 0 and "nope" in err
 
 
-def test_domain_metrics_order_identical_blur_noise(toy_pair) -> None:
+def test_domain_metrics_order_identical_blur_noise(toy_pair, tmp_path: Path) -> None:
     real, _ = toy_pair
-    x_train, y_train = real.load_tensor("train")
-    model = train_domain_cnn(x_train, y_train, 2, DomainCNNConfig(epochs=4, width=8, dim=16), progress=False)
+    model, _ = domain_cnn_for(real, tmp_path, DomainCNNConfig(epochs=4), progress=False)
     test_u8 = real.load_images("test")[:, :, :, 0]
 
     def feats(images: np.ndarray) -> np.ndarray:

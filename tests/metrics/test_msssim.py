@@ -1,4 +1,4 @@
-"""MS-SSIM diversity: scales for small images, agreement with MONAI, collapse shows as a high value."""
+"""MS-SSIM diversity: scales for small images, agreement with MONAI, a hand-computed mean, collapse shows high."""
 
 from __future__ import annotations
 
@@ -43,3 +43,17 @@ def test_collapse_scores_higher_than_diverse_set() -> None:
     collapsed = diverse[:1].repeat(20, 1, 1, 1) + 0.01 * torch.randn(20, 1, 32, 32, generator=gen)
     assert mean_pairwise_msssim(collapsed, 50) > 0.95 > mean_pairwise_msssim(diverse, 50)
     assert mean_pairwise_msssim(diverse[:1], 50) is None
+
+
+def test_mean_pairwise_msssim_hand_computed() -> None:
+    """Two flat images (grey 0.5 and 0.25 on [0, 1]): variances and covariance are 0, so every contrast-structure
+    term is (0 + C2) / (0 + C2) = 1 and MS-SSIM is the coarsest scale's luminance term to its weight:
+    l = (2 * 0.5 * 0.25 + C1) / (0.5^2 + 0.25^2 + C1) with C1 = (0.01 * 1)^2. Every pair is (0, 1) or (1, 0)."""
+    images = torch.stack([torch.full((1, 32, 32), 0.0), torch.full((1, 32, 32), -0.5)])  # [-1, 1] scale
+    _, betas = scales_for(32)
+    c1 = (0.01 * 1.0) ** 2
+    luminance = (2 * 0.5 * 0.25 + c1) / (0.5**2 + 0.25**2 + c1)
+    assert mean_pairwise_msssim(images, 10, np.random.default_rng(0)) == pytest.approx(luminance ** betas[-1],
+                                                                                         abs=1e-4)
+    one = torch.zeros(1, 1, 32, 32).uniform_(-1, 1, generator=torch.Generator().manual_seed(0))
+    assert mean_pairwise_msssim(one.repeat(4, 1, 1, 1), 10) == pytest.approx(1.0, abs=1e-5)  # identical images

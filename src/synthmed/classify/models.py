@@ -58,13 +58,17 @@ class Classifier(nn.Module):
         self.in_chans = in_chans
         self.input_size = input_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's feature vector (the metrics' domain features come from here)."""
         if x.shape[1] == 1 and self.in_chans == 3:
             x = x.expand(-1, 3, -1, -1)
         if self.input_size and x.shape[-1] != self.input_size:
             x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                                           align_corners=False)
-        return self.head(self.backbone(x))
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
 
 
 def make_head(num_features: int, num_classes: int, head: str, hidden: int = 256) -> nn.Module:

@@ -1,10 +1,20 @@
 """``filter_synthetic``: keep synthetic images that look like their class, look real, and copy no patient.
 
-Three tests per synthetic image, each optional:
-(a) a classifier trained on real data gives its intended class probability >= ``min_confidence``;
-(b) its realism score (Kynkäänniemi et al. 2019, in the domain feature space) is not among the
-    lowest ``drop_worst_realism`` fraction *of its class* (so a rare class is not emptied);
-(c) it is not a near copy of a training image (the memorization criterion of ``synthmed metrics``).
+Three tests per synthetic image, each calibrated on *real* images the classifier did not train on:
+(a) confidence: the intended class's probability under a classifier trained on real data (the domain CNN
+    of ``synthmed metrics``, or ``classifier``) is at least what ``real_pass_rate`` of the real validation
+    images of that class reach for their own class (default 0.9: the 10th percentile of their scores).
+    A fixed probability (``min_confidence``, off by default) means "more likely this class than all others
+    together": fine for two classes and an accurate classifier, but with five classes and a weak one most
+    real images of a hard class fail it too, and the filter empties that class. The calibrated rule
+    asks only that a synthetic image look as much like its class as real images of that class do.
+(b) realism (Kynkäänniemi et al. 2019, in the domain feature space, against the real training images of
+    the intended class): at least what ``realism_real_pass_rate`` of the real validation images of that
+    class reach (off by default), and/or not among the lowest ``drop_worst_realism`` fraction of its class;
+(c) not a near copy of a training image (the memorization audit of ``synthmed metrics``, read from the same
+    feature store, so the two stages never disagree and nothing is computed twice).
+Per class the output gives the real pass rate (validation images passing (a) and (b)) beside the
+synthetic one: a class whose synthetic images pass far less often than its real images is a finding.
 The kept images form a new prepared dataset (extra per-image fields kept, scores added), with
 ``filter_scores.csv`` (every image's scores and decision) and ``filter_config.json`` beside it.
 """
@@ -13,88 +23,172 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from synthmed.dataset import DatasetWriter, PreparedDataset, check_alike
-from synthmed.errors import BadInputError, SynthmedError
+from synthmed.errors import SynthmedError
 from synthmed.metrics import features as feat_mod
 from synthmed.metrics import memorization, prdc
-from synthmed.metrics.cache import FeatureCache, default_cache_dir
+from synthmed.metrics.cache import default_cache_dir
+from synthmed.metrics.store import FeatureStore
 from synthmed.utils.atomic import write_json, write_text
 
+DEFAULT_REAL_PASS_RATE = 0.9
 
-def load_classifier(path: str | Path, classes: list[str]) -> tuple[torch.nn.Module, str]:
+
+def load_classifier(path: str | Path, classes: list[str]) -> feat_mod.Extractor:
     """A classifier returning logits: a ``synthmed train-classifier`` model folder, or a saved nn.Module."""
-    path = Path(path)
-    if path.is_dir() or path.suffix == ".pt":
-        try:
-            from synthmed.classify.models import load_model
-
-            model, meta = load_model(path)
-            if list(meta.get("classes", classes)) != list(classes):
-                raise SynthmedError(f"{path}: classifier classes {meta['classes']} differ from {classes}")
-            return model, f"synthmed classifier {path}"
-        except (ImportError, BadInputError, KeyError):
-            if path.is_dir():
-                raise
-    model, ident = feat_mod.load_user_extractor(path)
-    return model, f"user model {path} ({ident})"
+    return feat_mod.load_classifier(path, classes)
 
 
-def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, classifier: str | Path | None = None,
-                     min_confidence: float = 0.5, drop_worst_realism: float = 0.0, drop_near_copies: bool = True,
-                     seed: int = 0, *, cache_dir: str | Path | None = "default", overwrite: bool = False,
-                     progress: bool = True) -> dict[str, Any]:
-    """Filter ``synthetic`` (``DIR[:split]``) against ``real`` (``DIR[:split]``); returns per-class counts."""
-    if not 0.0 <= min_confidence <= 1.0:
+@dataclass
+class Scores:
+    """The two calibrated scores of one set of images, each under its intended (or true) class."""
+
+    confidence: np.ndarray
+    realism: np.ndarray
+
+
+def calibrated_thresholds(scores: np.ndarray, labels: np.ndarray, num_classes: int,
+                          pass_rate: float | None) -> np.ndarray:
+    """Per class, the score that ``pass_rate`` of the real images of that class reach (-inf: no rule / no images).
+
+    The ``1 - pass_rate`` quantile with NumPy's ``lower`` method: at least ``pass_rate`` of the class's real
+    images are at or above it.
+    """
+    out = np.full(num_classes, -np.inf)
+    if pass_rate is None:
+        return out
+    for k in range(num_classes):
+        values = scores[labels == k]
+        if len(values):
+            out[k] = float(np.quantile(values, 1.0 - pass_rate, method="lower"))
+    return out
+
+
+def _check(min_confidence, drop_worst_realism, real_pass_rate, realism_real_pass_rate) -> None:
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
         raise SynthmedError(f"--min-confidence must be in [0, 1], got {min_confidence}")
     if not 0.0 <= drop_worst_realism < 1.0:
         raise SynthmedError(f"--drop-worst-realism must be in [0, 1), got {drop_worst_realism}")
+    for name, rate in (("--real-pass-rate", real_pass_rate), ("--realism-real-pass-rate", realism_real_pass_rate)):
+        if rate is not None and not 0.0 < rate <= 1.0:
+            raise SynthmedError(f"{name} must be in (0, 1] (the fraction of real validation images that pass), "
+                                f"got {rate}")
+
+
+def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, classifier: str | Path | None = None,
+                     min_confidence: float | None = None, drop_worst_realism: float = 0.0,
+                     drop_near_copies: bool = True, seed: int = 0, *,
+                     real_pass_rate: float | None = DEFAULT_REAL_PASS_RATE,
+                     realism_real_pass_rate: float | None = None, calibration_split: str = "val",
+                     cache_dir: str | Path | None = "default", overwrite: bool = False, progress: bool = True,
+                     domain_cnn: feat_mod.DomainCNNConfig | None = None) -> dict[str, Any]:
+    """Filter ``synthetic`` (``DIR[:split]``) against ``real`` (``DIR[:split]``); returns per-class counts.
+
+    ``real``'s split calibrates the near-copy threshold (``train``: leave-one-out); the confidence and
+    realism rules are calibrated on its ``calibration_split``.
+    """
+    _check(min_confidence, drop_worst_realism, real_pass_rate, realism_real_pass_rate)
     syn, syn_split = PreparedDataset.open_spec(synthetic, "train")
     real_ds, real_split = PreparedDataset.open_spec(real, "train")
     check_alike(syn, real_ds)
-    cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
-    cnn, cnn_id = feat_mod.domain_cnn_for(real_ds, cache.root, feat_mod.DomainCNNConfig(seed=seed), progress)
-    clf, clf_id = (load_classifier(classifier, real_ds.classes) if classifier else (cnn, f"domain CNN {cnn_id}"))
+    calibrated = real_pass_rate is not None or realism_real_pass_rate is not None
+    if calibrated and (calibration_split not in real_ds.split_names or not real_ds.entries(calibration_split)):
+        raise SynthmedError(f"{real_ds.root}: no '{calibration_split}' split to calibrate the filter on (give "
+                            f"--min-confidence and --real-pass-rate 0 for a fixed threshold instead)")
+    store = FeatureStore(default_cache_dir() if cache_dir == "default" else cache_dir)
+    domain = feat_mod.domain_extractor(real_ds, store.root, domain_cnn or feat_mod.DomainCNNConfig(seed=seed),
+                                       progress)
+    clf = load_classifier(classifier, real_ds.classes) if classifier else domain
+    k = real_ds.num_classes
 
-    x_syn, y_syn = syn.load_tensor(syn_split)
-    y_syn = y_syn.numpy()
-    x_train, _ = real_ds.load_tensor("train")
-    confidence = feat_mod.predict_proba(clf, x_syn)[np.arange(len(y_syn)), y_syn]
-    f_syn, f_train = feat_mod.extract(cnn, x_syn), feat_mod.extract(cnn, x_train)
-    y_train = real_ds.labels("train")
-    realism = np.zeros(len(y_syn))
-    for k in range(real_ds.num_classes):  # realism against the real images of the intended class
-        m, mt = y_syn == k, y_train == k
-        if m.any() and mt.sum() > 3:
-            realism[m] = prdc.realism_scores(f_train[mt], f_syn[m])
-    loo = real_split == "train"
-    ref_x = None if loo else real_ds.load_tensor(real_split)[0]
-    mem = memorization.check_memorization(
-        f_syn, f_train, memorization.pixel_vectors(x_syn), memorization.pixel_vectors(x_train),
-        None if loo else feat_mod.extract(cnn, ref_x), None if loo else memorization.pixel_vectors(ref_x))
+    y_syn = syn.labels(syn_split)
+    syn_scores = _scores(store, syn, syn_split, y_syn, real_ds, domain, clf)
+    y_val = real_ds.labels(calibration_split) if calibrated else np.zeros(0, dtype=np.int64)
+    val_scores = _scores(store, real_ds, calibration_split, y_val, real_ds, domain, clf) if calibrated else None
+    conf_thr = calibrated_thresholds(val_scores.confidence, y_val, k, real_pass_rate) if val_scores else \
+        np.full(k, -np.inf)
+    real_thr = calibrated_thresholds(val_scores.realism, y_val, k, realism_real_pass_rate) if val_scores else \
+        np.full(k, -np.inf)
+    mem = memorization.audit_sets(store, syn, syn_split, real_ds, real_split, domain)
 
-    low_conf = confidence < min_confidence
-    unreal = _worst_fraction(realism, y_syn, drop_worst_realism)
+    low_conf = _fails_confidence(syn_scores.confidence, y_syn, conf_thr, min_confidence)
+    unreal = (syn_scores.realism < real_thr[y_syn]) | _worst_fraction(syn_scores.realism, y_syn, drop_worst_realism)
     copies = mem.flagged if drop_near_copies else np.zeros(len(y_syn), dtype=bool)
     keep = ~(low_conf | unreal | copies)
+    real_pass = None
+    if val_scores is not None:
+        real_pass = ~(_fails_confidence(val_scores.confidence, y_val, conf_thr, min_confidence)
+                      | (val_scores.realism < real_thr[y_val]))
 
     config = {"synthetic": f"{syn.root}:{syn_split}", "real": f"{real_ds.root}:{real_split}",
-              "classifier": clf_id, "feature_extractor": cnn_id, "min_confidence": min_confidence,
+              "classifier": clf.id, "feature_extractor": domain.id, "min_confidence": min_confidence,
+              "real_pass_rate": real_pass_rate, "realism_real_pass_rate": realism_real_pass_rate,
+              "calibration_split": calibration_split if calibrated else None,
               "drop_worst_realism": drop_worst_realism, "drop_near_copies": drop_near_copies, "seed": seed,
-              "near_copy_thresholds": {"feature": mem.threshold_feature, "pixel_rms": mem.threshold_pixel,
-                                       "reference": "leave-one-out on train" if loo else f"real {real_split} vs train"}}
-    summary = _summary(syn.classes, y_syn, keep, low_conf, unreal & ~low_conf, copies & ~(low_conf | unreal))
+              "confidence_thresholds": _per_class(real_ds.classes, conf_thr),
+              "realism_thresholds": _per_class(real_ds.classes, real_thr),
+              "near_copy": {"threshold_pixel_rms": mem.threshold_pixel, "percentile": mem.percentile,
+                            "reference": "leave-one-out on train" if real_split == "train" else
+                            f"real {real_split} vs train", "real_flag_rate": mem.chance_rate}}
+    summary = _summary(syn.classes, y_syn, keep, low_conf, unreal & ~low_conf, copies & ~(low_conf | unreal),
+                       y_val, real_pass)
+    summary["rules"] = describe_rules(config)
     out = Path(out)
-    _write_filtered(syn, syn_split, out, keep, confidence, realism, config, summary, overwrite)
-    rows = _csv_rows(syn, syn_split, y_syn, confidence, realism, mem, low_conf, unreal, copies, keep)
+    _write_filtered(syn, syn_split, out, keep, syn_scores, config, summary, overwrite)
+    rows = _csv_rows(syn, syn_split, y_syn, syn_scores, mem, low_conf, unreal, copies, keep)
     write_text(out / "filter_scores.csv", rows)
     write_json(out / "filter_config.json", {**config, "summary": summary})
     return summary
+
+
+def _scores(store: FeatureStore, ds: PreparedDataset, split: str, labels: np.ndarray, real_ds: PreparedDataset,
+            domain: feat_mod.Extractor, clf: feat_mod.Extractor) -> Scores:
+    """Intended-class probability and realism (against the real training images of that class)."""
+    confidence = store.probs(ds, split, clf)[np.arange(len(labels)), labels]
+    feats = store.features(ds, split, domain)
+    f_train, y_train = store.features(real_ds, "train", domain), real_ds.labels("train")
+    realism = np.zeros(len(labels))
+    for k in range(real_ds.num_classes):
+        m, mt = labels == k, y_train == k
+        if m.any() and mt.sum() > 3:
+            realism[m] = prdc.realism_scores(f_train[mt], feats[m])
+    return Scores(confidence, realism)
+
+
+def _fails_confidence(confidence: np.ndarray, labels: np.ndarray, thresholds: np.ndarray,
+                      min_confidence: float | None) -> np.ndarray:
+    low = confidence < thresholds[labels]
+    if min_confidence is not None:
+        low |= confidence < min_confidence
+    return low
+
+
+def _per_class(classes: list[str], thresholds: np.ndarray) -> dict[str, float | None]:
+    return {c: float(t) if np.isfinite(t) else None for c, t in zip(classes, thresholds, strict=True)}
+
+
+def describe_rules(config: dict) -> list[str]:
+    """The active rules in words (printed and shown in the report)."""
+    rules = []
+    if config["real_pass_rate"] is not None:
+        rules.append(f"confidence >= what {config['real_pass_rate']:.0%} of the real {config['calibration_split']} "
+                     f"images of the class reach")
+    if config["min_confidence"] is not None:
+        rules.append(f"confidence >= {config['min_confidence']:g}")
+    if config["realism_real_pass_rate"] is not None:
+        rules.append(f"realism >= what {config['realism_real_pass_rate']:.0%} of the real "
+                     f"{config['calibration_split']} images of the class reach")
+    if config["drop_worst_realism"] > 0:
+        rules.append(f"not in the {config['drop_worst_realism']:.0%} least realistic of its class")
+    if config["drop_near_copies"]:
+        rules.append("not a near copy of a training image")
+    return rules
 
 
 def _worst_fraction(realism: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndarray:
@@ -109,25 +203,30 @@ def _worst_fraction(realism: np.ndarray, labels: np.ndarray, fraction: float) ->
     return worst
 
 
-def _summary(classes, labels, keep, low_conf, unreal_only, copies_only) -> dict[str, Any]:
+def _summary(classes, labels, keep, low_conf, unreal_only, copies_only, real_labels, real_pass) -> dict[str, Any]:
     per_class = {}
     for k, name in enumerate(classes):
         m = labels == k
-        per_class[name] = {"total": int(m.sum()), "kept": int((keep & m).sum()), "removed": int((~keep & m).sum()),
-                           "low_confidence": int((low_conf & m).sum()), "unrealistic": int((unreal_only & m).sum()),
-                           "near_copy": int((copies_only & m).sum())}
+        row = {"total": int(m.sum()), "kept": int((keep & m).sum()), "removed": int((~keep & m).sum()),
+               "low_confidence": int((low_conf & m).sum()), "unrealistic": int((unreal_only & m).sum()),
+               "near_copy": int((copies_only & m).sum()),
+               "synthetic_pass_rate": float((keep & m).sum() / m.sum()) if m.any() else None}
+        mr = real_labels == k
+        row["real_pass_rate"] = float(real_pass[mr].mean()) if real_pass is not None and mr.any() else None
+        row["n_real"] = int(mr.sum())
+        per_class[name] = row
     return {"per_class": per_class, "kept": int(keep.sum()), "removed": int((~keep).sum())}
 
 
-def _write_filtered(syn: PreparedDataset, split: str, out: Path, keep: np.ndarray, confidence: np.ndarray,
-                    realism: np.ndarray, config: dict, summary: dict, overwrite: bool) -> None:
+def _write_filtered(syn: PreparedDataset, split: str, out: Path, keep: np.ndarray, scores: Scores, config: dict,
+                    summary: dict, overwrite: bool) -> None:
     entries = syn.entries(split)
     with DatasetWriter(out, syn.classes, syn.resolution, syn.channels, syn.bit_depth, overwrite=overwrite) as w:
         for i in np.flatnonzero(keep):
             e = entries[i]
             extra = {k: v for k, v in e.items() if k not in ("path", "label")}
-            extra.update(source_path=e["path"], filter_confidence=round(float(confidence[i]), 6),
-                         filter_realism=round(float(realism[i]), 6))
+            extra.update(source_path=e["path"], filter_confidence=round(float(scores.confidence[i]), 6),
+                         filter_realism=round(float(scores.realism[i]), 6))
             image = syn.load_image(e)
             w.add(image[:, :, 0] if syn.channels == 1 else image, int(e["label"]), split, **extra)
         w.finish(source={"type": "filtered", "from": str(syn.root), "split": split,
@@ -135,16 +234,16 @@ def _write_filtered(syn: PreparedDataset, split: str, out: Path, keep: np.ndarra
                  preprocessing=syn.meta.get("preprocessing", {}), filter_summary=summary)
 
 
-def _csv_rows(syn, split, labels, confidence, realism, mem, low_conf, unreal, copies, keep) -> str:
+def _csv_rows(syn, split, labels, scores: Scores, mem, low_conf, unreal, copies, keep) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["index", "path", "label", "class", "confidence", "realism", "nn_train_feature",
-                     "dist_feature", "nn_train_pixel", "dist_pixel_rms", "near_copy", "decision", "reasons"])
+    writer.writerow(["index", "path", "label", "class", "confidence", "realism", "nn_train_pixel", "dist_aligned_rms",
+                     "nn_train_feature", "dist_feature", "near_copy", "decision", "reasons"])
     for i, e in enumerate(syn.entries(split)):
         reasons = [r for r, flag in (("low_confidence", low_conf[i]), ("unrealistic", unreal[i]),
                                      ("near_copy", copies[i])) if flag]
-        writer.writerow([i, e["path"], int(labels[i]), syn.classes[labels[i]], f"{confidence[i]:.6f}",
-                         f"{realism[i]:.6f}", int(mem.nn_feature[i]), f"{mem.dist_feature[i]:.6f}",
-                         int(mem.nn_pixel[i]), f"{mem.dist_pixel[i]:.6f}", int(mem.flagged[i]),
+        writer.writerow([i, e["path"], int(labels[i]), syn.classes[labels[i]], f"{scores.confidence[i]:.6f}",
+                         f"{scores.realism[i]:.6f}", int(mem.nn_pixel[i]), f"{mem.dist_pixel[i]:.6f}",
+                         int(mem.nn_feature[i]), f"{mem.dist_feature[i]:.6f}", int(mem.flagged[i]),
                          "keep" if keep[i] else "remove", ";".join(reasons)])
     return buf.getvalue()

@@ -1,13 +1,16 @@
 """``compute_metrics``: every metric family, overall and per class, for a real and a synthetic set.
 
-Reads both prepared datasets, extracts features once per family (cached by dataset content hash
-for the real set and the synthetic set alike), then evaluates each metric on the whole sets and
-on each class's subset. A metric that cannot be computed is ``None`` with its reason in ``notes``.
+Reads both prepared datasets, then runs each registered metric family (``@family``): a function that
+takes one :class:`MetricContext` (both image sets, the scopes, the result table, the feature store
+and the options) and fills in its metrics on the whole sets and on each class's subset. Features come
+from the :class:`~synthmed.metrics.store.FeatureStore` (one extraction per dataset split and extractor,
+shared with ``synthmed filter``). A metric that cannot be computed is ``None`` with its reason in ``notes``.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,10 @@ import numpy as np
 import torch
 
 from synthmed.dataset import PreparedDataset, check_alike
+from synthmed.errors import SynthmedError
 from synthmed.metrics import frechet, kid, memorization, msssim, prdc
 from synthmed.metrics.cache import FeatureCache, default_cache_dir
+from synthmed.metrics.store import FeatureStore
 from synthmed.utils.hashing import sha256_json
 
 METRIC_KEYS = ("frd", "fid_domain", "kid_domain", "precision", "recall", "density", "coverage", "ms_ssim_real",
@@ -72,6 +77,63 @@ def _open_set(spec: str, max_images: int | None, rng: np.random.Generator) -> Im
     return ImageSet(ds, split, idx, images, labels.numpy())
 
 
+@dataclass
+class MetricContext:
+    """Everything a metric family reads and writes: one object, so adding a family adds a function only."""
+
+    real: ImageSet
+    fake: ImageSet
+    scopes: list[tuple[str, int | None]]   # ("overall", None), then (class name, label) per class
+    res: Result
+    info: dict[str, Any]
+    store: FeatureStore
+    seed: int = 0
+    progress: bool = True
+    features: str | Path | None = None      # a user's extractor; None: the domain CNN
+    out_dir: Path | None = None
+    kid_subsets: int = 100
+    msssim_pairs: int = 200
+    frd_max_images: int | None = 300
+    workers: int | None = None
+    inception_weights: str | Path | None = None
+    allow_download: bool = True
+    extractor: Any = None                   # the domain feature extractor, built once per context
+
+    @property
+    def cache(self) -> FeatureCache:
+        return self.store.cache
+
+    def domain_extractor(self):
+        from synthmed.metrics import features as feat_mod
+
+        if self.extractor is None:
+            self.extractor = feat_mod.user_features(self.features) if self.features else feat_mod.domain_extractor(
+                self.real.ds, self.store.root, feat_mod.DomainCNNConfig(seed=self.seed), self.progress)
+        return self.extractor
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    keys: tuple[str, ...]
+    fn: Callable[[MetricContext], None]
+    reference: bool        # also computed for the real-train-vs-real-val reference row
+    skippable: bool        # may be left out with ``skip``
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def family(name: str, keys: tuple[str, ...], reference: bool = False, skippable: bool = False):
+    """Register a metric family (run in registration order)."""
+
+    def register(fn: Callable[[MetricContext], None]) -> Callable[[MetricContext], None]:
+        FAMILIES[name] = Family(name, keys, fn, reference, skippable)
+        return fn
+
+    return register
+
+
 def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: bool = True,
                     features: str | Path | None = None, inception_weights: str | Path | None = None,
                     out_dir: str | Path | None = None, seed: int = 0, max_images: int | None = None, *,
@@ -81,10 +143,16 @@ def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: boo
     """All metrics of ``fake_spec`` against ``real_spec`` (``DIR[:split]``, default split train).
 
     ``skip`` may name families to leave out (``frd``, ``inception``); they are then null with a note.
+    With ``per_class``, a reference row (the real train split against the real val split, per class)
+    shows what real data achieves on the same metrics.
     """
+    bad = [s for s in skip if s not in FAMILIES or not FAMILIES[s].skippable]
+    if bad:
+        raise SynthmedError(f"--skip takes {' or '.join(n for n, f in FAMILIES.items() if f.skippable)}, got "
+                            f"{', '.join(bad)}")
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    cache = FeatureCache(default_cache_dir() if cache_dir == "default" else cache_dir)
+    store = FeatureStore(default_cache_dir() if cache_dir == "default" else cache_dir)
     real = _open_set(str(real_spec), max_images, rng)
     fake = _open_set(str(fake_spec), max_images, rng)
     check_alike(fake.ds, real.ds)
@@ -94,25 +162,21 @@ def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: boo
                             "n_real_per_class": _counts(real.labels, classes),
                             "n_fake_per_class": _counts(fake.labels, classes)}
     scopes = [("overall", None)] + ([(c, i) for i, c in enumerate(classes)] if per_class else [])
-
+    ctx = MetricContext(real, fake, scopes, res, info, store, seed=seed, progress=progress, features=features,
+                        out_dir=Path(out_dir) if out_dir is not None else None, kid_subsets=kid_subsets,
+                        msssim_pairs=msssim_pairs, frd_max_images=frd_max_images, workers=workers,
+                        inception_weights=inception_weights, allow_download=allow_download)
     timed = _Timer(info["timings_s"])
-    with timed("domain"):
-        _domain_family(real, fake, scopes, res, info, cache, features, seed, progress, kid_subsets)
-    with timed("ms_ssim"):
-        _msssim_family(real, fake, scopes, res, info, seed, msssim_pairs)
-    with timed("memorization"):
-        _memorization_family(real, fake, scopes, res, info, cache, out_dir)
-    if "frd" in skip:
-        _null_all(res, scopes, ("frd",), "skipped (--skip frd)")
-    else:
-        with timed("frd"):
-            _frd_family(real, fake, scopes, res, info, cache, frd_max_images, seed, workers, progress)
-    if "inception" in skip:
-        _null_all(res, scopes, ("fid_inception", "kid_inception", "inception_score"), "skipped (--skip inception)")
-    else:
-        with timed("inception"):
-            _inception_family(real, fake, scopes, res, info, cache, inception_weights, allow_download, seed,
-                              kid_subsets)
+    for fam in FAMILIES.values():
+        if fam.name in skip:
+            _null_all(res, scopes, fam.keys, f"skipped (--skip {fam.name})")
+            continue
+        with timed(fam.name):
+            fam.fn(ctx)
+    reference = None
+    if per_class:
+        with timed("reference"):
+            reference = _reference_row(ctx, max_images, rng)
     info["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
 
     notes: dict[str, Any] = dict(res.notes["overall"])
@@ -123,14 +187,43 @@ def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: boo
         "fake": {"path": str(fake.ds.root), "split": fake.split, "content_hash": fake.ds.content_hash},
         "overall": res.values["overall"],
         "per_class": {c: res.values[c] for c in classes} if per_class else {},
+        "reference": reference,
         "notes": notes,
         "info": info,
         "config": {"per_class": per_class, "features": str(features) if features else "domain-cnn",
                    "inception_weights": str(inception_weights) if inception_weights else None, "seed": seed,
                    "max_images": max_images, "frd_max_images": frd_max_images, "msssim_pairs": msssim_pairs,
-                   "kid_subsets": kid_subsets, "prdc_k": PRDC_K, "memorization_percentile": 5.0,
-                   "skip": list(skip)},
+                   "kid_subsets": kid_subsets, "prdc_k": PRDC_K,
+                   "memorization_percentile": memorization.PERCENTILE, "skip": list(skip)},
     }
+
+
+def _reference_row(ctx: MetricContext, max_images: int | None, rng: np.random.Generator) -> dict | None:
+    """The real train split against the real val split, with the families that describe a set's realism.
+
+    Seed 001's table: each class's synthetic metrics beside what real held-out images of that class score.
+    None when the real dataset has no val split.
+    """
+    ds = ctx.real.ds
+    if "val" not in ds.split_names or not ds.entries("val"):
+        return None
+    train = ctx.real if ctx.real.split == "train" else _train_set(ctx.real)
+    val = ImageSet(ds, "val", idx := _sample(len(ds.entries("val")), max_images, rng),
+                   ds.load_tensor("val", idx)[0], ds.labels("val")[idx])
+    res = Result(ds.classes)
+    sub = MetricContext(train, val, ctx.scopes, res, {}, ctx.store, seed=ctx.seed, progress=ctx.progress,
+                        features=ctx.features, kid_subsets=ctx.kid_subsets, msssim_pairs=ctx.msssim_pairs,
+                        extractor=ctx.extractor)
+    done = []
+    for fam in FAMILIES.values():
+        if fam.reference and fam.name in ctx.info["timings_s"]:  # computed for the synthetic set too
+            fam.fn(sub)
+            done += list(fam.keys)
+    keys = [k for k in done if k != "ms_ssim_real"]
+    return {"real": f"{ds.root}:{train.split}", "against": f"{ds.root}:val", "n_val": len(val.labels),
+            "n_val_per_class": _counts(val.labels, ds.classes), "keys": keys,
+            "overall": {k: res.values["overall"][k] for k in keys},
+            "per_class": {c: {k: res.values[c][k] for k in keys} for c, _ in ctx.scopes[1:]}}
 
 
 class _Timer:
@@ -163,7 +256,6 @@ def _null_all(res: Result, scopes, keys, note: str) -> None:
             res.set(scope, key, None, note)
 
 
-# -- domain features: FID, KID, precision/recall/density/coverage --------------------------------------
 def _train_set(real: ImageSet) -> ImageSet:
     """The real dataset's training split (what the generator learnt from)."""
     if real.train_set is not None:
@@ -178,40 +270,26 @@ def _train_set(real: ImageSet) -> ImageSet:
     return real.train_set
 
 
-def _cached_features(s: ImageSet, kind: str, extractor_id: str, cache: FeatureCache, fn) -> np.ndarray:
-    key = s.cache_key(kind, extractor_id)
-    feats = cache.load(kind, key)
-    if feats is None or feats.shape[0] != len(s.labels):
-        feats = fn(s.images)
-        cache.save(kind, key, feats)
-    return feats
-
-
-def _domain_family(real, fake, scopes, res, info, cache, features, seed, progress, kid_subsets) -> None:
-    from synthmed.metrics import features as feat_mod
-
-    if features:
-        model, extractor_id = feat_mod.load_user_extractor(features)
-    else:
-        model, extractor_id = feat_mod.domain_cnn_for(real.ds, cache.root, feat_mod.DomainCNNConfig(seed=seed),
-                                                      progress)
-    info["domain_extractor"] = extractor_id
-    for s in (real, fake, _train_set(real)):
+# -- domain features: FID, KID, precision/recall/density/coverage --------------------------------------
+@family("domain", ("fid_domain", "kid_domain", "precision", "recall", "density", "coverage"), reference=True)
+def _domain_family(ctx: MetricContext) -> None:
+    extractor = ctx.domain_extractor()
+    ctx.info["domain_extractor"] = extractor.id
+    for s in (ctx.real, ctx.fake):
         if "domain" not in s.features:
-            s.features["domain"] = _cached_features(s, "domain", extractor_id, cache,
-                                                    lambda x: feat_mod.extract(model, x))
-    dim = real.features["domain"].shape[1]
-    info["domain_dim"] = dim
-    for scope, label in scopes:
-        fr = real.features["domain"][_mask(real.labels, label)]
-        ff = fake.features["domain"][_mask(fake.labels, label)]
-        _distances(res, scope, "domain", fr, ff, seed, kid_subsets)
+            s.features["domain"] = ctx.store.features(s.ds, s.split, extractor)[s.indices]
+    real, fake = ctx.real.features["domain"], ctx.fake.features["domain"]
+    ctx.info["domain_dim"] = int(real.shape[1])
+    for scope, label in ctx.scopes:
+        fr, ff = real[_mask(ctx.real.labels, label)], fake[_mask(ctx.fake.labels, label)]
+        _distances(ctx.res, scope, "domain", fr, ff, ctx.seed, ctx.kid_subsets)
         if min(len(fr), len(ff)) > PRDC_K:
             for key, value in prdc.prdc(fr, ff, PRDC_K).items():
-                res.set(scope, key, value)
+                ctx.res.set(scope, key, value)
         else:
             for key in ("precision", "recall", "density", "coverage"):
-                res.set(scope, key, None, f"needs more than k={PRDC_K} images per set (have {len(fr)}/{len(ff)})")
+                ctx.res.set(scope, key, None, f"needs more than k={PRDC_K} images per set (have {len(fr)}/"
+                            f"{len(ff)})")
 
 
 def _distances(res: Result, scope: str, family: str, fr: np.ndarray, ff: np.ndarray, seed: int,
@@ -229,58 +307,63 @@ def _distances(res: Result, scope: str, family: str, fr: np.ndarray, ff: np.ndar
 
 
 # -- MS-SSIM diversity ------------------------------------------------------------------------------
-def _msssim_family(real, fake, scopes, res, info, seed, n_pairs) -> None:
-    kernel, betas = msssim.scales_for(real.ds.resolution)
-    info["ms_ssim"] = {"pairs_per_class": n_pairs, "kernel_size": kernel, "scales": len(betas)}
-    per_class: dict[str, dict[str, float | None]] = {}
-    for name, s in (("ms_ssim_real", real), ("ms_ssim_fake", fake)):
+@family("ms_ssim", ("ms_ssim_real", "ms_ssim_fake"), reference=True)
+def _msssim_family(ctx: MetricContext) -> None:
+    kernel, betas = msssim.scales_for(ctx.real.ds.resolution)
+    ctx.info["ms_ssim"] = {"pairs_per_class": ctx.msssim_pairs, "kernel_size": kernel, "scales": len(betas)}
+    for name, s in (("ms_ssim_real", ctx.real), ("ms_ssim_fake", ctx.fake)):
         values = {}
-        for i, c in enumerate(real.ds.classes):
+        for i, c in enumerate(ctx.real.ds.classes):
             imgs = s.images[torch.from_numpy(s.labels == i)]
-            values[c] = msssim.mean_pairwise_msssim(imgs, n_pairs, np.random.default_rng(seed + i))
-        per_class[name] = values
+            values[c] = msssim.mean_pairwise_msssim(imgs, ctx.msssim_pairs, np.random.default_rng(ctx.seed + i))
         present = [v for v in values.values() if v is not None]
         # overall: the unweighted mean of the class means (diversity *within* classes)
-        res.set("overall", name, float(np.mean(present)) if present else None,
-                None if present else "no class has 2 or more images")
-        for scope, _ in scopes[1:]:
+        ctx.res.set("overall", name, float(np.mean(present)) if present else None,
+                    None if present else "no class has 2 or more images")
+        for scope, _ in ctx.scopes[1:]:
             v = values[scope]
-            res.set(scope, name, v, None if v is not None else "fewer than 2 images in this class")
+            ctx.res.set(scope, name, v, None if v is not None else "fewer than 2 images in this class")
 
 
 # -- memorization ------------------------------------------------------------------------------------
-def _memorization_family(real, fake, scopes, res, info, cache, out_dir) -> None:
+@family("memorization", ("memorized_fraction",))
+def _memorization_family(ctx: MetricContext) -> None:
+    """The audit of the *whole* synthetic split (not the sample), shared with ``synthmed filter``."""
+    real, fake = ctx.real, ctx.fake
     train = _train_set(real)
-    loo = train is real
-    result = memorization.check_memorization(
-        fake.features["domain"], train.features["domain"], memorization.pixel_vectors(fake.images),
-        memorization.pixel_vectors(train.images), None if loo else real.features["domain"],
-        None if loo else memorization.pixel_vectors(real.images))
-    info["memorization"] = {
+    loo = train is real or real.split == train.split
+    extractor = ctx.domain_extractor()
+    result = memorization.audit_sets(ctx.store, fake.ds, fake.split, real.ds, None if loo else real.split,
+                                     extractor)
+    labels = fake.ds.labels(fake.split)
+    ctx.info["memorization"] = {
         "reference": "leave-one-out within the training split" if loo else f"real '{real.split}' split vs train",
-        "threshold_feature": result.threshold_feature, "threshold_pixel_rms": result.threshold_pixel,
+        "rule": f"aligned pixel distance (flips, shifts up to {memorization.MAX_SHIFT} px, brightness offset, "
+                f"low-pass) <= the {result.percentile:g}th percentile of real held-out images' distances",
+        "threshold_pixel_rms": result.threshold_pixel, "n_audited": len(labels),
         "n_flagged": int(result.flagged.sum()), "chance_rate": result.chance_rate,
-        "flagged_fake_indices": [int(fake.indices[i]) for i in np.flatnonzero(result.flagged)],
+        "flagged_fake_indices": [int(i) for i in np.flatnonzero(result.flagged)],
     }
-    fake.features["memorization"] = result  # kept for callers that reuse the ImageSet
-    for scope, label in scopes:
-        m = _mask(fake.labels, label)
-        res.set(scope, "memorized_fraction", float(result.flagged[m].mean()) if m.any() else None,
-                None if m.any() else "no synthetic images in this class")
+    for scope, label in ctx.scopes:
+        m = _mask(labels, label)
+        ctx.res.set(scope, "memorized_fraction", float(result.flagged[m].mean()) if m.any() else None,
+                    None if m.any() else "no synthetic images in this class")
     if result.fraction > 0:
-        res.note("overall", "memorized_fraction",
-                 privacy_message(result.fraction, int(result.flagged.sum()), result.chance_rate))
-    if out_dir is not None and len(fake.labels):
-        png = memorization.save_pairs_png(result, _display(fake.images), _display(train.images),
-                                          Path(out_dir) / "memorization_pairs.png")
-        info["memorization"]["pairs_png"] = str(png)
+        ctx.res.note("overall", "memorized_fraction",
+                     privacy_message(result.fraction, int(result.flagged.sum()), result.chance_rate))
+    if ctx.out_dir is not None and len(labels):
+        fake_x, _ = fake.ds.load_tensor(fake.split)
+        png = memorization.save_pairs_png(result, _display(fake_x), _display(train.images),
+                                          ctx.out_dir / "memorization_pairs.png")
+        ctx.info["memorization"]["pairs_png"] = str(png)
 
 
 def privacy_message(fraction: float, n: int, chance: float) -> str:
-    return (f"{n} synthetic image(s) ({fraction:.1%}) are closer to a training image, in pixels and in features, "
-            f"than 95% of real images are (real images pass this test at {chance:.1%}): possible near copies of "
-            f"patients' images, a privacy leak if released; inspect memorization_pairs.png and use "
-            f"'synthmed filter --drop-near-copies'")
+    return (f"{n} synthetic image(s) ({fraction:.1%}) are near copies of a training image (up to a flip, a shift "
+            f"of a few pixels, mild noise or a brightness change: closer than {100 - memorization.PERCENTILE:g}% "
+            f"of real held-out images are; real images pass this test at {chance:.1%}): possible copies of "
+            f"patients' images, a privacy leak if released; inspect memorization_pairs.png; 'synthmed filter' "
+            f"drops them")
 
 
 def _display(images: torch.Tensor) -> np.ndarray:
@@ -288,9 +371,12 @@ def _display(images: torch.Tensor) -> np.ndarray:
 
 
 # -- FRD ---------------------------------------------------------------------------------------------
-def _frd_family(real, fake, scopes, res, info, cache, frd_max_images, seed, workers, progress) -> None:
+@family("frd", ("frd",), skippable=True)
+def _frd_family(ctx: MetricContext) -> None:
     from synthmed.metrics import radiomics
 
+    real, fake, scopes, res, info, cache = ctx.real, ctx.fake, ctx.scopes, ctx.res, ctx.info, ctx.cache
+    frd_max_images, seed, workers, progress = ctx.frd_max_images, ctx.seed, ctx.workers, ctx.progress
     rng = np.random.default_rng(seed + 1)
     feats, labels = [], []
     for s in (real, fake):
@@ -323,9 +409,12 @@ def _frd_family(real, fake, scopes, res, info, cache, frd_max_images, seed, work
 
 
 # -- Inception ---------------------------------------------------------------------------------------
-def _inception_family(real, fake, scopes, res, info, cache, weights, allow_download, seed, kid_subsets) -> None:
+@family("inception", ("fid_inception", "kid_inception", "inception_score"), skippable=True)
+def _inception_family(ctx: MetricContext) -> None:
     from synthmed.metrics import inception
 
+    real, fake, scopes, res, info, cache = ctx.real, ctx.fake, ctx.scopes, ctx.res, ctx.info, ctx.cache
+    weights, allow_download, seed, kid_subsets = ctx.inception_weights, ctx.allow_download, ctx.seed, ctx.kid_subsets
     keys = ("fid_inception", "kid_inception", "inception_score")
     try:
         model = inception.load_inception(weights, allow_download)

@@ -1,139 +1,153 @@
-"""Domain features: the embedding of a small CNN trained to classify the *real* training images.
+"""Feature extractors: the domain CNN (a classifier trained on the *real* training images), a user's model.
 
 Inception features describe ImageNet photographs; a classifier trained on the task's own images
 describes what matters for the diagnosis, and needs no download. synthmed trains this CNN itself
-(a few epochs on CPU), caches it by the training split's content hash, and uses its 64-d
-penultimate layer for FID/KID/PRDC/memorization and its softmax for ``synthmed filter``.
-``--features PATH`` replaces it with the user's own extractor (a TorchScript file or a pickled
-``nn.Module`` mapping (N, C, H, W) images in [-1, 1] to (N, D) features).
+with classify's training loop (``synthmed.classify.train``: the small ``cnn`` arch, traditional
+augmentation, class-weighted loss, the epoch with the best validation AUC), caches the model folder
+by the training split's content hash, and uses its backbone features for FID/KID/PRDC/realism and
+its softmax for ``synthmed filter``. ``--features PATH`` replaces it with the user's own extractor (a
+TorchScript file or a pickled ``nn.Module`` mapping (N, C, H, W) images in [-1, 1] to (N, D) features).
+
+Every network here is wrapped in an :class:`Extractor`: an identity string (what feature caches are
+keyed by) and one ``outputs`` call that gives features and, for a classifier, class probabilities from
+the same forward pass.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from synthmed.dataset import PreparedDataset
-from synthmed.errors import BadInputError
-from synthmed.utils.atomic import torch_save
-from synthmed.utils.hashing import sha256_json
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.utils.hashing import sha256_file, sha256_json
 
 
 @dataclass(frozen=True)
 class DomainCNNConfig:
-    width: int = 16
-    dim: int = 64
+    """classify's options for the domain CNN (the old hand-written loop's: 20 epochs, batch 64, lr 2e-3)."""
+
+    arch: str = "cnn"
     epochs: int = 20
     batch: int = 64
     lr: float = 2e-3
+    weight_decay: float = 1e-4
+    augment: str = "traditional"
     seed: int = 0
 
 
-class DomainCNN(nn.Module):
-    """Four conv blocks, global average pooling, a ``dim``-d embedding and a linear class head."""
+@dataclass(frozen=True, eq=False)
+class Extractor:
+    """A network and what its forward pass gives.
 
-    def __init__(self, channels: int, num_classes: int, width: int = 16, dim: int = 64) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c_in = channels
-        for c_out in (width, 2 * width, 4 * width, 4 * width):
-            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-            c_in = c_out
-        self.body = nn.Sequential(*layers[:-1], nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.embed = nn.Linear(c_in, dim)
-        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(0.2), nn.Linear(dim, num_classes))
-        self.num_features = dim
+    ``kind``: ``classifier`` (a classify ``Classifier``: ``features`` is the backbone's vector, the head
+    gives logits), ``features`` (a module returning features), ``logits`` (a module returning class logits).
+    """
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.body(x))
+    id: str
+    model: nn.Module
+    kind: Literal["classifier", "features", "logits"]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    @property
+    def has_probs(self) -> bool:
+        return self.kind != "features"
+
+    @property
+    def has_features(self) -> bool:
+        return self.kind != "logits"
 
 
-class FeatureModule(nn.Module):
-    """Wraps a model so that ``forward`` returns its features (for torchmetrics' ``feature=``)."""
+@torch.no_grad()
+def extractor_outputs(extractor: Extractor, images: torch.Tensor, batch: int = 256) -> dict[str, np.ndarray]:
+    """``features`` (N, D) and/or ``probs`` (N, K) of (N, C, H, W) images in [-1, 1], float64, one pass."""
+    model = extractor.model.eval()
+    feats, probs = [], []
+    for i in range(0, images.shape[0], batch):
+        x = images[i:i + batch]
+        if extractor.kind == "classifier":
+            f = model.features(x)
+            feats.append(f.reshape(len(x), -1))
+            probs.append(torch.softmax(model.head(f), dim=1))
+        elif extractor.kind == "features":
+            feats.append(model(x).reshape(len(x), -1))
+        else:
+            probs.append(torch.softmax(model(x), dim=1))
+    out: dict[str, np.ndarray] = {}
+    if extractor.has_features:
+        out["features"] = torch.cat(feats).double().numpy() if feats else np.zeros((0, 0))
+    if extractor.has_probs:
+        out["probs"] = torch.cat(probs).double().numpy() if probs else np.zeros((0, 0))
+    return out
 
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.num_features = getattr(model, "num_features", None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Only our CNN's ``features`` is the embedding; a user's module (a VGG has a ``features`` block too)
-        # is called as is.
-        return self.model.features(x) if isinstance(self.model, DomainCNN) else self.model(x)
+def extract(model: nn.Module | Extractor, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """(N, D) float64 features (a classify ``Classifier``: its backbone's; any other module: its output)."""
+    ex = model if isinstance(model, Extractor) else as_extractor(model, "model")
+    return extractor_outputs(ex, images, batch)["features"]
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and shifts of up to 1/16 of the side (reflect padding)."""
-    flip = torch.rand(x.shape[0], generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    pad = max(1, x.shape[-1] // 16)
-    padded = nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy, dx = (int(v) for v in torch.randint(0, 2 * pad + 1, (2,), generator=gen))
-    return padded[:, :, dy:dy + x.shape[-2], dx:dx + x.shape[-1]]
+def predict_proba(model: nn.Module | Extractor, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """(N, K) softmax probabilities."""
+    ex = model if isinstance(model, Extractor) else Extractor("model", model, "logits")
+    return extractor_outputs(ex, images, batch)["probs"]
 
 
-def train_domain_cnn(images: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                     cfg: DomainCNNConfig = DomainCNNConfig(), progress: bool = True) -> DomainCNN:
-    """Train the CNN with class-weighted cross-entropy (the classes are often imbalanced)."""
-    from tqdm import tqdm
+def as_extractor(model: nn.Module, ident: str) -> Extractor:
+    from synthmed.classify.models import Classifier
 
-    torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model = DomainCNN(images.shape[1], num_classes, cfg.width, cfg.dim)
-    counts = torch.bincount(labels, minlength=num_classes).clamp(min=1).float()
-    loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (num_classes * counts))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    model.train()
-    for _ in tqdm(range(cfg.epochs), desc="domain CNN", unit="epoch", disable=not progress):
-        order = torch.randperm(images.shape[0], generator=gen)
-        for start in range(0, len(order), cfg.batch):
-            idx = order[start:start + cfg.batch]
-            if len(idx) < 2:
-                continue  # BatchNorm needs two samples
-            loss = loss_fn(model(_augment(images[idx], gen)), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-    return model.eval()
+    return Extractor(ident, model, "classifier" if isinstance(model, Classifier) else "features")
+
+
+# -- the domain CNN ----------------------------------------------------------------------------------------
+def _splits(ds: PreparedDataset) -> tuple[str, str]:
+    """Train on ``train``; choose the epoch on ``val`` (on ``train`` itself when the dataset has no val split)."""
+    train = "train" if ds.entries("train") else ds.split_names[0]
+    val = "val" if "val" in ds.split_names and ds.entries("val") else train
+    return train, val
 
 
 def domain_cnn_for(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNConfig = DomainCNNConfig(),
-                   progress: bool = True) -> tuple[DomainCNN, str]:
-    """The domain CNN for ``ds``'s train split: loaded from the cache or trained and cached.
+                   progress: bool = True) -> tuple[nn.Module, str]:
+    """The domain CNN for ``ds``'s train split: loaded from the cache or trained (classify's loop) and cached.
 
-    Returns the model and its identity (a hash of the training data and config) for feature caches.
+    Returns the model (a classify ``Classifier``, eval mode, CPU) and its identity for feature caches.
     """
-    split = "train" if ds.entries("train") else ds.split_names[0]
-    key = sha256_json({"data": ds.split_hash(split), "cfg": asdict(cfg), "v": 1})[:32]
-    path = cache_dir / "domain_cnn" / f"{key}.pt" if cache_dir is not None else None
-    model = DomainCNN(ds.channels, ds.num_classes, cfg.width, cfg.dim)
-    if path is not None and path.is_file():
+    from synthmed.classify.models import load_model
+    from synthmed.classify.train import train_classifier
+
+    train, val = _splits(ds)
+    key = sha256_json({"data": ds.split_hash(train), "val": ds.split_hash(val), "cfg": asdict(cfg), "v": 2})[:32]
+    ident = f"domain-cnn-{key}"
+    folder = Path(cache_dir) / "domain_cnn" / key if cache_dir is not None else None
+    if folder is not None and folder.is_dir():
         try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            return model.eval(), f"domain-cnn-{key}"
-        except (OSError, RuntimeError):
+            return load_model(folder)[0], ident
+        except (BadInputError, RuntimeError, KeyError):
             pass  # corrupt or stale: retrain
-    images, labels = ds.load_tensor(split)
-    model = train_domain_cnn(images, labels, ds.num_classes, cfg, progress)
-    if path is not None:
-        torch_save(model.state_dict(), path)
-    return model, f"domain-cnn-{key}"
+    options = {"arch": cfg.arch, "epochs": cfg.epochs, "batch_size": cfg.batch, "lr": cfg.lr,
+               "weight_decay": cfg.weight_decay, "augment": cfg.augment, "lr_schedule": "cosine", "patience": 0,
+               "balance": "weights", "seed": cfg.seed, "device": "cpu"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = folder if folder is not None else Path(tmp) / "domain_cnn"
+        train_classifier(f"{ds.root}:{train}", f"{ds.root}:{val}", out, overwrite=True, progress=progress, **options)
+        return load_model(out)[0], ident
 
 
+def domain_extractor(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNConfig = DomainCNNConfig(),
+                     progress: bool = True) -> Extractor:
+    model, ident = domain_cnn_for(ds, cache_dir, cfg, progress)
+    return Extractor(ident, model, "classifier")
+
+
+# -- a user's networks -------------------------------------------------------------------------------------
 def load_user_extractor(path: str | Path) -> tuple[nn.Module, str]:
     """A user's feature extractor: TorchScript, or a pickled ``nn.Module`` (trusted file)."""
-    from synthmed.utils.hashing import sha256_file
-
     path = Path(path)
     if not path.is_file():
         raise BadInputError(path, "feature extractor file not found")
@@ -149,20 +163,26 @@ def load_user_extractor(path: str | Path) -> tuple[nn.Module, str]:
     return model.eval(), f"user-{sha256_file(path)[:32]}"
 
 
-@torch.no_grad()
-def extract(model: nn.Module, images: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """(N, D) float64 features of (N, C, H, W) images in [-1, 1] (the embedding for a ``DomainCNN``)."""
-    module = FeatureModule(model).eval()
-    out = [module(images[i:i + batch]).reshape(min(batch, images.shape[0] - i), -1) for i in
-           range(0, images.shape[0], batch)]
-    if not out:
-        return np.zeros((0, getattr(model, "num_features", 0) or 0))
-    return torch.cat(out).double().numpy()
+def user_features(path: str | Path) -> Extractor:
+    model, ident = load_user_extractor(path)
+    return Extractor(ident, model, "features")
 
 
-@torch.no_grad()
-def predict_proba(model: nn.Module, images: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """(N, K) softmax probabilities from a classifier that returns logits."""
-    model.eval()
-    out = [torch.softmax(model(images[i:i + batch]), dim=1) for i in range(0, images.shape[0], batch)]
-    return torch.cat(out).double().numpy()
+def load_classifier(path: str | Path, classes: list[str]) -> Extractor:
+    """A classifier: a ``synthmed train-classifier`` model folder, or a saved nn.Module returning logits."""
+    from synthmed.classify.models import MODEL_FILE, load_model
+
+    path = Path(path)
+    model_file = path / MODEL_FILE if path.is_dir() else path
+    if path.is_dir() or path.suffix == ".pt":
+        try:
+            model, meta = load_model(path)
+        except BadInputError:
+            if path.is_dir():
+                raise
+        else:
+            if list(meta.get("classes", classes)) != list(classes):
+                raise SynthmedError(f"{path}: classifier classes {meta['classes']} differ from {classes}")
+            return Extractor(f"classifier-{sha256_file(model_file)[:32]}", model, "classifier")
+    model, ident = load_user_extractor(path)
+    return Extractor(ident, model, "logits")
