@@ -32,9 +32,11 @@ def test_metrics_and_filter_share_one_extraction_per_set(tmp_path: Path, monkeyp
                         lambda *a, **k: audits.append(1) or real_audit(*a, **k))
     cache = tmp_path / "cache"
     result = compute_metrics(f"{real.root}:train", str(tmp_path / "syn"), cache_dir=cache, skip=("frd", "inception"),
-                             progress=False, kid_subsets=5, msssim_pairs=5)
+                             progress=False, kid_subsets=5, msssim_pairs=5, max_images=10, out_dir=tmp_path)
     after_metrics = dict(calls)
-    assert after_metrics == {32: 1, 20: 1, 16: 1}  # real train, synthetic, real val (the reference row)
+    # whole splits, whatever the metrics' sample: real train, synthetic, real val (the reference row)
+    assert after_metrics == {32: 1, 20: 1, 16: 1}
+    assert (tmp_path / "memorization_pairs.png").is_file()
     summary = filter_synthetic(str(tmp_path / "syn"), str(real.root), tmp_path / "kept", cache_dir=cache,
                                progress=False)
     assert dict(calls) == after_metrics  # the filter extracted nothing itself

@@ -23,6 +23,8 @@ def filter_(
     realism_real_pass_rate: float = typer.Option(0.0, "--realism-real-pass-rate", help="Keep when the realism "
                                                  "score is at least what this fraction of the real val images of "
                                                  "the class reach (0: off)."),
+    calibration: str | None = typer.Option(None, "--calibration", help="Real images the pass rates are calibrated "
+                                           "on, DIR[:split] (default: the --real dataset's val split)."),
     drop_worst_realism: float = typer.Option(0.0, "--drop-worst-realism",
                                              help="Drop this fraction of each class with the lowest realism score."),
     drop_near_copies: bool = typer.Option(True, "--drop-near-copies/--keep-near-copies",
@@ -37,7 +39,7 @@ def filter_(
 
     summary = filter_synthetic(synthetic, real, out, classifier, min_confidence, drop_worst_realism,
                                drop_near_copies, seed, real_pass_rate=real_pass_rate or None,
-                               realism_real_pass_rate=realism_real_pass_rate or None,
+                               realism_real_pass_rate=realism_real_pass_rate or None, calibration=calibration,
                                cache_dir=cache_dir if cache_dir is not None else "default", overwrite=overwrite)
     typer.echo(render(summary))
     typer.echo(f"wrote {out} (scores: {out / 'filter_scores.csv'})")

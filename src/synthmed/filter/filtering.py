@@ -85,22 +85,22 @@ def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, c
                      min_confidence: float | None = None, drop_worst_realism: float = 0.0,
                      drop_near_copies: bool = True, seed: int = 0, *,
                      real_pass_rate: float | None = DEFAULT_REAL_PASS_RATE,
-                     realism_real_pass_rate: float | None = None, calibration_split: str = "val",
+                     realism_real_pass_rate: float | None = None, calibration: str | Path | None = None,
                      cache_dir: str | Path | None = "default", overwrite: bool = False, progress: bool = True,
                      domain_cnn: feat_mod.DomainCNNConfig | None = None) -> dict[str, Any]:
     """Filter ``synthetic`` (``DIR[:split]``) against ``real`` (``DIR[:split]``); returns per-class counts.
 
     ``real``'s split calibrates the near-copy threshold (``train``: leave-one-out); the confidence and
-    realism rules are calibrated on its ``calibration_split``.
+    realism rules are calibrated on ``calibration`` (``DIR[:split]``, default: ``real``'s val split; the
+    pipeline's subset datasets have no val split and pass the full dataset's). The classifier and the
+    realism reference learn from ``real``'s train split only.
     """
     _check(min_confidence, drop_worst_realism, real_pass_rate, realism_real_pass_rate)
     syn, syn_split = PreparedDataset.open_spec(synthetic, "train")
     real_ds, real_split = PreparedDataset.open_spec(real, "train")
     check_alike(syn, real_ds)
     calibrated = real_pass_rate is not None or realism_real_pass_rate is not None
-    if calibrated and (calibration_split not in real_ds.split_names or not real_ds.entries(calibration_split)):
-        raise SynthmedError(f"{real_ds.root}: no '{calibration_split}' split to calibrate the filter on (give "
-                            f"--min-confidence and --real-pass-rate 0 for a fixed threshold instead)")
+    cal_ds, cal_split = _calibration_set(calibration, real_ds) if calibrated else (None, None)
     store = FeatureStore(default_cache_dir() if cache_dir == "default" else cache_dir)
     domain = feat_mod.domain_extractor(real_ds, store.root, domain_cnn or feat_mod.DomainCNNConfig(seed=seed),
                                        progress)
@@ -109,8 +109,8 @@ def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, c
 
     y_syn = syn.labels(syn_split)
     syn_scores = _scores(store, syn, syn_split, y_syn, real_ds, domain, clf)
-    y_val = real_ds.labels(calibration_split) if calibrated else np.zeros(0, dtype=np.int64)
-    val_scores = _scores(store, real_ds, calibration_split, y_val, real_ds, domain, clf) if calibrated else None
+    y_val = cal_ds.labels(cal_split) if cal_ds is not None else np.zeros(0, dtype=np.int64)
+    val_scores = _scores(store, cal_ds, cal_split, y_val, real_ds, domain, clf) if cal_ds is not None else None
     conf_thr = calibrated_thresholds(val_scores.confidence, y_val, k, real_pass_rate) if val_scores else \
         np.full(k, -np.inf)
     real_thr = calibrated_thresholds(val_scores.realism, y_val, k, realism_real_pass_rate) if val_scores else \
@@ -129,7 +129,8 @@ def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, c
     config = {"synthetic": f"{syn.root}:{syn_split}", "real": f"{real_ds.root}:{real_split}",
               "classifier": clf.id, "feature_extractor": domain.id, "min_confidence": min_confidence,
               "real_pass_rate": real_pass_rate, "realism_real_pass_rate": realism_real_pass_rate,
-              "calibration_split": calibration_split if calibrated else None,
+              "calibration": f"{cal_ds.root}:{cal_split}" if cal_ds is not None else None,
+              "calibration_split": cal_split,
               "drop_worst_realism": drop_worst_realism, "drop_near_copies": drop_near_copies, "seed": seed,
               "confidence_thresholds": _per_class(real_ds.classes, conf_thr),
               "realism_thresholds": _per_class(real_ds.classes, real_thr),
@@ -145,6 +146,20 @@ def filter_synthetic(synthetic: str | Path, real: str | Path, out: str | Path, c
     write_text(out / "filter_scores.csv", rows)
     write_json(out / "filter_config.json", {**config, "summary": summary})
     return summary
+
+
+def _calibration_set(calibration: str | Path | None, real_ds: PreparedDataset) -> tuple[PreparedDataset, str]:
+    """The real images the thresholds are calibrated on (never trained on by the filter's classifier)."""
+    ds, split = PreparedDataset.open_spec(calibration, "val") if calibration else (real_ds, "val")
+    if split not in ds.split_names or not ds.entries(split):
+        raise SynthmedError(f"{ds.root}: no '{split}' split to calibrate the filter on (give --calibration "
+                            f"DIR:split, or --real-pass-rate 0 and --min-confidence for a fixed threshold)")
+    if ds.classes != real_ds.classes or (ds.resolution, ds.channels) != (real_ds.resolution, real_ds.channels):
+        raise SynthmedError(f"{ds.root}: classes/resolution/channels differ from the real set {real_ds.root}")
+    if split == "train" and ds.content_hash == real_ds.content_hash:
+        raise SynthmedError(f"{ds.root}:train: the filter's classifier learnt from these images; calibrate on "
+                            f"held-out ones (val)")
+    return ds, split
 
 
 def _scores(store: FeatureStore, ds: PreparedDataset, split: str, labels: np.ndarray, real_ds: PreparedDataset,
@@ -247,3 +262,39 @@ def _csv_rows(syn, split, labels, scores: Scores, mem, low_conf, unreal, copies,
                          int(mem.nn_feature[i]), f"{mem.dist_feature[i]:.6f}", int(mem.flagged[i]),
                          "keep" if keep[i] else "remove", ";".join(reasons)])
     return buf.getvalue()
+
+
+COUNTS = ("total", "kept", "removed", "low_confidence", "unrealistic", "near_copy")
+
+
+def merge_filtered(parts: list[Path], summaries: list[dict[str, Any]], out: Path,
+                   overwrite: bool = False) -> dict[str, Any]:
+    """One prepared dataset of several filter outputs of the same generator (the first pass and its top-ups).
+
+    Returns the summed summary: counts add up, the synthetic pass rate is kept / total over all parts, the
+    real pass rate and the rules are the first part's (every part is filtered with the same thresholds).
+    """
+    datasets = [PreparedDataset.open(p) for p in parts]
+    first = datasets[0]
+    with DatasetWriter(out, first.classes, first.resolution, first.channels, first.bit_depth,
+                       overwrite=overwrite) as w:
+        for ds in datasets:
+            for e in ds.entries("train"):
+                image = ds.load_image(e)
+                w.add(image[:, :, 0] if ds.channels == 1 else image, int(e["label"]), "train",
+                      **{k: v for k, v in e.items() if k not in ("path", "label")})
+        summary = _sum_summaries(summaries)
+        w.finish(source={"type": "filtered", "parts": [ds.meta.get("source", {}) for ds in datasets]},
+                 preprocessing=first.meta.get("preprocessing", {}), filter_summary=summary)
+    return summary
+
+
+def _sum_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {**summaries[0], "per_class": {}}
+    for name, row in summaries[0]["per_class"].items():
+        total = {c: sum(s["per_class"][name][c] for s in summaries) for c in COUNTS}
+        out["per_class"][name] = {**row, **total,
+                                  "synthetic_pass_rate": total["kept"] / total["total"] if total["total"] else None}
+    out["kept"] = sum(s["kept"] for s in summaries)
+    out["removed"] = sum(s["removed"] for s in summaries)
+    return out

@@ -68,8 +68,11 @@ def to_uint8(x: torch.Tensor, resolution: int) -> np.ndarray:
 def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | list[int] | None = None,
                      total: int | None = None, balance_to: int | None = None, trunc: float = 1.0, seed: int = 0,
                      batch: int = 64, resolution: int | None = None, device: str = "cpu", overwrite: bool = False,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: bool = True, first_index: int = 0) -> dict[str, Any]:
     """Write a prepared dataset of generated images; return its ``dataset.json`` content.
+
+    ``first_index: the index of the first image, so that a later batch of the same run (the pipeline's
+    top-up of a class the filter left short) gets new latent seeds, never the earlier images again.
 
     ``resolution``: output side (default: the training data's, e.g. 28 for a model trained at 32 on
     28x28 MedMNIST, so real and synthetic sets mix directly).
@@ -103,7 +106,7 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
         with tqdm(total=len(jobs), unit="img", desc="generate", disable=not progress) as bar:
             for start in range(0, len(jobs), batch):
                 chunk = jobs[start:start + batch]
-                seeds = [image_seed(seed, start + k) for k in range(len(chunk))]
+                seeds = [image_seed(seed, first_index + start + k) for k in range(len(chunk))]
                 labels = torch.tensor([label for label, _ in chunk], dtype=torch.long, device=device)
                 z = latents(seeds, meta["z_dim"]).to(device)
                 with torch.no_grad():
@@ -111,12 +114,13 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
                 for k, (label, _) in enumerate(chunk):
                     writer.add(images[k], label, "train", source="synthetic",
                                checkpoint_sha256=meta["checkpoint_sha256"], seed=seed, image_seed=seeds[k],
-                               index=start + k, class_name=classes[label], truncation=trunc)
+                               index=first_index + start + k, class_name=classes[label], truncation=trunc)
                 bar.update(len(chunk))
         return writer.finish(
             source={"type": "synthetic", "name": f"synthetic-{meta['arch']}", **provenance,
                     "model_resolution": meta["resolution"], "nimg": meta["nimg"],
                     "real_train_counts": meta["train_counts"], "real_dataset_hash": meta.get("dataset_hash")},
             preprocessing={"resolution": res, "resize": "bilinear-antialias" if res != meta["resolution"] else None,
-                           "requested": {"per_class": per_class, "total": total, "balance_to": balance_to}},
+                           "requested": {"per_class": per_class, "total": total, "balance_to": balance_to,
+                                         "first_index": first_index}},
         )

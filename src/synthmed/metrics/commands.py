@@ -46,15 +46,33 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
+REFERENCE_LABEL = "  real val"
+
+
+def with_reference_rows(result: dict) -> list[tuple[str, dict]]:
+    """Rows overall and per class, each followed by its reference row (real train vs real val) when computed."""
+    ref = result.get("reference") or {}
+    rows: list[tuple[str, dict]] = []
+    for name, values in [("overall", result["overall"]), *result["per_class"].items()]:
+        rows.append((name, values))
+        ref_values = ref.get("overall") if name == "overall" else ref.get("per_class", {}).get(name)
+        if ref_values is not None:
+            rows.append((REFERENCE_LABEL, ref_values))
+    return rows
+
+
 def render(result: dict) -> str:
     """A readable table (rows: overall and classes; columns: metrics), then the notes."""
-    rows = [("overall", result["overall"]), *list(result["per_class"].items())]
+    rows = with_reference_rows(result)
     width = max(len(name) for name, _ in rows) + 2
     header = "".join(f"{SHORT[k]:>10}" for k in SHORT)
     lines = [f"real {result['real']['path']}:{result['real']['split']}  vs  fake {result['fake']['path']}:"
              f"{result['fake']['split']}", "", f"{'':<{width}}{header}"]
     for name, values in rows:
-        lines.append(f"{name:<{width}}" + "".join(f"{_fmt(values[k]):>10}" for k in SHORT))
+        lines.append(f"{name:<{width}}" + "".join(f"{_fmt(values.get(k)):>10}" for k in SHORT))
+    if result.get("reference"):
+        lines.append(f"({REFERENCE_LABEL.strip()}: the real train split against the {result['reference']['n_val']} "
+                     f"real val images, the same metrics: what real data achieves; its MSSSIM f is the val images')")
     grouped: dict[str, list[str]] = {}  # one line per distinct note (the Inception one covers three metrics)
     for key, text in result["notes"].items():
         if key != "per_class":

@@ -352,8 +352,9 @@ def _memorization_family(ctx: MetricContext) -> None:
         ctx.res.note("overall", "memorized_fraction",
                      privacy_message(result.fraction, int(result.flagged.sum()), result.chance_rate))
     if ctx.out_dir is not None and len(labels):
-        fake_x, _ = fake.ds.load_tensor(fake.split)
-        png = memorization.save_pairs_png(result, _display(fake_x), _display(train.images),
+        fake_x, _ = fake.ds.load_tensor(fake.split)  # the audit covers whole splits, not the metrics' sample
+        train_x, _ = train.ds.load_tensor(train.split)
+        png = memorization.save_pairs_png(result, _display(fake_x), _display(train_x),
                                           ctx.out_dir / "memorization_pairs.png")
         ctx.info["memorization"]["pairs_png"] = str(png)
 

@@ -3,7 +3,7 @@
 Inception features describe ImageNet photographs; a classifier trained on the task's own images
 describes what matters for the diagnosis, and needs no download. synthmed trains this CNN itself
 with classify's training loop (``synthmed.classify.train``: the small ``cnn`` arch, traditional
-augmentation, class-weighted loss, the epoch with the best validation AUC), caches the model folder
+augmentation, class-weighted loss, 20 epochs, cosine schedule; train split only), caches the model folder
 by the training split's content hash, and uses its backbone features for FID/KID/PRDC/realism and
 its softmax for ``synthmed filter``. ``--features PATH`` replaces it with the user's own extractor (a
 TorchScript file or a pickled ``nn.Module`` mapping (N, C, H, W) images in [-1, 1] to (N, D) features).
@@ -105,24 +105,25 @@ def as_extractor(model: nn.Module, ident: str) -> Extractor:
 
 
 # -- the domain CNN ----------------------------------------------------------------------------------------
-def _splits(ds: PreparedDataset) -> tuple[str, str]:
-    """Train on ``train``; choose the epoch on ``val`` (on ``train`` itself when the dataset has no val split)."""
-    train = "train" if ds.entries("train") else ds.split_names[0]
-    val = "val" if "val" in ds.split_names and ds.entries("val") else train
-    return train, val
+def _train_options(cfg: DomainCNNConfig) -> dict:
+    return {"arch": cfg.arch, "epochs": cfg.epochs, "batch_size": cfg.batch, "lr": cfg.lr,
+            "weight_decay": cfg.weight_decay, "augment": cfg.augment, "lr_schedule": "cosine", "patience": 0,
+            "balance": "weights", "seed": cfg.seed, "device": "cpu"}
 
 
 def domain_cnn_for(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNConfig = DomainCNNConfig(),
                    progress: bool = True) -> tuple[nn.Module, str]:
     """The domain CNN for ``ds``'s train split: loaded from the cache or trained (classify's loop) and cached.
 
-    Returns the model (a classify ``Classifier``, eval mode, CPU) and its identity for feature caches.
+    It learns from the train split only and picks its epoch on the train split too: no validation or test
+    image reaches the metrics' reference or the filter's classifier. Returns the model (a classify
+    ``Classifier``, eval mode, CPU) and its identity for feature caches.
     """
     from synthmed.classify.models import load_model
     from synthmed.classify.train import train_classifier
 
-    train, val = _splits(ds)
-    key = sha256_json({"data": ds.split_hash(train), "val": ds.split_hash(val), "cfg": asdict(cfg), "v": 2})[:32]
+    train = "train" if ds.entries("train") else ds.split_names[0]
+    key = sha256_json({"data": ds.split_hash(train), "cfg": asdict(cfg), "v": 2})[:32]
     ident = f"domain-cnn-{key}"
     folder = Path(cache_dir) / "domain_cnn" / key if cache_dir is not None else None
     if folder is not None and folder.is_dir():
@@ -130,13 +131,31 @@ def domain_cnn_for(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNCo
             return load_model(folder)[0], ident
         except (BadInputError, RuntimeError, KeyError):
             pass  # corrupt or stale: retrain
-    options = {"arch": cfg.arch, "epochs": cfg.epochs, "batch_size": cfg.batch, "lr": cfg.lr,
-               "weight_decay": cfg.weight_decay, "augment": cfg.augment, "lr_schedule": "cosine", "patience": 0,
-               "balance": "weights", "seed": cfg.seed, "device": "cpu"}
     with tempfile.TemporaryDirectory() as tmp:
         out = folder if folder is not None else Path(tmp) / "domain_cnn"
-        train_classifier(f"{ds.root}:{train}", f"{ds.root}:{val}", out, overwrite=True, progress=progress, **options)
+        spec = f"{ds.root}:{train}"
+        train_classifier(spec, spec, out, overwrite=True, progress=progress, **_train_options(cfg))
         return load_model(out)[0], ident
+
+
+def train_domain_cnn(images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                     cfg: DomainCNNConfig = DomainCNNConfig(), progress: bool = True) -> nn.Module:
+    """The domain CNN for in-memory images ((N, C, H, W) in [-1, 1], 8-bit content), through classify's loop.
+
+    The images go to a temporary prepared dataset (8-bit PNGs: lossless for 8-bit images) so that the
+    training is exactly ``domain_cnn_for``'s.
+    """
+    from synthmed.dataset import DatasetWriter
+
+    pixels = ((images.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
+    with tempfile.TemporaryDirectory(prefix="synthmed-domain-cnn-") as tmp:
+        with DatasetWriter(Path(tmp) / "data", [str(k) for k in range(num_classes)], images.shape[-1],
+                           images.shape[1]) as w:
+            for x, y in zip(pixels, labels.tolist(), strict=True):
+                w.add(x[:, :, 0] if x.shape[2] == 1 else x, int(y), "train")
+            w.finish(source={"type": "in-memory crops"}, preprocessing={})
+        model, _ = domain_cnn_for(PreparedDataset.open(Path(tmp) / "data"), None, cfg, progress)
+    return model
 
 
 def domain_extractor(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNConfig = DomainCNNConfig(),

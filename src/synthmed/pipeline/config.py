@@ -160,10 +160,18 @@ class MetricsConfig(_Section):
 
 class FilterConfig(_Section):
     enabled: bool = Field(True, description="Filter the synthetic images before training classifiers.")
-    min_confidence: float = Field(0.5, ge=0, le=1, description="Drop images a real-data classifier does not "
-                                                              "assign to their class with this probability.")
+    real_pass_rate: float | None = Field(0.9, gt=0, le=1, description="Keep an image when a real-data classifier "
+                                         "gives its class at least the probability this fraction of the real "
+                                         "val images of that class reach (per class; null: off).")
+    min_confidence: float | None = Field(None, ge=0, le=1, description="Also drop images whose class probability "
+                                         "is below this fixed value (null: off; 0.5 was the old default).")
+    realism_real_pass_rate: float | None = Field(None, gt=0, le=1, description="Keep an image when its realism "
+                                                 "score is at least what this fraction of the real val images of "
+                                                 "its class reach (null: off).")
     drop_worst_realism: float = Field(0.0, ge=0, lt=1, description="Fraction of least realistic images to drop.")
     drop_near_copies: bool = Field(True, description="Drop near-copies of real training images (memorization).")
+    top_up_factor: float = Field(5.0, ge=1, description="When the filter leaves a class short of what the grid "
+                                 "needs, generate more of it: at most this many times its need in all (1: never).")
 
 
 # The cpu profile's budget per classifier run: what the default grid's full-data run on BreastMNIST sees

@@ -358,23 +358,109 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
 # -- filter -------------------------------------------------------------------------------------------------
 def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    return {"min_confidence": cfg.filter.min_confidence, "drop_worst_realism": cfg.filter.drop_worst_realism,
-            "drop_near_copies": cfg.filter.drop_near_copies, "seed": cfg.seed}
+    f = cfg.filter
+    return {"min_confidence": f.min_confidence, "real_pass_rate": f.real_pass_rate,
+            "realism_real_pass_rate": f.realism_real_pass_rate, "drop_worst_realism": f.drop_worst_realism,
+            "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor, "seed": cfg.seed,
+            "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
+                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc}}
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.filter.filtering import filter_synthetic
+    from synthmed.filter.filtering import filter_synthetic, merge_filtered
 
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
-    synthetic = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
-    compared = at_resolution(ctx, reference, synthetic.resolution)  # at the GAN's resolution
-    result = filter_synthetic(synthetic.root, compared.root, ctx.work / "dataset",
-                              min_confidence=cfg.filter.min_confidence,
-                              drop_worst_realism=cfg.filter.drop_worst_realism,
-                              drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
+    generated = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
+    compared = at_resolution(ctx, reference, generated.resolution)  # at the GAN's resolution
+    full = PreparedDataset.open(ctx.input("prepare") / "dataset")
+    calibrated = cfg.filter.real_pass_rate is not None or cfg.filter.realism_real_pass_rate is not None
+    calibration = at_resolution(ctx, full, generated.resolution) if calibrated else None
+
+    def run(synthetic: Path, out: Path) -> dict:
+        # The thresholds are calibrated on the real val images (scores only, nothing learns from them).
+        return filter_synthetic(synthetic, compared.root, out, min_confidence=cfg.filter.min_confidence,
+                                real_pass_rate=cfg.filter.real_pass_rate,
+                                realism_real_pass_rate=cfg.filter.realism_real_pass_rate,
+                                calibration=f"{calibration.root}:val" if calibration else None,
+                                drop_worst_realism=cfg.filter.drop_worst_realism,
+                                drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
+
+    parts, summaries = [ctx.work / "pass-0"], [run(generated.root, ctx.work / "pass-0")]
+    top_up = _top_up(ctx, scope, generated, parts, summaries, run)
+    if len(parts) == 1:
+        parts[0].rename(ctx.work / "dataset")
+        result = summaries[0]
+    else:
+        result = merge_filtered(parts, summaries, ctx.work / "dataset")
+    result["top_up"] = top_up
     write_json(ctx.work / "filter.json", result)
-    return {"kept": result.get("kept"), "removed": result.get("removed"), "real": _saw(reference)}
+    for note in top_up["notes"]:
+        print(f"filter: {note}")
+    return {"kept": result.get("kept"), "removed": result.get("removed"), "real": _saw(reference),
+            "calibrated_on": _split_seen(full, "val") if calibrated else None, "top_up": top_up}
+
+
+TOP_UP_ROUNDS = 3
+
+
+def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[float]) -> np.ndarray:
+    """Synthetic images of each class that the grid's largest draw from one synthetic set needs."""
+    from synthmed.classify.spec import allocate, real_subset, round_half_up
+
+    c = cfg.classify
+    largest = max([*c.ratios, 100 if c.synthetic_only else 0])
+    need = np.zeros(real.num_classes, dtype=np.int64)
+    for fraction in fractions:
+        _, quotas = real_subset(real.labels("train"), fraction, cfg.seed, real.classes)
+        need = np.maximum(need, allocate(round_half_up(largest / 100 * int(quotas.sum())), quotas))
+    return need
+
+
+def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: list[Path], summaries: list[dict],
+            run) -> dict:
+    """Generate more of each class the filter left short of the grid's need, then filter those too.
+
+    Bounded: a class gets at most ``filter.top_up_factor`` times its need generated in all (the first batch
+    included), in at most ``TOP_UP_ROUNDS`` rounds; each round asks for the shortfall divided by the class's
+    pass rate so far, plus a quarter. New images continue the run's image indices, so their latents are new.
+    """
+    from synthmed.generate.generate import generate_dataset
+
+    cfg: ExperimentConfig = ctx.config
+    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
+    fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
+    need = class_need(cfg, real, fractions) if grid_sources(cfg) != ("real",) else np.zeros(real.num_classes, int)
+    made = np.bincount(generated.labels("train"), minlength=real.num_classes)
+    kept = np.array([summaries[0]["per_class"][c]["kept"] for c in real.classes])
+    limit = np.floor(cfg.filter.top_up_factor * need).astype(np.int64)
+    gan = scope.stage("gan")
+    rounds = 0
+    while rounds < TOP_UP_ROUNDS and (extra := _extra(need, kept, made, limit)).any():
+        rounds += 1
+        out = ctx.work / f"generated-{rounds}"
+        generate_dataset(ctx.input(gan) / ctx.summaries[gan]["run"], out, per_class=extra.tolist(),
+                         first_index=int(made.sum()), trunc=cfg.generate.trunc, seed=cfg.seed,
+                         batch=cfg.generate.batch, device=resolve_device(cfg.device), progress=False)
+        parts.append(ctx.work / f"pass-{rounds}")
+        summaries.append(run(out, parts[-1]))
+        made += extra
+        kept += np.array([summaries[-1]["per_class"][c]["kept"] for c in real.classes])
+    per_class = {c: {"need": int(need[k]), "generated": int(made[k]), "kept": int(kept[k]),
+                     "pass_rate": float(kept[k] / made[k]) if made[k] else None, "short": bool(kept[k] < need[k])}
+                 for k, c in enumerate(real.classes)}
+    notes = [f"{c}: the grid needs {r['need']}, {r['generated']} generated (at most {cfg.filter.top_up_factor:g}x "
+             f"the need), {r['kept']} kept (pass rate {r['pass_rate']:.0%}): still short, so the grid leaves out "
+             f"the conditions it cannot feed" for c, r in per_class.items() if r["short"]]
+    return {"factor": cfg.filter.top_up_factor, "rounds": rounds, "per_class": per_class, "notes": notes}
+
+
+def _extra(need: np.ndarray, kept: np.ndarray, made: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Images to generate per class this round: the shortfall over the pass rate so far (+25 %), within the limit."""
+    short = np.maximum(need - kept, 0)
+    rate = np.where(made > 0, kept / np.maximum(made, 1), 0.0)
+    want = np.where(rate > 0, np.ceil(1.25 * short / np.maximum(rate, 1e-9)), limit)
+    return np.where(short > 0, np.clip(want, 0, np.maximum(limit - made, 0)), 0).astype(np.int64)
 
 
 # -- classifier grid ----------------------------------------------------------------------------------------
@@ -577,8 +663,9 @@ def stages_for(cfg: ExperimentConfig) -> list[Stage]:
             Stage(gen, (*data, gan), partial(generate_options, scope=scope), partial(run_generate, scope=scope)),
             Stage(met, (*data, gen), partial(metrics_options, scope=scope), partial(run_metrics, scope=scope),
                   skip=_disabled("metrics")),
-            Stage(fil, (*data, gen), partial(filter_options, scope=scope), partial(run_filter, scope=scope),
-                  skip=_disabled("filter")),
+            # The filter calibrates on the full dataset's val split (scores only) and tops classes up from the GAN.
+            Stage(fil, tuple(dict.fromkeys(("prepare", *data, gan, gen))), partial(filter_options, scope=scope),
+                  partial(run_filter, scope=scope), skip=_disabled("filter")),
         ]
     synthetic = tuple(s.name for s in chains if s.name.startswith(("subset", "generate", "filter")))
     classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True)
