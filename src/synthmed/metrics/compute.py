@@ -339,7 +339,7 @@ def _memorization_family(ctx: MetricContext) -> None:
     ctx.info["memorization"] = {
         "reference": "leave-one-out within the training split" if loo else f"real '{real.split}' split vs train",
         "rule": f"aligned pixel distance (flips, shifts up to {memorization.MAX_SHIFT} px, brightness offset, "
-                f"low-pass) <= the {result.percentile:g}th percentile of real held-out images' distances",
+                f"low-pass) <= percentile {result.percentile:g} of real held-out images' distances",
         "threshold_pixel_rms": result.threshold_pixel, "n_audited": len(labels),
         "n_flagged": int(result.flagged.sum()), "chance_rate": result.chance_rate,
         "flagged_fake_indices": [int(i) for i in np.flatnonzero(result.flagged)],
