@@ -89,6 +89,9 @@ def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
                            "ms_ssim_real": 0.21, "ms_ssim_fake": 0.25, "memorized_fraction": 0.0,
                            "fid_inception": None, "inception_score": None},
                "per_class": {c: {"frd": 14.0, "precision": 0.6} for c in CLASSES},
+               "reference": {"n_val": 78, "keys": ["fid_domain", "precision"],
+                             "overall": {"fid_domain": 4.2, "precision": 0.9},
+                             "per_class": {c: {"fid_domain": 5.5, "precision": 0.85} for c in CLASSES}},
                "notes": {"fid_inception": "Inception weights not available offline"}}
     _done(st / "metrics", "metrics")
     (st / "metrics" / "metrics.json").write_text(json.dumps(metrics))
@@ -97,8 +100,14 @@ def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
     write_toy_dataset(st / "filter" / "dataset", {"train": [27, 25]}, resolution=28, seed=1, classes=CLASSES)
     _done(st / "filter", "filter")
     (st / "filter" / "filter.json").write_text(json.dumps(
-        {"per_class": {"malignant": {"kept": 27, "removed": 3}, "benign": {"kept": 25, "removed": 5}},
-         "kept": 52, "removed": 8}))
+        {"per_class": {"malignant": {"kept": 27, "removed": 3, "synthetic_pass_rate": 0.9, "real_pass_rate": 0.92},
+                       "benign": {"kept": 25, "removed": 5, "synthetic_pass_rate": 0.83, "real_pass_rate": 0.9}},
+         "kept": 52, "removed": 8, "rules": ["confidence >= what 90% of the real val images of the class reach"],
+         "top_up": {"factor": 5.0, "rounds": 1, "notes": [],
+                    "per_class": {"malignant": {"need": 20, "generated": 30, "kept": 27, "pass_rate": 0.9,
+                                                "short": False},
+                                  "benign": {"need": 20, "generated": 30, "kept": 25, "pass_rate": 0.83,
+                                             "short": False}}}}))
     folders["filter"] = st / "filter"
     write_experiment(st / "classify" / "experiment")
     folders["classify"] = _done(st / "classify", "classify", {"experiment": "experiment"})

@@ -31,7 +31,8 @@ def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
     saved = json.loads((out / "results.json").read_text())
     assert saved["dataset"]["counts"]["train"] == {"malignant": 24, "benign": 16}
     assert saved["metrics"]["overall"]["frd"] == 12.5
-    assert saved["filter"]["per_class"]["benign"] == {"kept": 25, "removed": 5}
+    assert saved["filter"]["per_class"]["benign"] == {"kept": 25, "removed": 5, "synthetic_pass_rate": 0.83,
+                                                      "real_pass_rate": 0.9}
     assert len(saved["gan"]["ticks"]) == 6
     # Per-seed AUCs are the rows' own numbers: real, mixed 50/100 at two fractions, synthetic, real + augment.
     conds = saved["classifier"]["conditions"]
@@ -146,3 +147,14 @@ def test_multiclass_roc_is_macro_one_vs_rest() -> None:
     assert roc["auc"] == pytest.approx(roc_auc_score(labels, scores, multi_class="ovr", average="macro"))
     assert roc["per_class_auc"][2] == pytest.approx(roc_auc_score(labels == 2, scores[:, 2]))
     assert roc["fpr"][0] == 0 and roc["tpr"][-1] == pytest.approx(1) and np.all(np.diff(roc["tpr"]) >= 0)
+
+
+def test_metrics_reference_columns_and_filter_pass_rates(fake_report) -> None:
+    """The metrics table has a 'real val' column per class; the filter section its rules, pass rates and top-up."""
+    _results, out = fake_report
+    html = (out / "report.html").read_text()
+    metrics = html[html.index('<section id="metrics">'):html.index('<section id="filter">')]
+    assert metrics.count(", real val</th>") == 3  # overall and both classes
+    filtered = html[html.index('<section id="filter">'):]
+    filtered = filtered[:filtered.index("</section>")]
+    assert "Kept when: confidence" in filtered and "real_pass_rate" in filtered and "Top-up" in filtered

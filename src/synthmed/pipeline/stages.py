@@ -430,7 +430,8 @@ def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: 
     cfg: ExperimentConfig = ctx.config
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
-    need = class_need(cfg, real, fractions) if grid_sources(cfg) != ("real",) else np.zeros(real.num_classes, int)
+    feeds_grid = grid_sources(cfg) != ("real",) and cfg.classify.use_filtered  # else the grid never sees it
+    need = class_need(cfg, real, fractions) if feeds_grid else np.zeros(real.num_classes, dtype=np.int64)
     made = np.bincount(generated.labels("train"), minlength=real.num_classes)
     kept = np.array([summaries[0]["per_class"][c]["kept"] for c in real.classes])
     limit = np.floor(cfg.filter.top_up_factor * need).astype(np.int64)
