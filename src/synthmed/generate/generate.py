@@ -71,7 +71,7 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
                      progress: bool = True, first_index: int = 0) -> dict[str, Any]:
     """Write a prepared dataset of generated images; return its ``dataset.json`` content.
 
-    ``first_index: the index of the first image, so that a later batch of the same run (the pipeline's
+    ``first_index``: the index of the first image, so that a later batch of the same run (the pipeline's
     top-up of a class the filter left short) gets new latent seeds, never the earlier images again.
 
     ``resolution``: output side (default: the training data's, e.g. 28 for a model trained at 32 on

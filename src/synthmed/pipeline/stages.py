@@ -405,15 +405,16 @@ TOP_UP_ROUNDS = 3
 
 
 def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[float]) -> np.ndarray:
-    """Synthetic images of each class that the grid's largest draw from one synthetic set needs."""
-    from synthmed.classify.spec import allocate, real_subset, round_half_up
+    """Synthetic images of each class that the grid's largest draw from one synthetic set needs (as
+    ``feasible_grid`` counts them: every cell's draw under ``generate.strategy``, per real fraction)."""
+    from synthmed.classify.spec import real_subset
 
-    c = cfg.classify
-    largest = max([*c.ratios, 100 if c.synthetic_only else 0])
     need = np.zeros(real.num_classes, dtype=np.int64)
     for fraction in fractions:
         _, quotas = real_subset(real.labels("train"), fraction, cfg.seed, real.classes)
-        need = np.maximum(need, allocate(round_half_up(largest / 100 * int(quotas.sum())), quotas))
+        for ratio, strategy in cell_draws(cfg):
+            need = np.maximum(need, synthetic_counts(quotas, round_half_up(ratio / 100 * int(quotas.sum())),
+                                                     strategy))
     return need
 
 
