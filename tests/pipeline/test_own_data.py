@@ -185,3 +185,9 @@ def test_run_name_follows_the_data_unless_given() -> None:
     assert build_config({"data": {"medmnist": "pneumoniamnist"}}).name == "pneumoniamnist-cpu"
     assert build_config({"name": "mine", "data": {"folder": "x"}}).name == "mine"
     assert build_config({}).name == "breastmnist-cpu"
+
+
+def test_prepared_dataset_without_a_test_split_is_one_line(tmp_path, toy_dataset) -> None:
+    toy = toy_dataset(counts={"train": [6, 6], "val": [2, 2]})
+    with pytest.raises(SynthmedError, match="the 'test' split is missing; synthmed run needs train, val and test"):
+        _run(_config(tmp_path, f"data: {{dataset: {toy.root}}}"), tmp_path / "run")

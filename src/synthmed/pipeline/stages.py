@@ -105,12 +105,24 @@ def run_prepare(ctx: StageContext) -> dict:
         meta = build_from_files(_file_source(cfg), out, opts, _read_options(cfg), ratios=tuple(d.split_ratios),
                                 seed=d.split_seed, skip_bad=d.skip_bad, group_by_patient=d.group_by_patient,
                                 progress=False)
+    _require_splits(PreparedDataset.open(out), d.source_path or d.medmnist)
     prepared = int(meta["resolution"])
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
             "content_hash": meta["content_hash"], "source": d.source, "resolution": prepared,
             "channels": meta["channels"], "masks": meta.get("masks", 0),
             "gan_resolution": gan_resolution(cfg, prepared), "classify_resolution": classify_resolution(cfg, prepared),
             "train_hash": PreparedDataset.open(out).images_hash("train")}
+
+
+def _require_splits(ds: PreparedDataset, source: str | None) -> None:
+    """The main job trains on train, chooses on val and reports on test: each must hold every class."""
+    for split in ("train", "val", "test"):
+        counts = ds.class_counts(split)
+        empty = [name for name, n in counts.items() if n == 0]
+        if not ds.entries(split) or empty:
+            what = "is missing" if not ds.entries(split) else f"has no images of {', '.join(empty)}"
+            raise SynthmedError(f"{source}: the '{split}' split {what}; synthmed run needs train, val and test "
+                                "with every class (give a split column, or leave the split to prepare)")
 
 
 def _copy_prepared(cfg: ExperimentConfig, out: Path) -> dict:
