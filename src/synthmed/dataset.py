@@ -24,7 +24,7 @@ image, stored beside it: an 8-bit grayscale PNG of the image's resolution, 0 = b
 foreground (nothing else), never an image of its own (it is not in any split list and not in the
 counts). ``PreparedDataset.has_masks``, ``load_mask(entry)`` and ``load_masks(split)`` read them; the
 content hash covers their bytes. ``synthmed prepare`` writes them from ``NAME_mask.png`` files beside
-``NAME.png`` or a CSV ``mask`` column (``prepare/masks.py``).
+``NAME.png`` or a CSV ``mask`` column (``prepare/masks.py``), and for NIfTI slices from the volume's mask.
 """
 
 from __future__ import annotations

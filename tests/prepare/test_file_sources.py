@@ -138,6 +138,8 @@ def test_nifti_folder_with_masks(tmp_path, cli) -> None:
     ds = PreparedDataset.open(tmp_path / "ds")
     entries = [e for s in ds.split_names for e in ds.entries(s)]
     assert len(entries) == 12 and {e["slice"] for e in entries} == {2, 3}
+    masks = [ds.load_mask(e) for e in entries]  # the mask volume's slice, stored beside each slice image
+    assert all(m is not None and m.shape == (8, 8) and 0 < m.sum() < 64 for m in masks)
     by_file: dict[str, set[str]] = {}
     for s in ds.split_names:
         for e in ds.entries(s):
@@ -173,6 +175,7 @@ def test_csv_mask_column_chooses_slices(tmp_path, cli) -> None:
     ds = PreparedDataset.open(tmp_path / "ds")
     slices = {e["source_file"]: e["slice"] for s in ds.split_names for e in ds.entries(s)}
     assert slices == {f"vols/v{i}.nii": i % 5 for i in range(6)}
+    assert all(ds.load_mask(e).sum() > 0 for sp in ds.split_names for e in ds.entries(sp))
 
 
 def _gray_as_rgb(gray: np.ndarray) -> np.ndarray:

@@ -23,7 +23,14 @@ from synthmed.prepare.file_sources import FileItem, FileSource, missing_file_err
 from synthmed.prepare.masks import check_mask_sizes, preprocess_mask, read_mask
 from synthmed.prepare.medmnist_source import ArraySource
 from synthmed.prepare.preprocess import PreprocessOptions, auto_resolution, preprocess, preprocess_unit
-from synthmed.prepare.readers import ReadOptions, equal_channels, kind_of, probe_image, read_image
+from synthmed.prepare.readers import (
+    ReadOptions,
+    equal_channels,
+    kind_of,
+    probe_image,
+    read_image,
+    read_nifti_masks,
+)
 from synthmed.prepare.splitting import assign_splits
 from synthmed.utils.atomic import check_output_folder, write_text
 
@@ -83,14 +90,13 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
                 bar.update(1)
                 try:
                     slices = read_image(item.path, read_opts, item.mask)
-                    mask = (read_mask(item.path, item.masks, slices[0][0].shape[:2], read_opts.max_pixels)
-                            if item.masks else None)
+                    masks = _slice_masks(item, read_opts, slices)
                 except BadInputError as exc:
                     if not skip_bad:
                         raise
                     skipped.append({"path": str(item.path), "reason": exc.problem})
                     continue
-                for pixels, info in slices:
+                for (pixels, info), mask in zip(slices, masks, strict=True):
                     conversions.count(pixels)
                     writer.add(preprocess_unit(pixels, opts, channels), item.label, split,
                                mask=preprocess_mask(mask, opts) if mask is not None else None,
@@ -130,6 +136,18 @@ def _probe_all(source: FileSource, read_opts: ReadOptions, skip_bad: bool, skipp
                 continue
             kept.append(item)
     return kept, channels, shapes
+
+
+def _slice_masks(item: FileItem, read_opts: ReadOptions, slices: list) -> list:
+    """One mask (or None) per image of the file: a raster image's merged masks, a NIfTI slice's mask plane."""
+    shape = slices[0][0].shape[:2]
+    if item.masks:
+        return [read_mask(item.path, item.masks, shape, read_opts.max_pixels)]
+    if kind_of(item.path) == "nifti":
+        planes = read_nifti_masks(item.path, read_opts, item.mask, [info["slice"] for _, info in slices], shape)
+        if planes is not None:
+            return planes
+    return [None] * len(slices)
 
 
 def _is_file(path: Path) -> bool:

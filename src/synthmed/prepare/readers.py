@@ -400,6 +400,21 @@ def _chosen_slices(path: Path, volume: np.ndarray, opts: ReadOptions, mask: Path
     return [int(k) for k in chosen]
 
 
+def read_nifti_masks(path: Path, opts: ReadOptions, mask: Path | None, slices: list[int],
+                     shape: tuple[int, int]) -> list[np.ndarray] | None:
+    """The segmentation mask of each chosen slice (bool, oriented like the slice: non-zero voxels), from the
+    volume's mask (the CSV 'mask' column, else ``<name>_mask.nii[.gz]`` beside it); None when it has none."""
+    mask = mask or mask_for(path, opts)
+    if not mask.is_file():
+        return None
+    volume = _nifti_volume(mask, ReadOptions(nifti_volume=0))
+    planes = [np.ascontiguousarray(np.flipud(volume[:, :, k].T)) != 0 for k in slices if k < volume.shape[2]]
+    if len(planes) != len(slices) or any(p.shape != shape for p in planes):
+        raise BadInputError(mask, f"mask volume {volume.shape} does not match its volume {path.name} "
+                                  f"(slices of {shape[1]}x{shape[0]})")
+    return planes
+
+
 def _read_nifti(path: Path, opts: ReadOptions, mask: Path | None) -> SliceList:
     volume = _nifti_volume(path, opts)
     slices = _chosen_slices(path, volume, opts, mask)
