@@ -87,3 +87,14 @@ def test_strategy_section_minority_sensitivity_by_hand(fake_report, fake_run) ->
     sens = cell["minority_sensitivity"][0]
     assert (sens["hits"], sens["support"]) == (hits, n) == (sens["hits"], 40)
     assert sens["ci_low"] == pytest.approx(centre - half) and sens["ci_high"] == pytest.approx(centre + half)
+
+
+def test_filter_calibration_on_val_is_listed_and_said(fake_run) -> None:
+    summaries = copy.deepcopy(fake_run.summaries)
+    val = summaries["classify"]["val"]
+    for stage in ("filter", "filter-f0.25"):
+        summaries[stage]["calibrated_on"] = val
+    result = audit.audit(summaries, {}, [], None)
+    rows = [r for r in result["table"] if r["role"].startswith("filter thresholds")]
+    assert [(r["stage"], r["split"], r["n"]) for r in rows] == [("filter", "val", 8), ("filter-f0.25", "val", 8)]
+    assert not result["leak"] and "as scores, to calibrate the filter's thresholds" in result["verdict"]

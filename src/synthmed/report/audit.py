@@ -86,6 +86,13 @@ def audit(summaries: dict[str, dict], config: dict, runs: list[dict], real: Prep
                       "fraction": float(f), "split": "train", "n": seen["n"],
                       "images_hash": _short(seen["images_hash"]), "full_hash": seen["images_hash"],
                       "gan_fraction": gan})
+    calibrations = [(k, v["calibrated_on"]) for k, v in summaries.items()
+                    if _SCOPED.match(k) and k.startswith("filter") and (v or {}).get("calibrated_on")
+                    and not (k == "filter" and any(k2 != k and v2 is v for k2, v2 in summaries.items()))]
+    for stage, seen in calibrations:  # thresholds only: the filter's classifier never trains on these images
+        table.append({"stage": stage, "role": "filter thresholds (scores of real images, no training)",
+                      "fraction": 1.0, "split": seen["split"], "n": seen["n"],
+                      "images_hash": _short(seen["images_hash"]), "full_hash": seen["images_hash"]})
     for split, role in (("val", "model selection (best validation AUC, threshold)"), ("test", "evaluation only")):
         if seen := classify.get(split):
             table.append({"stage": "classify", "role": role, "fraction": 1.0, "split": split, "n": seen["n"],
@@ -100,7 +107,8 @@ def audit(summaries: dict[str, dict], config: dict, runs: list[dict], real: Prep
     else:
         verdict = ("No val/test image reached training: every GAN, metrics reference and filter learnt from the "
                    "train-split images of the classifiers it serves (same content hash); validation images were "
-                   "used only for model selection and test images only for evaluation.")
+                   "used only for model selection" + (" and, as scores, to calibrate the filter's thresholds"
+                                                      if calibrations else "") + ", test images only for evaluation.")
         if oracle and any(float(f) < 1 for f in subsets):
             verdict += (f" The cells below real fraction 1 got images of the {ORACLE}, which saw the whole train "
                         "split: more real images than those classifiers.")
