@@ -13,7 +13,7 @@ from synthmed.report import audit
 from synthmed.report.build import build_report
 
 
-def test_audit_table_and_verdict_of_a_clean_run(fake_report) -> None:
+def test_audit_table_and_verdict_of_a_clean_run(fake_report, fake_run) -> None:
     results, out = fake_report
     lk = results["leakage"]
     assert not lk["leak"] and lk["verdict"].startswith("No val/test image reached training")
@@ -27,6 +27,11 @@ def test_audit_table_and_verdict_of_a_clean_run(fake_report) -> None:
     assert lk["source_duplicates"] == {"val": 0, "test": 0}
     html = (out / "report.html").read_text()
     assert "Leakage audit" in html and lk["verdict"] in html
+    # The stage table times the 25 % chain too (the fake run has folders only for the whole split's chain).
+    from synthmed.report.build import stage_names
+
+    fake = dataclasses.replace(fake_run, skipped={"filter-f0.25": "off", "gan-f0.25": "x", "subset-f0.25": "x"})
+    assert stage_names(fake)[4:9] == ["filter", "subset-f0.25", "gan-f0.25", "filter-f0.25", "classify"]
 
 
 def test_a_gan_that_saw_other_images_is_a_leak(fake_run) -> None:

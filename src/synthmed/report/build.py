@@ -89,6 +89,18 @@ def sources_from_run(run_dir: Path) -> ReportSources:
                          seed=cfg.get("seed", 0))
 
 
+def stage_names(src: ReportSources) -> list[str]:
+    """The stages to time: the fixed ones, with each real fraction's GAN chain (``subset-f0.25``, ``gan-f0.25``,
+    ...) after the whole split's filter."""
+    import re
+
+    chain = ("subset", "gan", "generate", "metrics", "filter")
+    pattern = re.compile(r"(subset|gan|generate|metrics|filter)-f[0-9.]+")
+    scoped = {k for k in (*src.folders, *src.skipped) if pattern.fullmatch(k)}
+    order = sorted(scoped, key=lambda k: (-float(k.rsplit("-f", 1)[1]), chain.index(k.rsplit("-f", 1)[0])))
+    return [*STAGES[:5], *order, *STAGES[5:]]
+
+
 def gather(src: ReportSources) -> tuple[dict, dict]:
     """(results: every number, figures: data URIs for the HTML).
 
@@ -100,7 +112,7 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
     figures: dict[str, Any] = {}
     results["stages"] = [{"stage": s, "seconds": collect.stage_seconds(src.folder(s)),
                           "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
-                          "reason": src.skipped.get(s)} for s in STAGES]
+                          "reason": src.skipped.get(s)} for s in stage_names(src)]
     parts = [("dataset", _dataset), ("samples", _samples), ("gan", _gan), ("metrics", _metrics),
              ("filter", _filter), ("classifier", _classifier), ("strategy", _strategy),
              ("leakage", _leakage), ("statistics", _statistics)]
