@@ -39,7 +39,8 @@ def _background_pixels(ds: PreparedDataset, entry: dict, backgrounds: PreparedDa
 @pytest.mark.parametrize("place", ["free", "replace"])
 def test_injected_images_keep_the_background_outside_the_mask(trained, tmp_path, place) -> None:
     data, runs = trained
-    opts = InjectOptions(classes=["dark"], n=6, place=place, lesion_size=0.05, seed=1)
+    masks = f"{data.root}:train" if place == "replace" else None  # replace: real shapes fitted to the old lesion
+    opts = InjectOptions(classes=["dark"], n=6, place=place, lesion_size=0.05, masks=masks, seed=1)
     inject_dataset(runs["inject"], str(data.root), tmp_path / "inj", opts, progress=False)
     out = PreparedDataset.open(tmp_path / "inj")
     entries = out.entries("train")
@@ -48,10 +49,15 @@ def test_injected_images_keep_the_background_outside_the_mask(trained, tmp_path,
         image, mask, bg = out.load_image(e), out.load_mask(e), _background_pixels(out, e, data)
         assert mask.any() and np.array_equal(image[~mask], bg[~mask])  # bit-exact outside the mask
         assert not np.array_equal(image[mask], bg[mask])  # and something was generated inside
-        assert e["background_had_lesion"] and e["mask_source"] == "ellipse" and 0 < e["lesion_intensity"] <= 1
+        assert e["background_had_lesion"] and 0 < e["lesion_intensity"] <= 1
+        assert e["mask_source"] == "ellipse" if masks is None else e["mask_source"].startswith("les32:train:")
         own = data.load_mask(next(x for x in data.entries("train") if x["path"] == e["background"].split(":")[2]))
-        if place == "replace":  # the background's lesion is covered: one lesion per image
+        if place == "replace":  # the background's lesion is covered: one lesion per image, of its size
             assert not (own & ~mask).any()
+            box = [(np.nonzero(m.any(axis=a))[0].min(), np.nonzero(m.any(axis=a))[0].max()) for m in (own, mask)
+                   for a in (0, 1)]
+            assert all(abs(lo - lo2) <= opts.margin + 1 and abs(hi - hi2) <= opts.margin + 1
+                       for (lo, hi), (lo2, hi2) in zip(box[:2], box[2:], strict=True))
         else:  # a new lesion beside the old one; the mask holds both
             assert (own & mask).sum() == own.sum() and mask.sum() > own.sum()
     assert out.meta["source"]["type"] == "injected" and out.meta["preprocessing"]["inject"]["place"] == place

@@ -145,7 +145,7 @@ def position(shape: np.ndarray, own: np.ndarray | None, opts: InjectOptions,
         if own is None or not own.any():
             return None
         covered = ndimage.binary_dilation(own, iterations=opts.margin) if opts.margin else own
-        region = covered | _centre_on(shape, own)
+        region = covered | _fit_on(shape, own)
         return region, region
     placed = place_mask(shape, own, rng, margin=opts.margin)
     if placed is None:
@@ -153,13 +153,22 @@ def position(shape: np.ndarray, own: np.ndarray | None, opts: InjectOptions,
     return placed, placed | own if own is not None else placed
 
 
-def _centre_on(shape: np.ndarray, own: np.ndarray) -> np.ndarray:
-    """``shape`` moved so its bounding-box centre lies on ``own``'s (cropped at the image edge)."""
+def _fit_on(shape: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``shape`` zoomed (nearest) so its bounding box's longer side equals ``own``'s and centred on ``own``'s box:
+    the new lesion takes the old one's place and size (cropped at the image edge)."""
     ys, xs = np.nonzero(shape)
     oy, ox = np.nonzero(own)
-    dy = round(int(oy.min() + oy.max() - ys.min() - ys.max()) / 2)
-    dx = round(int(ox.min() + ox.max() - xs.min() - xs.max()) / 2)
-    return ndimage.shift(shape.astype(np.uint8), (dy, dx), order=0, mode="constant", cval=0).astype(bool)
+    crop = shape[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    side = max(oy.max() - oy.min() + 1, ox.max() - ox.min() + 1)
+    scale = side / max(crop.shape)
+    crop = ndimage.zoom(crop.astype(np.uint8), scale, order=0).astype(bool)
+    out = np.zeros_like(own, dtype=bool)
+    top = round((oy.min() + oy.max() + 1) / 2 - crop.shape[0] / 2)
+    left = round((ox.min() + ox.max() + 1) / 2 - crop.shape[1] / 2)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + crop.shape[0], own.shape[0]), min(left + crop.shape[1], own.shape[1])
+    out[y0:y1, x0:x1] = crop[y0 - top:y1 - top, x0 - left:x1 - left]
+    return out
 
 
 def generate_lesions(G: torch.nn.Module, backgrounds: np.ndarray, regions: np.ndarray, labels: list[int],
