@@ -60,3 +60,17 @@ def test_mask_families_refuse_data_without_masks_and_d_augmentation(toy32, lesio
     with pytest.raises(SynthmedError, match="power-of-two"):
         train_gan(TrainConfig(data=str(lesions32.root), arch="inject", resolution=48, out=str(tmp_path),
                               kimg=0.008, **TINY))
+
+
+def test_pix2pix_in_training_fidelity_metric_uses_the_training_masks(lesions32, tmp_path, monkeypatch) -> None:
+    """--metric-every-kimg on pix2pix: domain FID of images drawn for the training masks, logged, picks best.pt."""
+    from synthmed.gan.fidelity import domain_fid_hook
+
+    monkeypatch.setenv("SYNTHMED_CACHE", str(tmp_path / "cache"))
+    cfg = TrainConfig(data=str(lesions32.root), arch="pix2pix", out=str(tmp_path / "runs"), kimg=0.016,
+                      metric_every_kimg=0.008, **TINY)
+    run = train_gan(cfg, metric_fn=domain_fid_hook(cfg))
+    fids = [s["fid_domain"] for s in read_stats(run) if "fid_domain" in s]
+    assert len(fids) == 2 and all(f >= 0 for f in fids)
+    best, _ = load_checkpoint(run, prefer="best")
+    assert best["best"]["value"] == min(fids)
