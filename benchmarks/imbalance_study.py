@@ -113,25 +113,27 @@ def choose_resolution(args: argparse.Namespace, results: Path) -> int:
 
 # -- 2. GANs at equal training time ------------------------------------------------------------------------------------
 def training_seconds(run: Path) -> float:
-    from synthmed.gan.train import read_stats
+    from synthmed.gan.run import GanRun
 
-    return float(sum(s.get("sec_per_tick", 0.0) for s in read_stats(run))) if (run / "stats.jsonl").is_file() else 0.0
+    return float(sum(s.get("sec_per_tick", 0.0) for s in GanRun(run).stats()))
 
 
 def train_gan_for(args: argparse.Namespace, results: Path, arch: str, data: Path) -> dict[str, Any]:
     """Train ``arch`` until its training time reaches the budget, resuming in chunks; the unit is its summary."""
-    from synthmed.gan.train import TrainConfig, read_stats, train_gan
+    from synthmed.gan.run import GanRun
+    from synthmed.gan.train import TrainConfig, train_gan
 
     name = f"gan-{arch}.json"
     unit = read_unit(results, name)
     run = Path(args.work) / "gans" / arch
-    if unit is not None and (run / "checkpoints" / "last.pt").is_file():
+    if unit is not None and GanRun(run).resumable:
         return unit
     budget = args.gan_minutes * 60
     opts = {**GAN_OPTIONS[arch], **(TINY_GAN if args.tiny else {})}
     if args.tiny and arch == "bagan-gp":
         opts["ae_kimg"] = 0.1  # a tenth of its few seconds, so the tiny run reaches the adversarial phase
-    kimg, elapsed = (read_stats(run)[-1]["kimg"] if (run / "stats.jsonl").is_file() else 0.0), training_seconds(run)
+    stats = GanRun(run).stats()
+    kimg, elapsed = (stats[-1]["kimg"] if stats else 0.0), training_seconds(run)
     while budget - elapsed > 0.02 * budget:  # within 2 %: equal enough, and no chunk of a few steps
         rate = kimg / elapsed if elapsed > 0 else None  # kimg per second so far
         step = args.first_chunk_kimg if rate is None else max(0.05, min((budget - elapsed) * rate * 1.02,
@@ -140,7 +142,7 @@ def train_gan_for(args: argparse.Namespace, results: Path, arch: str, data: Path
         common = {"kimg": kimg, "progress": False, "snapshot_kimg": max(step / 2, 0.01), "tick_kimg": max(step / 4,
                                                                                                             0.005),
                   "device": args.device}
-        if (run / "checkpoints" / "last.pt").is_file():
+        if GanRun(run).resumable:
             cfg = TrainConfig(resume=str(run), **common)
         else:
             run.parent.mkdir(parents=True, exist_ok=True)
@@ -150,9 +152,9 @@ def train_gan_for(args: argparse.Namespace, results: Path, arch: str, data: Path
             shutil.move(str(made), str(run))
             shutil.rmtree(run.parent / f"{arch}-tmp", ignore_errors=True)
         elapsed = training_seconds(run)
-        kimg = read_stats(run)[-1]["kimg"]
+        kimg = GanRun(run).stats()[-1]["kimg"]
         say(f"{arch}: {kimg:.3f} kimg in {elapsed:.0f} of {budget:.0f} s")
-    stats = read_stats(run)
+    stats = GanRun(run).stats()
     return write_unit(results, name, {
         "arch": arch, "options": opts, "kimg": stats[-1]["kimg"], "train_seconds": round(elapsed, 1),
         "budget_seconds": budget, "last_tick": stats[-1],

@@ -98,17 +98,17 @@ def derived(src: Path, out: Path, classes: list[str], relabel: dict[str, str], k
 # -- GANs and synthetic sets ---------------------------------------------------------------------------
 def gan_run(work: Path, arch: str, data: Path, s: Setting) -> Path:
     """Train (or resume, or reuse) a GAN run of ``arch`` up to ``s.gan_kimg``."""
-    from synthmed.gan.checkpoint import load_checkpoint
+    from synthmed.gan.run import GanRun
     from synthmed.gan.train import TrainConfig, train_gan
 
     root = work / f"gan-{arch}"
-    runs = sorted(root.glob("0*")) if root.is_dir() else []
-    if runs and (runs[-1] / "checkpoints" / "last.pt").is_file():
-        ck, _ = load_checkpoint(runs[-1], prefer="last")
-        if ck["nimg"] >= round(s.gan_kimg * 1000):
-            return runs[-1]
-        log(f"resume {arch} from {ck['nimg'] / 1000:.3f} kimg")
-        return train_gan(TrainConfig(resume=str(runs[-1]), kimg=s.gan_kimg, progress=False))
+    previous = GanRun.latest_resumable(root)
+    if previous is not None:
+        nimg = previous.images_seen()
+        if nimg >= round(s.gan_kimg * 1000):
+            return previous.path
+        log(f"resume {arch} from {nimg / 1000:.3f} kimg")
+        return train_gan(TrainConfig(resume=str(previous.path), kimg=s.gan_kimg, progress=False))
     log(f"train {arch} on {data} for {s.gan_kimg} kimg")
     snapshot = max(s.gan_kimg / 10, 0.008)
     return train_gan(TrainConfig(data=str(data), arch=arch, out=str(root), kimg=s.gan_kimg, width=s.gan_width,

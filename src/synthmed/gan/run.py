@@ -55,6 +55,14 @@ class GanRun:
     def resumable(self) -> bool:
         return (self.checkpoint_dir / "last.pt").is_file()
 
+    def images_seen(self) -> int:
+        """Real images D had seen at the last checkpoint (0 before the first): how far a resume starts."""
+        if not self.resumable:
+            return 0
+        from synthmed.gan.checkpoint import load_checkpoint
+
+        return int(load_checkpoint(self.path, prefer="last")[0]["nimg"])
+
     def checkpoint(self, prefer: str = "best") -> Path:
         """``best.pt`` (or ``last.pt`` with ``prefer="last"``), falling back to the other; an error if neither."""
         from synthmed.gan.checkpoint import resolve_checkpoint
