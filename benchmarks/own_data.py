@@ -3,9 +3,9 @@
 Builds a folder of ``--side`` x ``--side`` PNGs, one subfolder per class, from the RBC crops
 (``../shared/data/rbc``, 48 px, six cell types) upscaled with Lanczos: the shape of seed 000's data (a folder
 of 256x256 images per class) with real image content. Then runs ``synthmed run`` with the cpu profile on it
-(``data: {folder: ...}``; the prepared resolution is the images' 256, the GAN and classifiers train at 64)
-and prints each stage's time from its ``done.json``. The run folder resumes: a second call reuses what is
-done, so time it with an empty ``--out``.
+(``data: {folder: ...}``; the prepared resolution is the images' 256, the GAN and classifiers train at 32, the
+cpu profile's cap) and prints each stage's time from its ``done.json``. The run folder resumes: a second call
+reuses what is done, so time it with an empty ``--out``.
 
     OMP_NUM_THREADS=1 python benchmarks/own_data.py                     # the full cpu profile (the lead times it)
     OMP_NUM_THREADS=1 python benchmarks/own_data.py --tiny --per-class 40   # proves it works in a few minutes
