@@ -43,7 +43,8 @@ def synthetic_dataset(root: Path, resolution: int, channels: int, n: int = 64) -
 def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) -> dict:
     data = synthetic_dataset(root, resolution, args.channels)
     cfg = TrainConfig(data=str(data), arch=arch, out=str(root / "runs"), batch=args.batch, kimg=1e6,
-                      width=args.width, aug=args.aug, compile=args.compile, device=args.device, progress=False,
+                      width=args.width, aug=args.aug, ada_ops=args.ada_ops, compile=args.compile, device=args.device,
+                      progress=False,
                       net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {})
     plan = plan_run(cfg)
     plan.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{arch}-{resolution}-", dir=root))
@@ -76,6 +77,7 @@ def main() -> None:
     p.add_argument("--width", type=int, default=None, help="network width (default: each arch's default)")
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--aug", default="none")
+    p.add_argument("--ada-ops", default="default", help="ADA ops or preset with --aug ada (e.g. bgc)")
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -91,7 +93,8 @@ def main() -> None:
     device = pick_device(args.device)
     print(json.dumps({"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
                       or "cpu", "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "batch": args.batch, "width": args.width, "results": results}, indent=2))
+                      "batch": args.batch, "width": args.width, "aug": args.aug,
+                      **({"ada_ops": args.ada_ops} if args.aug == "ada" else {}), "results": results}, indent=2))
 
 
 if __name__ == "__main__":

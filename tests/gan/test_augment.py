@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from synthmed.errors import SynthmedError
-from synthmed.gan.augment import ADA_OPS, AdaptiveAugment, diff_augment
+from synthmed.gan.augment import DEFAULT_ADA_OPS, AdaptiveAugment, diff_augment
 
 
 def ramp_images(n: int = 6, channels: int = 1, size: int = 16) -> torch.Tensor:
@@ -197,4 +197,4 @@ def test_ada_state_dict_resumes_exactly():
     a = aug(x)
     torch.manual_seed(7)
     assert torch.equal(restored(x), a)
-    assert set(ADA_OPS) == set(restored.ops)
+    assert set(DEFAULT_ADA_OPS) == set(restored.ops)

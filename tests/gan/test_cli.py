@@ -166,6 +166,14 @@ def test_bad_option_values_fail_before_anything_is_made(toy32, tmp_path, capsys,
     assert message in err and not (tmp_path / "runs").exists()
 
 
+def test_ada_ops_take_names_or_presets_and_reject_unknown_ones(toy32, tmp_path, capsys) -> None:
+    argv = ["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(tmp_path / "runs"), "--aug", "ada"]
+    _ok([*argv, "--ada-ops", "bgc,cutout", "--dry-run"])
+    assert json.loads(capsys.readouterr().out)["options"]["ada_ops"] == "bgc,cutout"
+    err = _fails_with_one_line([*argv, "--ada-ops", "xflip,hue"], capsys)
+    assert "--ada-ops: unknown ADA op(s) hue; choose from xflip" in err and not (tmp_path / "runs").exists()
+
+
 def test_every_train_config_field_is_a_train_gan_option(toy32, tmp_path, capsys) -> None:
     """Declared once: the command's options are TrainConfig's fields (network options and --dry-run aside)."""
     import typer.main

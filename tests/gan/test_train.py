@@ -55,7 +55,8 @@ def test_each_arch_trains_and_writes_its_run_folder(toy_dataset, tmp_path, arch,
 # A WGAN-GP critic's scores on reals need not be mostly positive in a few steps; ada_target -1 makes p rise at
 # every update, so the resumed ADA state is exercised whatever the critic does.
 @pytest.mark.parametrize(("arch", "aug", "extra"), [("dcgan", "ada", {}), ("wgan-gp", "diffaug", {}),
-                                                    ("wgan-gp", "ada", {"ada_target": -1.0}), ("stylegan2", "ada", {})])
+                                                    ("wgan-gp", "ada", {"ada_target": -1.0}), ("stylegan2", "ada", {}),
+                                                    ("dcgan", "ada", {"ada_ops": "bgc", "ada_target": -1.0})])
 def test_resume_is_exact(toy32, tmp_path, arch, aug, extra) -> None:
     """N steps straight == N/2 steps, resume, N/2 steps: identical weights, EMA, ADA state."""
     n = 0.064 if arch == "stylegan2" else 0.128  # images; StyleGAN2 is the slow one on CPU

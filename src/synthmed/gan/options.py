@@ -94,6 +94,11 @@ class TrainConfig(BaseModel):
     ada_interval: int = Field(4, ge=1, description="ADA: D steps between updates of the augmentation probability.")
     ada_kimg: float = Field(100.0, gt=0, description="ADA: kimg for the probability to go 0 -> 1 (ADA's 500 suits "
                             "long runs, not small CPU ones).")
+    ada_ops: str = Field("default", description="ADA: ops, comma separated: xflip, rotate90, translation, scale, "
+                         "rotate, aniso, xfrac, brightness, contrast, saturation, cutout; or a preset: default "
+                         "(xflip, rotate90, translation, brightness, contrast, saturation, cutout) or bgc (the ADA "
+                         "paper's blit + geometric + colour: default's ops less cutout, plus scale, rotate, aniso, "
+                         "xfrac).")
     diffaug_policy: str = Field("translation,cutout,color", description="DiffAugment transforms, comma separated.")
     tick_kimg: float = Field(1.0, gt=0, description="Stats line every this many kimg.")
     snapshot_kimg: float = Field(5.0, gt=0, description="Grid + checkpoint every this many kimg.")
@@ -137,6 +142,13 @@ def resolve(cfg: TrainConfig, data_resolution: int, device_type: str = "cpu") ->
     family = get_arch(cfg.arch)
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
+    if cfg.aug == "ada":
+        from synthmed.gan.augment import parse_ada_ops
+
+        try:
+            parse_ada_ops(cfg.ada_ops)
+        except SynthmedError as err:
+            raise SynthmedError(f"--ada-ops: {err}") from None
     d = family.defaults
     sized = {**d, **(family.cpu_defaults if device_type == "cpu" else {})}
     out = TrainConfig.from_dict(cfg.to_dict())

@@ -239,7 +239,7 @@ class Trainer:
         if cfg.aug == "ada":
             from synthmed.gan.augment import AdaptiveAugment
 
-            self.ada = AdaptiveAugment(target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
+            self.ada = AdaptiveAugment(cfg.ada_ops, target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
         kit = Kit(G=self.G, D=self.D, G_fwd=self.G_fwd, G_train=self.G_train, D_train=self.D_ddp, device=self.device,
                   augment=self._augment, observe_real=self._observe_real, autocast=self._autocast,
                   log=lambda text: self.log.line(text) if self.log else None)
