@@ -14,6 +14,7 @@ from synthmed.classify import commands
 from synthmed.classify.data import augmentation, class_weights
 from synthmed.classify.evaluate import evaluate_model
 from synthmed.classify.models import build_model, load_model
+from synthmed.classify.options import parse_seeds
 from synthmed.classify.results import read_predictions
 from synthmed.classify.train import train_classifier
 from synthmed.errors import BadInputError, MissingWeightsError
@@ -165,7 +166,8 @@ def test_cli_train_and_evaluate(toy, tmp_path) -> None:
 
 
 def test_parse_seeds() -> None:
-    assert commands.parse_seeds("1..3,7") == [1, 2, 3, 7]
+    assert parse_seeds("1..3,7") == [1, 2, 3, 7]
+    assert parse_seeds(["2", "1..2", 5]) == [2, 1, 5]  # a comma option's words, or YAML's list
 
 
 @pytest.mark.parametrize(("patience", "epochs_run"), [(0, 4), (None, 4), (1, None)])

@@ -40,10 +40,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from synthmed.classify.engine import Job, plan_cluster, plan_local, run_cells
 from synthmed.classify.evaluate import evaluate_model
+from synthmed.classify.options import Budget
 from synthmed.classify.spec import TrainSpec, resolve
 from synthmed.classify.train import train_classifier
 from synthmed.dataset import PreparedDataset
@@ -57,7 +58,7 @@ CSV_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold
 _FIXED_KEYS = ("real", "synthetic", "val", "test", "arch", "epochs", "batch_size", "lr", "pretrained", "head",
                "patience", "balance", "input_size", "channel_mode", "positive_class", "draw", "budget", "subset_seed")
 Synthetic = str | Mapping[float, str] | None
-BUDGETS = ("steps", "epochs")
+BUDGETS = get_args(Budget)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,28 @@
 """The classifier's options, declared once: ``train-classifier``'s command-line options, the pipeline's
-``classify.options`` and ``train_classifier(**options)`` are all this model (torch-free, so ``--help`` is fast)."""
+``classify.options`` and ``train_classifier(**options)`` are all :class:`TrainConfig`; ``synthmed experiment``'s
+are :class:`GridConfig`, whose per-run classifier options are TrainConfig's fields (torch-free, so ``--help`` is
+fast)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
-from synthmed.utils.options import optional_copy
+from synthmed.utils.options import auto_or_at_least, optional_copy
 
 _NO_CLI = {"cli": False}
+_COMMA = {"comma": True}  # one text option, a comma list: --ratios 0,25,50
+
+Head = Literal["linear", "bn-leakyrelu"]
+Augment = Literal["none", "traditional"]
+LrSchedule = Literal["constant", "cosine"]
+Balance = Literal["none", "weights", "sampler"]
+Source = Literal["real", "synthetic", "mixed"]
+Draw = Literal["stratified", "proportional", "balanced", "top-up", "minority"]  # stratified: older name of proportional
+Budget = Literal["steps", "epochs"]
 
 
 class TrainConfig(BaseModel):
@@ -27,22 +40,20 @@ class TrainConfig(BaseModel):
     arch: str = Field("resnet18", description="cnn (small, fast) or a timm name: resnet18, resnet50, "
                       "inception_resnet_v2, ...")
     pretrained: str = Field("none", description="none, imagenet (local cache) or a weights file.")
-    head: Literal["linear", "bn-leakyrelu"] = Field("linear", description="Classifier head: linear or bn-leakyrelu.")
-    augment: Literal["none", "traditional"] = Field("none", description="none or traditional (flip, rotation, "
-                                                    "intensity).")
+    head: Head = Field("linear", description="Classifier head: linear or bn-leakyrelu.")
+    augment: Augment = Field("none", description="none or traditional (flip, rotation, intensity).")
     epochs: int = Field(30, ge=1, description="Most epochs (early stopping may end sooner).")
     batch_size: int = Field(128, ge=2, description="Batch size (128 as in the MedMNIST v2 baselines).")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
-    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="constant, or cosine (annealed to 0 "
-                                                       "over --epochs, stepped once per epoch).")
+    lr_schedule: LrSchedule = Field("constant", description="constant, or cosine (annealed to 0 over --epochs, "
+                                    "stepped once per epoch).")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     patience: int | None = Field(10, ge=0, description="Stop after this many epochs without a better val AUC "
                                  "(0 or null: never).")
     # "none": AUC needs no reweighting and the threshold is picked on validation (Youden). On BreastMNIST 28 the
     # class-weighted loss cost ResNet-18 0.028 test AUC (0.859 with it, 0.887 without, seed 0).
-    balance: Literal["none", "weights", "sampler"] = Field("none", description="Imbalance: none (the decision "
-                                                           "threshold is chosen on validation), weights "
-                                                           "(class-weighted loss) or sampler (balanced batches).")
+    balance: Balance = Field("none", description="Imbalance: none (the decision threshold is chosen on validation), "
+                             "weights (class-weighted loss) or sampler (balanced batches).")
     seed: int = Field(0, description="Seeds the data subset, synthetic draw, weights and batches.")
     input_size: int | None = Field(None, ge=8, description="Upsample images to this side first.")
     channel_mode: Literal["native", "repeat"] = Field("native", description="native (in_chans = image channels) or "
@@ -63,3 +74,90 @@ ExperimentOptions = optional_copy(
     TrainConfig, "ClassifyOptions",
     exclude={"train", "val", "arch", "epochs", "batch_size", "lr", "seed", "device", "epoch_steps", "augment"},
     doc="Further train-classifier options by field name (e.g. patience: 5, balance: sampler).")
+
+
+def _per_run(name: str, **changes: Any) -> Any:
+    """TrainConfig's field ``name`` (bounds, description) with ``changes``: a classifier option every grid run
+    gets, declared once in TrainConfig; the grid's own default or help where it has one."""
+    return FieldInfo.merge_field_infos(TrainConfig.model_fields[name], **changes)
+
+
+def parse_seeds(value: Any) -> list[int]:
+    """Seeds as ``1,2,5``, ``1..5`` (inclusive) or a mix ``1..3,7`` (text or a list of such items), repeats once."""
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list | tuple) else [value]
+    seeds: list[int] = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            if ".." in text:
+                lo, hi = text.split("..")
+                seeds += list(range(int(lo), int(hi) + 1))
+            elif text:
+                seeds.append(int(text))
+        except ValueError:
+            raise ValueError(f"expected integers like 1,2,3 or 1..5, got '{text}'") from None
+    return list(dict.fromkeys(seeds))
+
+
+class GridConfig(BaseModel):
+    """Train and evaluate every combination; one row per run in OUT/results.csv and results.jsonl.
+
+    Every option of ``synthmed experiment``: the sets, the grid's axes (sources x ratios x real fractions x
+    augmentations x seeds), the classifier options every run shares and where the runs go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    real: str = Field(description="Real prepared dataset (train split used; val/test as below).")
+    synthetic: str | None = Field(None, description="Synthetic prepared dataset.")
+    out: Path = Field(description="Experiment folder (re-run to resume).")
+    ratios: list[Annotated[float, Field(ge=0)]] = Field([0.0, 25.0, 50.0, 75.0, 100.0], min_length=1,
+                                                       json_schema_extra=_COMMA,
+                                                       description="Synthetic as % of the real count used.")
+    real_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        [1.0], min_length=1, json_schema_extra=_COMMA,
+        description="Fractions of the real training set, e.g. 1,0.5,0.25,0.1.")
+    sources: list[Source] = Field(["real", "synthetic", "mixed"], min_length=1, json_schema_extra=_COMMA,
+                                  description="Comma list of real, synthetic, mixed.")
+    augment: list[Augment] = Field(["none"], min_length=1, json_schema_extra=_COMMA,
+                                   description="Comma list of none, traditional.")
+    seeds: list[int] = Field([1], min_length=1, json_schema_extra=_COMMA,
+                             description="Comma list or range, e.g. 1..5.")
+    arch: str = _per_run("arch", default="cnn")
+    epochs: int = _per_run("epochs")
+    val: str | None = Field(None, description="Default: REAL:val.")
+    test: str | None = Field(None, description="Default: REAL:test.")
+    pretrained: str = _per_run("pretrained")
+    head: Head = _per_run("head")
+    batch_size: int = _per_run("batch_size")
+    lr: float = _per_run("lr")
+    lr_schedule: LrSchedule = _per_run("lr_schedule", description="constant, or cosine (annealed to 0 over --epochs).")
+    patience: int | None = _per_run("patience", description="0: never stop early.")
+    balance: Balance = _per_run("balance", description="none, weights or sampler (see train-classifier).")
+    draw: Draw = Field("stratified", description="Synthetic class mix: proportional (= stratified), balanced, top-up "
+                       "or minority (see 'synthmed run' generate.strategy).")
+    budget: Budget = Field("steps", description="steps: every run of a real fraction takes its real-only run's "
+                           "optimizer steps; epochs: every run makes --epochs passes over its own set.")
+    device: str = _per_run("device")
+    workers: Annotated[int | Literal["auto"], auto_or_at_least(1)] = Field(
+        "auto", description="Runs at once: auto (one-thread runs on every core; on a GPU, 4 runs per GPU), N, or 1 "
+        "(one after another in this process). More than 1 runs them as Ray tasks.")
+    threads: int | None = Field(None, ge=1, description="Intra-op threads per run (default: 1 with several workers; "
+                                "torch's default with --workers 1).")
+    ray_address: str | None = Field(None, json_schema_extra={"envvar": "RAY_ADDRESS"},
+                                    description="Run the grid on this Ray cluster (HOST:PORT of 'ray start --head'; "
+                                    "also $RAY_ADDRESS).")
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_ranges(cls, value: Any) -> list[int]:
+        return parse_seeds(value)
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """``run_experiment``'s options after the real set, the synthetic set and the folder."""
+        return {"ratios": self.ratios, "real_fractions": self.real_fractions, "sources": self.sources,
+                "augments": self.augment, "seeds": self.seeds, "arch": self.arch, "epochs": self.epochs,
+                "val": self.val, "test": self.test, "draw": self.draw, "budget": self.budget,
+                "pretrained": self.pretrained, "head": self.head, "batch_size": self.batch_size, "lr": self.lr,
+                "lr_schedule": self.lr_schedule, "patience": self.patience or None, "balance": self.balance,
+                "device": self.device, "workers": None if self.workers == "auto" else self.workers,
+                "threads": self.threads, "ray_address": self.ray_address}

@@ -32,16 +32,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import get_args
 
 import numpy as np
 
+from synthmed.classify.options import Draw, Source
 from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.errors import SynthmedError
 from synthmed.utils.allocation import allocate
 
-SOURCES = ("real", "synthetic", "mixed")
-STRATEGIES = ("proportional", "balanced", "top-up", "minority")
-DRAWS = ("stratified", *STRATEGIES)  # stratified: the older name of proportional
+SOURCES = get_args(Source)
+DRAWS = get_args(Draw)  # "stratified" first: the older name of proportional
+STRATEGIES = DRAWS[1:]
 _KEYS = ("real", "synthetic", "ratio", "fraction", "source", "draw", "subset_seed")
 # Salts keep the real-subset and synthetic-draw random streams independent of each other.
 _REAL_SALT, _SYN_SALT = 101, 202

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from synthmed.errors import SynthmedError
 from synthmed.gan.archs import names
-from synthmed.utils.options import optional_copy
+from synthmed.utils.options import auto_or_at_least, optional_copy
 
 AUGS = ("none", "diffaug", "ada")
 ArchName = Literal[names()]  # the registered GAN families (a new module in synthmed/gan/archs adds one)
@@ -21,26 +21,8 @@ RESUME_OVERRIDABLE = ("kimg", "device", "amp", "compile", "progress", "tick_kimg
 _NO_CLI = {"cli": False}
 
 
-def _auto_or_at_least(minimum: int):
-    """``auto`` (sized by ``resolve`` for the device) or a whole number >= ``minimum``, as text or a number."""
-    def check(value: Any) -> Any:
-        if value is None or value == "auto":
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            number = int(value)
-        else:
-            number = None
-        if number is None or number < minimum:
-            raise ValueError(f"must be auto or a whole number >= {minimum}, got {value!r}")
-        return number
-
-    return BeforeValidator(check)
-
-
-AutoBatch = Annotated[int | Literal["auto"], _auto_or_at_least(2)]
-AutoWidth = Annotated[int | Literal["auto"] | None, _auto_or_at_least(1)]
+AutoBatch = Annotated[int | Literal["auto"], auto_or_at_least(2)]
+AutoWidth = Annotated[int | Literal["auto"] | None, auto_or_at_least(1)]
 
 
 class TrainConfig(BaseModel):

@@ -4,7 +4,9 @@ A stage declares its options as a pydantic model (type, default, bounds, descrip
 turns the fields into ``--kebab-case`` options (help = description, ``--x/--no-x`` for booleans, a comma
 list for list fields, choices of a ``Literal`` listed in the help); the command validates what it got with the
 same model, so a bound (``width >= 1``) holds on the command line, in ``synthmed run``'s YAML and in Python
-alike. A field marked ``json_schema_extra={"cli": False}`` is left off the command line.
+alike. ``json_schema_extra`` keys: ``"cli": False`` leaves a field off the command line; ``"flag"`` names its
+option; ``"comma": True`` makes a list field one text option, a comma list whose default shows as typed
+(``--ratios 0,25,50``); ``"envvar"`` lets an environment variable give the value.
 
 :func:`optional_copy` makes the "further options" models the pipeline's YAML nests (every field optional,
 ``None`` = the stage's own default, unknown keys refused).
@@ -16,9 +18,10 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from synthmed.errors import SynthmedError
@@ -52,29 +55,46 @@ def _cli_type(annotation: Any) -> Any:
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
-    base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool) else str
+    base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool, Path) else str
     if base is bool and not optional:
         return bool
     return base | None if optional else base
 
 
+def _extra(field: FieldInfo) -> dict[str, Any]:
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+
+
+def _comma(field: FieldInfo) -> bool:
+    return bool(_extra(field).get("comma")) and _is_list(field.annotation)
+
+
+def _comma_text(values: list) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
 def _option(name: str, field: FieldInfo) -> inspect.Parameter:
     import typer
 
-    annotation = _cli_type(field.annotation)
+    annotation = str if _comma(field) else _cli_type(field.annotation)
     help_text = field.description or ""
     choices = _choices(field.annotation)
-    if choices:
-        help_text += f" [{' | '.join(map(str, choices))}]" if str(choices[0]) not in help_text else ""
+    if choices and str(choices[0]) not in help_text:
+        from rich.markup import escape  # Typer renders help as rich markup: a bare "[a | b]" would vanish
+
+        help_text += escape(f" [{' | '.join(map(str, choices))}]")
     default = ... if field.is_required() else field.get_default(call_default_factory=True)
-    cli_name = (field.json_schema_extra or {}).get("flag", name)
+    cli_name = _extra(field).get("flag", name)
     decl = f"{flag(cli_name)}/--no-{cli_name.replace('_', '-')}" if annotation is bool else flag(cli_name)
-    if _is_list(field.annotation):
+    if _comma(field):
+        default = default if default is ... or default is None else _comma_text(default)
+    elif _is_list(field.annotation):
         default = None if not default else [str(v) for v in default]
     elif default is not ... and annotation is not bool and default is not None \
             and not isinstance(default, int | float | str):
         default = str(default)
-    option = typer.Option(default, decl, help=help_text, show_default=default not in (None, ...))
+    option = typer.Option(default, decl, help=help_text, show_default=default not in (None, ...),
+                          envvar=_extra(field).get("envvar"))
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=option)
 
 
@@ -90,7 +110,9 @@ def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[
     def command(**kwargs: Any) -> Any:
         values = {k: v for k, v in kwargs.items() if k not in extra_names}
         for k, v in list(values.items()):
-            if _is_list(fields[k].annotation):
+            if _comma(fields[k]) and v is not None:
+                values[k] = [w.strip() for w in v.split(",") if w.strip()]
+            elif _is_list(fields[k].annotation):
                 if v is None:
                     del values[k]  # not given: the model's default
                 else:
@@ -122,6 +144,24 @@ def format_errors(exc: ValidationError, source: str | None = None) -> str:
             msg = "unknown option (check the spelling)"
         parts.append(f"{where}: {msg}")
     return (f"{source}: " if source else "") + "; ".join(parts)
+
+
+def auto_or_at_least(minimum: int):
+    """``auto`` (the stage sizes it) or a whole number >= ``minimum``, as text or a number."""
+    def check(value: Any) -> Any:
+        if value is None or value == "auto":
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            number = int(value)
+        else:
+            number = None
+        if number is None or number < minimum:
+            raise ValueError(f"must be auto or a whole number >= {minimum}, got {value!r}")
+        return number
+
+    return BeforeValidator(check)
 
 
 class FurtherOptions(BaseModel):
