@@ -173,6 +173,10 @@ class FilterConfig(_Section):
     top_up_factor: float = Field(20.0, ge=1, description="When the filter leaves a class short of what the grid "
                                  "needs, generate more of it: at most this many times its need in all (1: never; "
                                  "20 feeds a class down to a 5 % pass rate).")
+    when_short: Literal["best", "drop"] = Field("best", description="A class still short after the top-up: 'best' "
+                                                "fills it with its best-scoring images the confidence rule rejected "
+                                                "(never near copies; the report says how many), 'drop' leaves out "
+                                                "the grid's conditions it cannot feed.")
 
 
 # The cpu profile's budget per classifier run: what the default grid's full-data run on BreastMNIST sees

@@ -376,7 +376,8 @@ def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
     f = cfg.filter
     return {"min_confidence": f.min_confidence, "real_pass_rate": f.real_pass_rate,
             "realism_real_pass_rate": f.realism_real_pass_rate, "drop_worst_realism": f.drop_worst_realism,
-            "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor, "seed": cfg.seed,
+            "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor,
+            "when_short": f.when_short, "seed": cfg.seed,
             "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
                      "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc}}
 
@@ -403,11 +404,12 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
     parts, summaries = [ctx.work / "pass-0"], [run(generated.root, ctx.work / "pass-0")]
     top_up = _top_up(ctx, scope, generated, parts, summaries, run)
-    if len(parts) == 1:
+    relaxed = _admit_best(ctx, parts, top_up) if cfg.filter.when_short == "best" else None
+    if len(parts) == 1 and relaxed is None:
         parts[0].rename(ctx.work / "dataset")
         result = summaries[0]
     else:
-        result = merge_filtered(parts, summaries, ctx.work / "dataset")
+        result = merge_filtered(parts, summaries, ctx.work / "dataset", relaxed=relaxed)
     result["top_up"] = top_up
     write_json(ctx.work / "filter.json", result)
     for note in top_up["notes"]:
@@ -470,6 +472,30 @@ def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: 
              f"the need), {r['kept']} kept (pass rate {r['pass_rate']:.0%}): still short, so the grid leaves out "
              f"the conditions it cannot feed" for c, r in per_class.items() if r["short"]]
     return {"factor": cfg.filter.top_up_factor, "rounds": rounds, "per_class": per_class, "notes": notes}
+
+
+def _admit_best(ctx: StageContext, parts: list[Path], top_up: dict) -> tuple[Path, dict] | None:
+    """``filter.when_short: best``: fill a class still short after the top-up with its best-scoring images the
+    confidence rule rejected (never near copies), so every condition of the grid runs; the top-up table and its
+    notes say how many, and from what confidence (below the real-calibrated threshold)."""
+    from synthmed.filter.filtering import keep_best_rejected
+
+    short = {c: r["need"] - r["kept"] for c, r in top_up["per_class"].items() if r["short"]}
+    if not short:
+        return None
+    out = ctx.work / "relaxed"
+    admitted = keep_best_rejected(parts, short, out)
+    notes = []
+    for c, a in admitted.items():
+        row = top_up["per_class"][c]
+        row.update(relaxed=a["admitted"], short=row["kept"] + a["admitted"] < row["need"])
+        lowest = f", down to confidence {a['lowest_confidence']:.3g}" if a["lowest_confidence"] is not None else ""
+        notes.append(f"{c}: the grid needs {row['need']}, {row['generated']} generated, {row['kept']} passed the "
+                     f"filter (pass rate {row['pass_rate']:.0%}); the grid also uses the {a['admitted']} best-scoring "
+                     f"images the confidence rule rejected{lowest} (filter.when_short: best; near copies never)"
+                     + ("; still short, so the grid leaves out the conditions it cannot feed" if row["short"] else ""))
+    top_up["notes"] = notes
+    return out, {c: a["admitted"] for c, a in admitted.items()}
 
 
 def _extra(need: np.ndarray, kept: np.ndarray, made: np.ndarray, limit: np.ndarray) -> np.ndarray:
