@@ -161,6 +161,22 @@ def train_gan_for(args: argparse.Namespace, results: Path, arch: str, data: Path
         "run": str(run.resolve().relative_to(Path(args.work).resolve()))})
 
 
+def save_grids(args: argparse.Namespace, results: Path) -> None:
+    """``grid-<arch>.png``: each GAN's last snapshot grid (a row per class), and ``grid-real.png``, beside the units.
+
+    Small PNGs committed with the JSON, for the README; kept once written (a later session may lack the runs)."""
+    from synthmed.gan.run import GanRun
+
+    for arch in args.archs:
+        run = GanRun(Path(args.work) / "gans" / arch)
+        pairs = [(results / f"grid-{arch}.png", run.latest_grid()), (results / "grid-real.png", run.reals_grid())]
+        for target, source in pairs:
+            if source is not None and not target.is_file():
+                tmp = target.with_suffix(".png.partial")
+                shutil.copyfile(source, tmp)
+                tmp.replace(target)
+
+
 # -- 3. synthetic sets and per-class metrics ------------------------------------------------------------------------
 def synthetic_set(args: argparse.Namespace, arch: str, data: Path, kind: str) -> Path:
     """``top-up``: each class filled up to the largest class; ``metrics``: ``--metric-per-class`` per class."""
@@ -423,6 +439,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               for arch in args.archs}
     gans = {arch: train_gan_for(args, results, arch, data) if needed[arch] or not read_unit(results, f"gan-{arch}.json")
             else read_unit(results, f"gan-{arch}.json") for arch in args.archs}
+    save_grids(args, results)
     metrics = {"real train (reference)": per_class_metrics(args, results, "metrics-reference.json", data,
                                                            f"{data}:train")}
     for arch in args.archs:
