@@ -166,15 +166,14 @@ def save_grids(args: argparse.Namespace, results: Path) -> None:
 
     Small PNGs committed with the JSON, for the README; kept once written (a later session may lack the runs)."""
     from synthmed.gan.run import GanRun
+    from synthmed.utils.atomic import write_bytes
 
     for arch in args.archs:
         run = GanRun(Path(args.work) / "gans" / arch)
         pairs = [(results / f"grid-{arch}.png", run.latest_grid()), (results / "grid-real.png", run.reals_grid())]
         for target, source in pairs:
             if source is not None and not target.is_file():
-                tmp = target.with_suffix(".png.partial")
-                shutil.copyfile(source, tmp)
-                tmp.replace(target)
+                write_bytes(target, source.read_bytes())
 
 
 # -- 3. synthetic sets and per-class metrics ------------------------------------------------------------------------
