@@ -18,6 +18,9 @@ segmentation run with its per-image Dice, the two tables as JSON and Markdown) g
 
     python benchmarks/lesion_study.py                      # resumable; prints both tables at the end
     python benchmarks/lesion_study.py --tiny               # about a minute: 32 px, tiny nets, 2 seeds (plumbing)
+
+On two cores, ``--only-gan inject`` in a second shell trains the injection GAN while the main command trains
+pix2pix (each unit resumes from its own run folder; the main command then reuses the finished run).
 """
 
 from __future__ import annotations
@@ -297,16 +300,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=None)
     parser.add_argument("--seeds", default=None, help="Comma-separated seeds (default 0..4; --tiny 0,1).")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--gan-kimg", type=float, default=None, help="Training length of both GANs (default 20).")
+    parser.add_argument("--only-gan", choices=("pix2pix", "inject"), default=None,
+                        help="Train (or resume) this GAN unit and stop: run it in a second shell to use a second "
+                             "core while the main command trains the other one.")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     s = Setting.tiny() if args.tiny else Setting()
     if args.seeds:
         s.seeds = tuple(int(x) for x in args.seeds.split(","))
+    if args.gan_kimg:
+        s.gan_kimg = args.gan_kimg
     work = args.work or HERE / "_out" / ("lesion-tiny" if args.tiny else "lesion")
     results = args.results or (work / "results" if args.tiny else HERE / "results" / "lesion")
     work.mkdir(parents=True, exist_ok=True)
     ph2 = prepared(work, args.ph2, s.resolution)
     binary = derived(ph2, work / f"ph2bin-{s.resolution}", ["melanoma", "nevus"], {n: "nevus" for n in NEVUS})
+    if args.only_gan:
+        log(f"{args.only_gan}: {gan_run(work, args.only_gan, ph2 if args.only_gan == 'pix2pix' else binary, s)}")
+        return
     syn = synthetic_sets(work, ph2, binary, s)
     seg = segmentation(work, results, ph2, syn, s)
     cls = classification(work, results, binary, syn, s)
