@@ -51,7 +51,7 @@ def test_lazy_image_set_reads_an_item_without_walking_the_split(toy_dataset) -> 
     items = [lazy[i] for i in range(len(lazy))]
     assert _CountingList.walks == 0
     eager = ImageSet([(ds, "train", np.arange(60))])
-    assert all(torch.equal(x, eager[i][0]) and y == eager[i][1] for i, (x, y) in enumerate(items))
+    assert all(torch.equal(x, eager[i][0]) and y == eager[i][1] and not syn for i, (x, y, syn) in enumerate(items))
 
 
 def test_check_alike_names_both_sets(toy_dataset) -> None:

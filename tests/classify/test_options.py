@@ -23,6 +23,10 @@ def _one_line_error(argv: list[str], capsys) -> str:
     ("--batch-size", "1", "--batch-size: Input should be greater than or equal to 2"),
     ("--lr-schedule", "step", "--lr-schedule: Input should be 'constant' or 'cosine'"),
     ("--balance", "both", "--balance: Input should be 'none', 'weights' or 'sampler'"),
+    ("--synthetic-weight", "0", "--synthetic-weight: Input should be greater than 0"),
+    ("--synthetic-weight", "2", "--synthetic-weight: Input should be less than or equal to 1"),
+    ("--synthetic-smoothing", "0.5", "--synthetic-smoothing: Input should be less than 0.5"),
+    ("--synthetic-schedule", "first", "--synthetic-schedule: Input should be 'mixed' or 'pretrain'"),
 ])
 def test_train_classifier_refuses_bad_values_in_one_line(tmp_path, capsys, option, value, message) -> None:
     err = _one_line_error(["train-classifier", "--train", str(tmp_path), "--val", str(tmp_path), "--out",
@@ -61,6 +65,9 @@ def test_commands_have_one_option_per_model_field() -> None:
     ("--head", "lin", "--head: Input should be 'linear' or 'bn-leakyrelu'"),
     ("--epochs", "0", "--epochs: Input should be greater than or equal to 1"),  # train-classifier's bound
     ("--draw", "strat", "--draw: Input should be 'stratified', 'proportional', 'balanced', 'top-up' or 'minority'"),
+    ("--synthetic-weight", "0", "--synthetic-weight: Input should be greater than 0"),  # train-classifier's bounds
+    ("--synthetic-weight", "2", "--synthetic-weight: Input should be less than or equal to 1"),
+    ("--synthetic-smoothing", "-0.1", "--synthetic-smoothing: Input should be greater than or equal to 0"),
 ])
 def test_experiment_refuses_bad_values_in_one_line(tmp_path, capsys, option, value, message) -> None:
     err = _one_line_error(["experiment", "--real", str(tmp_path), "--out", str(tmp_path / "exp"), option, value],
@@ -90,16 +97,20 @@ def test_experiment_options_reach_the_grid_as_typed(tmp_path, monkeypatch) -> No
         "real_fractions": [1.0], "sources": ["real", "synthetic", "mixed"], "augments": ["none"], "seeds": [1],
         "arch": "cnn", "epochs": 30, "val": None, "test": None, "draw": "stratified", "budget": "steps",
         "pretrained": "none", "head": "linear", "batch_size": 128, "lr": 1e-3, "lr_schedule": "constant",
-        "patience": 10, "balance": "none", "device": "auto", "workers": None, "threads": None, "ray_address": None}
+        "patience": 10, "balance": "none", "synthetic_weight": 1.0, "synthetic_smoothing": 0.0,
+        "synthetic_schedule": "mixed", "device": "auto", "workers": None, "threads": None, "ray_address": None}
     monkeypatch.setenv("RAY_ADDRESS", "head:6379")
     given = _grid_call(["--real", "r", "--synthetic", "s", "--out", str(tmp_path / "e"), "--ratios", "0,50",
                         "--real-fractions", "1, 0.25", "--sources", "real,mixed", "--augment", "none,traditional",
                         "--seeds", "1..3,7", "--patience", "0", "--workers", "2", "--threads", "1",
-                        "--lr-schedule", "cosine", "--budget", "epochs", "--draw", "top-up"], monkeypatch)
+                        "--lr-schedule", "cosine", "--budget", "epochs", "--draw", "top-up",
+                        "--synthetic-weight", "0.5", "--synthetic-smoothing", "0.1", "--synthetic-schedule",
+                        "pretrain"], monkeypatch)
     assert given == {**defaults, "synthetic": "s", "ratios": [0.0, 50.0], "real_fractions": [1.0, 0.25],
                      "sources": ["real", "mixed"], "augments": ["none", "traditional"], "seeds": [1, 2, 3, 7],
                      "patience": None, "workers": 2, "threads": 1, "lr_schedule": "cosine", "budget": "epochs",
-                     "draw": "top-up", "ray_address": "head:6379"}
+                     "draw": "top-up", "ray_address": "head:6379", "synthetic_weight": 0.5,
+                     "synthetic_smoothing": 0.1, "synthetic_schedule": "pretrain"}
 
 
 def test_a_choice_list_the_description_omits_shows_in_the_help() -> None:

@@ -59,6 +59,9 @@ def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
     ("metrics: {options: {msssim_pair: 10}}", "metrics.options.msssim_pair: unknown key"),
     ("classify: {options: {patience: -1}}", "classify.options.patience: Input should be greater than or equal to 0"),
     ("classify: {options: {balanse: sampler}}", "classify.options.balanse: unknown key"),
+    ("classify: {options: {synthetic_weight: 0}}", "classify.options.synthetic_weight: Input should be greater than 0"),
+    ("classify: {options: {synthetic_schedule: first}}",
+     "classify.options.synthetic_schedule: Input should be 'mixed' or 'pretrain'"),
 ])
 def test_validation_errors_name_the_key(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -115,10 +118,12 @@ def test_further_options_reach_the_stages_as_given() -> None:
     assert gan_options(plain)["options"] == metrics_options(plain)["options"] == {}
     assert classify_options(plain)["options"] == {}
     cfg = build_config({"gan": {"options": {"width": 32, "r1_interval": 4}}, "metrics": {"options": {"kid_subsets": 7}},
-                        "classify": {"options": {"patience": 3, "balance": "sampler"}}})
+                        "classify": {"options": {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
+                                                 "synthetic_schedule": "pretrain"}}})
     assert gan_options(cfg)["options"] == {"width": 32, "r1_interval": 4}
     assert metrics_options(cfg)["options"] == {"kid_subsets": 7}
-    assert classify_options(cfg)["options"] == {"patience": 3, "balance": "sampler"}
+    assert classify_options(cfg)["options"] == {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
+                                                "synthetic_schedule": "pretrain"}
 
 
 def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:

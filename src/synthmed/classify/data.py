@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,13 +19,20 @@ Part = tuple[PreparedDataset, str, np.ndarray]
 
 
 class ImageSet(Dataset):
-    """Images from one or more (dataset, split, indices) parts, as float32 (C, H, W) in [-1, 1]."""
+    """Images from one or more (dataset, split, indices) parts: items (image, label, is_synthetic), the image as
+    float32 (C, H, W) in [-1, 1]; ``synthetic[k]`` says whether part k is synthetic (default: none is), so the
+    loss can treat synthetic images apart in a mixed batch."""
 
     def __init__(self, parts: list[Part], transform: Callable | None = None,
-                 in_memory_limit: int = IN_MEMORY_LIMIT) -> None:
+                 in_memory_limit: int = IN_MEMORY_LIMIT, synthetic: Sequence[bool] | None = None) -> None:
         self.items = [(ds, split, int(i)) for ds, split, idx in parts for i in idx]
         labels = [ds.labels(split)[np.asarray(idx, dtype=np.int64)] for ds, split, idx in parts]
         self.labels = torch.from_numpy(np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64))
+        flags = synthetic if synthetic is not None else [False] * len(parts)
+        if len(flags) != len(parts):
+            raise ValueError(f"ImageSet: {len(flags)} synthetic flags for {len(parts)} parts")
+        self.synthetic = torch.tensor([bool(f) for f, (_, _, idx) in zip(flags, parts, strict=True) for _ in idx],
+                                      dtype=torch.bool)
         self.transform = transform
         self.images: torch.Tensor | None = None
         if self.items:
@@ -38,7 +45,7 @@ class ImageSet(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self.images is not None:
             x = self.images[i]
         else:
@@ -46,7 +53,7 @@ class ImageSet(Dataset):
             x = ds.load_tensor(split, [idx])[0][0]
         if self.transform is not None:
             x = self.transform(x)
-        return x, self.labels[i]
+        return x, self.labels[i], self.synthetic[i]
 
     def all_images(self) -> torch.Tensor:
         if self.images is not None:

@@ -15,6 +15,10 @@ patience and the lr schedule), so real-only, mixed and synthetic-only runs diffe
 run took are counted and recorded in its row. A compute budget (``images_per_run``) caps the steps per
 epoch, so a run's cost no longer grows with the dataset (the cpu profile's quick run on a large set).
 
+How synthetic images enter a mixed run (``synthetic_weight``, ``synthetic_smoothing``, ``synthetic_schedule``)
+is one choice per grid, like the other classifier options: recorded in ``experiment.json`` when not the
+default, so a grid folder is never resumed with other values.
+
 Synthetic images per real fraction: ``synthetic`` may map each real fraction to its own synthetic set (the
 main job's GAN trained on exactly that fraction's real images); ``subset_seed`` then fixes the real subset of
 a fraction for every classifier seed, so it is the subset that GAN learnt from. Each row records the content
@@ -57,6 +61,9 @@ CSV_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "f1", "threshold
 # Options that change a run's result but are not grid axes: a re-run into the same folder must keep them.
 _FIXED_KEYS = ("real", "synthetic", "val", "test", "arch", "epochs", "batch_size", "lr", "pretrained", "head",
                "patience", "balance", "input_size", "channel_mode", "positive_class", "draw", "budget", "subset_seed")
+# Options that came after grids were first written: recorded in experiment.json only when they differ from
+# TrainConfig's default, so a grid from before them still resumes and one with another value is refused.
+_RECORDED_WHEN_SET = ("synthetic_weight", "synthetic_smoothing", "synthetic_schedule")
 Synthetic = str | Mapping[float, str] | None
 BUDGETS = get_args(Budget)
 
@@ -129,7 +136,7 @@ def run_experiment(real: str, synthetic: Synthetic, out: str | Path, *, ratios: 
             raise SynthmedError(f"no synthetic set for real fraction(s) {', '.join(f'{f:g}' for f in missing)}")
     recorded = {f"{f:g}": p for f, p in synthetic.items()} if isinstance(synthetic, Mapping) else synthetic
     fixed = {"real": real, "synthetic": recorded, "val": val, "test": test, "arch": arch, "epochs": epochs,
-             "draw": draw, "budget": budget, "subset_seed": subset_seed, **train_options}
+             "draw": draw, "budget": budget, "subset_seed": subset_seed, **_recorded(train_options)}
     if images_per_run is not None:  # recorded only when given, so grids from before the option still resume
         if images_per_run < 1:
             raise SynthmedError(f"images per run must be >= 1, got {images_per_run}")
@@ -179,6 +186,14 @@ def _check_config(out: Path, fixed: dict[str, Any]) -> None:
                                 "use another --out")
         return
     write_json(path, {"config": record, "config_hash": sha256_json(record)})
+
+
+def _recorded(train_options: dict[str, Any]) -> dict[str, Any]:
+    """The per-run options that identify the grid (``_RECORDED_WHEN_SET`` ones only where not the default)."""
+    from synthmed.classify.options import TrainConfig
+
+    return {k: v for k, v in train_options.items()
+            if not (k in _RECORDED_WHEN_SET and v == TrainConfig.model_fields[k].default)}
 
 
 def _remove_partials(runs: Path) -> None:

@@ -23,6 +23,7 @@ Balance = Literal["none", "weights", "sampler"]
 Source = Literal["real", "synthetic", "mixed"]
 Draw = Literal["stratified", "proportional", "balanced", "top-up", "minority"]  # stratified: older name of proportional
 Budget = Literal["steps", "epochs"]
+SyntheticSchedule = Literal["mixed", "pretrain"]
 
 
 class TrainConfig(BaseModel):
@@ -61,6 +62,16 @@ class TrainConfig(BaseModel):
     positive_class: str | int | None = Field(None, description="Binary: class name or index (default: minority "
                                              "class of the real training split).")
     device: str = Field("auto", description="auto, cpu or cuda.")
+    # How synthetic images enter a mixed (real + synthetic) set. A real-only or synthetic-only set ignores all
+    # three, and their defaults train exactly as before they existed (the same weights, batch for batch).
+    synthetic_weight: float = Field(1.0, gt=0, le=1, description="Mixed sets: loss weight of each synthetic image "
+                                    "(real images: 1); the loss is the weighted mean over the batch.")
+    synthetic_smoothing: float = Field(0.0, ge=0, lt=0.5, description="Mixed sets: label smoothing of the synthetic "
+                                       "images' targets only (real targets stay one-hot).")
+    synthetic_schedule: SyntheticSchedule = Field(
+        "mixed", description="Mixed sets: mixed (one shuffled set) or pretrain (the synthetic part first, then "
+        "fine-tune on the real part; the same total steps, split in whole epochs by the parts' sizes; validation, "
+        "early stopping and the best checkpoint only while fine-tuning).")
     # Equal-steps budget: an "epoch" is this many optimizer steps (validation, patience and the lr schedule count
     # these), not one pass over the training set, so a mixed set trains exactly as long as the real-only baseline
     # whose batches per epoch this is. None: an epoch is one pass (the set's own size decides the steps).
@@ -133,6 +144,9 @@ class GridConfig(BaseModel):
     lr_schedule: LrSchedule = _per_run("lr_schedule", description="constant, or cosine (annealed to 0 over --epochs).")
     patience: int | None = _per_run("patience", description="0: never stop early.")
     balance: Balance = _per_run("balance", description="none, weights or sampler (see train-classifier).")
+    synthetic_weight: float = _per_run("synthetic_weight")
+    synthetic_smoothing: float = _per_run("synthetic_smoothing")
+    synthetic_schedule: SyntheticSchedule = _per_run("synthetic_schedule")
     draw: Draw = Field("stratified", description="Synthetic class mix: proportional (= stratified), balanced, top-up "
                        "or minority (see 'synthmed run' generate.strategy).")
     budget: Budget = Field("steps", description="steps: every run of a real fraction takes its real-only run's "
@@ -159,5 +173,7 @@ class GridConfig(BaseModel):
                 "val": self.val, "test": self.test, "draw": self.draw, "budget": self.budget,
                 "pretrained": self.pretrained, "head": self.head, "batch_size": self.batch_size, "lr": self.lr,
                 "lr_schedule": self.lr_schedule, "patience": self.patience or None, "balance": self.balance,
+                "synthetic_weight": self.synthetic_weight, "synthetic_smoothing": self.synthetic_smoothing,
+                "synthetic_schedule": self.synthetic_schedule,
                 "device": self.device, "workers": None if self.workers == "auto" else self.workers,
                 "threads": self.threads, "ray_address": self.ray_address}
