@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 
 import numpy as np
 import pytest
@@ -49,6 +50,28 @@ def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
     assert saved["verdicts"]["all"] == [c["sentence"] for c in stats["comparisons"]]
     assert sum(saved["verdicts"]["counts"].values()) == len(stats["comparisons"])
     assert any("synthetic-only" in v for v in saved["verdicts"]["headline"])
+
+
+def test_verdict_boxes_coloured_by_their_own_verdict() -> None:
+    from synthmed.report.build import verdicts
+
+    def comp(sentence, verdict):
+        return {"sentence": sentence, "verdict": verdict, "config": {"real_fraction": 1.0, "augment": "none"}}
+
+    v = verdicts({"comparisons": [comp("a", "worse"), comp("b", "better"), comp("c", "no significant difference")]})
+    assert v["headline"] == ["a", "b", "c"]
+    assert v["headline_verdicts"] == ["worse", "better", "no significant difference"]
+
+
+def test_headline_boxes_in_html_follow_verdicts(fake_report, fake_run) -> None:
+    _results, out = fake_report
+    html = (out / "report.html").read_text()
+    stats = json.loads((fake_run.folder("stats") / "stats.json").read_text())
+    heads = [c for c in stats["comparisons"] if c["config"]["real_fraction"] == 1.0
+             and c["config"]["augment"] == "none"]
+    for c in heads:
+        want = {"better": "verdict v-better", "worse": "verdict v-worse"}.get(c["verdict"], "verdict")
+        assert f'<p class="{want}">{c["sentence"]}' in unescape(html)
 
 
 def test_roc_ensemble_auc_matches_sklearn(fake_report, fake_run) -> None:

@@ -301,15 +301,17 @@ def verdicts(stats: dict) -> dict:
     counts = {w: sum(1 for c in comps if c["verdict"] == w) for w in ("better", "worse", "no significant difference",
                                                                       "not tested")}
     top = max((c["config"]["real_fraction"] for c in comps), default=1.0)
-    headline = [c["sentence"] for c in comps
-                if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
+    heads = [c for c in comps if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
     test = ("macro one-vs-rest AUC, paired permutation test on the seed ensembles, with per-class DeLong tests"
             if any(c.get("per_class") for c in comps) else "DeLong test on the seed ensembles")
     summary = (f"{len(comps)} configurations compared with their real-only baseline ({test}, "
                f"Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
                f"{counts['worse']} worse, {counts['no significant difference']} with no significant difference"
                + (f", {counts['not tested']} not tested" if counts["not tested"] else "") + ".")
-    return {"summary": summary, "headline": headline, "all": [c["sentence"] for c in comps], "counts": counts}
+    # headline_verdicts lets the report colour each box by its own verdict (green only for "better").
+    return {"summary": summary, "headline": [c["sentence"] for c in heads],
+            "headline_verdicts": [c["verdict"] for c in heads], "all": [c["sentence"] for c in comps],
+            "counts": counts}
 
 
 def _uri(png: bytes | None) -> str | None:
