@@ -17,7 +17,7 @@ def cli(args: list[str]) -> None:
     assert exit_info.value.code in (0, None)
 
 
-@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+@pytest.mark.parametrize("profile", ["cpu", "quality", "gpu"])
 def test_init_yaml_loads_back_to_the_same_config(profile: str, capsys, tmp_path) -> None:
     cli(["init", "--dataset", "pneumoniamnist", "--profile", profile])
     text = capsys.readouterr().out
@@ -34,6 +34,41 @@ def test_profiles_differ_where_expected() -> None:
     assert (cpu.gan.arch, cpu.data.size, cpu.data.resolution, cpu.classify.arch) == ("dcgan", 28, None, "cnn")
     assert (gpu.gan.arch, gpu.gan.aug, gpu.data.size, gpu.device) == ("stylegan2", "ada", 128, "cuda")
     assert cpu == ExperimentConfig()  # the cpu profile is the model's defaults
+
+
+def test_quality_profile_is_dcgan_ada_at_64_px_with_five_seeds_and_three_fractions() -> None:
+    from typing import get_args
+
+    from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION, PROFILES, Profile, classify_resolution, gan_resolution
+
+    q = build_config({}, "quality")
+    assert (q.name, q.profile, q.data.medmnist, q.data.size, q.device) == ("breastmnist-quality", "quality",
+                                                                            "breastmnist", 64, "auto")
+    assert (q.gan.arch, q.gan.kimg, q.gan.aug, q.gan.options.width) == ("dcgan", 180.0, "ada", 32)
+    assert (q.classify.arch, q.classify.seeds, q.classify.ratios) == ("cnn", [0, 1, 2, 3, 4], [0, 50, 100])
+    assert (q.classify.real_fractions, q.classify.augment, q.classify.synthetic_only) == (
+        [1.0, 0.25, 0.1], ["none", "traditional"], True)
+    assert q.classify.epochs == ExperimentConfig().classify.epochs  # what the profile leaves alone is the cpu one's
+    assert [gan_resolution(q, r) for r in (28, 64, 128)] == [28, 64, 64]
+    assert classify_resolution(q, 128) == 64
+    # one list of profiles: the Literal, the table of what each changes and the resolution caps agree
+    assert set(PROFILES) == set(MAX_TRAIN_RESOLUTION) == set(get_args(Profile)) == {"cpu", "quality", "gpu"}
+    with pytest.raises(SynthmedError, match="unknown profile 'fast' \\(expected cpu, quality, gpu\\)"):
+        build_config({}, "fast")
+
+
+def test_quality_profile_in_a_config_file_with_other_data_keeps_the_recipe_and_names_the_run_after_the_data(
+        tmp_path) -> None:
+    path = tmp_path / "cells.yaml"
+    path.write_text("profile: quality\ndata: {csv: rbc/labels.csv}\n")
+    cfg = load_config(path)
+    assert (cfg.name, cfg.profile, cfg.data.source, cfg.data.medmnist) == ("rbc-quality", "quality", "csv", None)
+    assert cfg.data.csv == str((tmp_path / "rbc" / "labels.csv").absolute())
+    assert (cfg.gan.arch, cfg.gan.kimg, cfg.gan.aug, cfg.classify.real_fractions) == ("dcgan", 180.0, "ada",
+                                                                                      [1.0, 0.25, 0.1])
+    medmnist = build_config({"data": {"medmnist": "pneumoniamnist", "size": 28}}, "quality")
+    assert (medmnist.name, medmnist.data.size) == ("pneumoniamnist-quality", 28)
+    assert build_config({"name": "mine", "data": {"folder": "x"}}, "quality").name == "mine"
 
 
 def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:

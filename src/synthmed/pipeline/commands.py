@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-PROFILE_HELP = "cpu (small, fits 15 min on 2 cores) or gpu (StyleGAN2-ADA at 128x128)."
+PROFILE_HELP = ("cpu (small, fits 15 min on 2 cores), quality (DCGAN-ADA at 64x64 on a CPU, aimed at 90 min) or gpu "
+                "(StyleGAN2-ADA at 128x128).")
 
 
 def init(

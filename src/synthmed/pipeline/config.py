@@ -1,4 +1,4 @@
-"""The experiment config: pydantic models, two profiles (cpu, gpu), YAML in and out.
+"""The experiment config: pydantic models, three profiles (cpu, quality, gpu), YAML in and out.
 
 Every field has a description; ``synthmed init`` writes them as comments above each key, so the
 commented YAML can never drift from what the loader accepts. Unknown keys are errors
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,7 +19,7 @@ from synthmed.gan.options import ArchName, PipelineGanOptions
 from synthmed.metrics.options import PipelineMetricsOptions
 from synthmed.utils.options import FurtherOptions, given
 
-Profile = Literal["cpu", "gpu"]
+Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
@@ -124,7 +124,8 @@ class GanConfig(_Section):
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "
-                                   "null: the prepared resolution, at most 32 (cpu profile) or 256 (gpu).")
+                                   "null: the prepared resolution, at most 32 (cpu profile), 64 (quality) or 256 "
+                                   "(gpu).")
     options: PipelineGanOptions = Field(default_factory=PipelineGanOptions,
                                         description="Further train-gan options by field name (width: 32, "
                                         "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
@@ -207,7 +208,7 @@ class ClassifyConfig(_Section):
                                                "in data); epochs: 'epochs' passes over each run's own set.")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images classifiers train and test "
                                    "on (real and synthetic resized with data.resize_filter); null: the prepared "
-                                   "resolution, at most 32 (cpu profile) or 256 (gpu).")
+                                   "resolution, at most 32 (cpu profile), 64 (quality) or 256 (gpu).")
     options: ClassifyExperimentOptions = Field(default_factory=ClassifyExperimentOptions,
                                                description="Further train-classifier options by field name "
                                                "(patience, balance, lr_schedule, ...); the class mix of the "
@@ -265,7 +266,8 @@ class ReportConfig(_Section):
 class ExperimentConfig(_Section):
     name: str = Field("breastmnist-cpu", pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Run name; the default output folder is runs/<name>.")
-    profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min) or gpu (StyleGAN2-ADA at 128).")
+    profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min), quality (DCGAN-ADA at 64 px on "
+                             "a CPU, aimed at <= 90 min on BreastMNIST) or gpu (StyleGAN2-ADA at 128).")
     seed: int = Field(0, description="Seed of the GAN, generation, filtering and of the real subsets "
                                        "(classifier seeds: classify.seeds).")
     device: str = Field("auto", description="auto, cpu or cuda[:N].")
@@ -293,7 +295,8 @@ class ExperimentConfig(_Section):
 # (2026-12-02, 2 cores): DCGAN at 64 px shows D about 5x fewer images per second than at 32 (benchmarks/README:
 # 104 vs 525 img/s), so 40 kimg plus the 0.25-subset GAN's 20 alone took longer than the 15 minutes the cpu profile
 # promises; classifiers cost about (side / 32)^2 more per image. Set gan.resolution / classify.resolution for more.
-MAX_TRAIN_RESOLUTION = {"cpu": 32, "gpu": 256}
+# quality: 64, the size of the README's 64 px GAN recipes (BreastMNIST 64).
+MAX_TRAIN_RESOLUTION = {"cpu": 32, "quality": 64, "gpu": 256}
 
 
 def gan_resolution(cfg: ExperimentConfig, prepared: int) -> int:
@@ -320,6 +323,25 @@ GPU_PROFILE: dict[str, Any] = {
 }
 
 
+# What --profile quality changes from the defaults (the cpu profile): the CPU "quality" run of issue 16 for
+# BreastMNIST at 64 px, meant to finish within 90 minutes on this project's 2-core machine.
+# NOT yet a measured 90-minute run: these values are the STARTING POINT of issue 16's recipe search (every recipe
+# tried and its validation result go in benchmarks/quality_recipes.md). They come from the README's measured 64 px
+# table: DCGAN width 32 with ADA for 180 kimg took 35 min on one thread for the full train split (546 images);
+# the subset GANs of the 0.25 and 0.1 fractions train for 180 * f ** gan.subset_kimg_power kimg (90 and 57 at
+# the default 0.5, see stages.scope_kimg); the grid is the small CNN at 64 px over 5 seeds.
+QUALITY_PROFILE: dict[str, Any] = {
+    "name": "breastmnist-quality",
+    "profile": "quality",
+    "data": {"size": 64},  # resolution null: the file size, 64
+    "gan": {"arch": "dcgan", "kimg": 180.0, "aug": "ada", "options": {"width": 32}},
+    "classify": {"arch": "cnn", "seeds": [0, 1, 2, 3, 4], "ratios": [0, 50, 100],
+                 "real_fractions": [1.0, 0.25, 0.1], "augment": ["none", "traditional"], "synthetic_only": True},
+}
+# Every profile and what it changes (the keys are the Profile literal's values; a test checks they agree).
+PROFILES: dict[str, dict[str, Any]] = {"cpu": {}, "quality": QUALITY_PROFILE, "gpu": GPU_PROFILE}
+
+
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():
@@ -331,12 +353,9 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def profile_defaults(profile: str) -> dict[str, Any]:
-    base = ExperimentConfig().model_dump()
-    if profile == "cpu":
-        return base
-    if profile == "gpu":
-        return deep_merge(base, GPU_PROFILE)
-    raise SynthmedError(f"unknown profile '{profile}' (expected cpu or gpu)")
+    if profile not in PROFILES:
+        raise SynthmedError(f"unknown profile '{profile}' (expected {', '.join(get_args(Profile))})")
+    return deep_merge(ExperimentConfig().model_dump(), PROFILES[profile])
 
 
 def build_config(data: dict[str, Any] | None = None, profile: str | None = None, source: str = "config",
