@@ -41,6 +41,7 @@ def test_tiny_grid_runs_end_to_end_and_resumes(breast28: PreparedDataset, breast
     assert (mixed["n_train_real"], mixed["n_train_synthetic"]) == (273, 137)
     config = json.loads((out / mixed["model_dir"] / "config.json").read_text())
     assert config["training_set"]["counts"] == {"real": [74, 199], "synthetic": [37, 100]}
+    assert mixed["best_val_auc"] == config["best_val_auc"] and 0 <= mixed["best_val_auc"] <= 1  # for choosing cells
     # Equal steps: the real-only run's 273 images make 5 batches of 64 (the last of 17); the mixed run's 410
     # images would make 7 a pass, but it takes the baseline's 5 too.
     assert sorted((r["source"], r["steps"], r["epoch_steps"]) for r in rows) == [("mixed", 5, 5)] * 2 + [

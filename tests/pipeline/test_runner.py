@@ -103,3 +103,24 @@ def test_skipped_stage_is_reported_to_dependents(tmp_path) -> None:
     planned = execute(stages, Cfg(), tmp_path, echo=lambda _: None)
     assert [p.status for p in planned] == ["skipped", "done"]
     assert seen == {"inputs": {"opt": None}, "skipped": {"opt": "turned off"}}
+
+
+def test_run_outputs_name_the_finished_stages_and_their_summaries(tmp_path) -> None:
+    from synthmed.errors import SynthmedError
+    from synthmed.pipeline.outputs import run_outputs
+
+    cfg = Cfg(fail_in="three")
+    with pytest.raises(KeyboardInterrupt):
+        execute(STAGES, cfg, tmp_path, echo=lambda _: None)
+    partial = run_outputs(cfg, tmp_path, STAGES)  # killed in "three": one and two are done, three and side not
+    assert not partial.complete and partial.finished("three") is None and partial.summary("three") == {}
+    assert partial.finished("two") == next((tmp_path / "stages").glob("two-*"))
+    assert partial.summary("two") == {"value": 3, "progress": 1}
+    with pytest.raises(SynthmedError, match="stage three has status 'run'; run the config first"):
+        partial.require("three")
+    with pytest.raises(SynthmedError, match="stage four is not a stage of this config"):
+        partial.require("four")
+    execute(STAGES, Cfg(), tmp_path, echo=lambda _: None)
+    done = run_outputs(Cfg(), tmp_path, STAGES)
+    assert done.complete and done.summary("three")["value"] == 3 and set(done.seconds()) == {"one", "two", "three",
+                                                                                              "side"}

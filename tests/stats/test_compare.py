@@ -142,3 +142,52 @@ def test_bad_inputs(fake_experiment, tmp_path: Path) -> None:
     (exp / "results.jsonl").write_text('{"source": "real"}\n')
     with pytest.raises(SynthmedError, match="line 1: missing seed, predictions"):
         compare_results(exp)
+
+
+def test_compare_pairs_repeats_the_grid_numbers_and_holms_over_its_own_pairs(fake_experiment) -> None:
+    from synthmed.classify.results import Cell
+    from synthmed.stats.compare import compare_pairs
+
+    exp = fake_experiment(grid())
+    full = compare_results(exp, seed=3)
+
+    def cell(d: dict) -> Cell:
+        return Cell(d["source"], float(d["ratio"]), float(d["real_fraction"]), d["augment"], d["arch"])
+
+    # The grid's own pairs in its order: the same numbers, to the last digit.
+    pairs = [(cell(c["config"]), cell(c["baseline"])) for c in full["comparisons"]]
+    again = compare_pairs(exp, pairs, seed=3)
+    assert again["comparisons"] == full["comparisons"]
+
+    # Any cell as the baseline: real + traditional augmentation. Holm runs over these two pairs only.
+    trad = Cell("real", 0.0, 1.0, "traditional", "resnet18")
+    mixed, synth = Cell("mixed", 50.0, 1.0, "none", "resnet18"), Cell("synthetic", 100.0, 1.0, "none", "resnet18")
+    result = compare_pairs(exp, [(mixed, trad), (synth, trad)], seed=3)
+    first, second = result["comparisons"]
+    assert first["baseline_name"] == "real rf=1 aug=traditional resnet18"
+    assert first["sentence"].endswith(first["verdict"]) and "real-only (traditional augmentation)" in first["sentence"]
+    rows = [json.loads(line) for line in (exp / "results.jsonl").read_text().splitlines()]
+    files = {(r["source"], r["augment"], r["arch"], r["seed"]): exp / r["predictions"] for r in rows}
+    y, m0 = _scores(files[("mixed", "none", "resnet18", 0)])
+    _, m1 = _scores(files[("mixed", "none", "resnet18", 1)])
+    _, t0 = _scores(files[("real", "traditional", "resnet18", 0)])
+    _, t1 = _scores(files[("real", "traditional", "resnet18", 1)])
+    assert first["ensemble"]["delong"]["diff"] == pytest.approx(roc_auc_score(y, (m0 + m1) / 2)
+                                                                - roc_auc_score(y, (t0 + t1) / 2))
+    p = [first["p_delong"], second["p_delong"]]
+    assert [first["p_holm"], second["p_holm"]] == pytest.approx(list(multipletests(p, method="holm")[1]))
+    assert result["settings"]["baseline"] == "per pair"
+    with pytest.raises(SynthmedError, match="no runs of mixed r=75% rf=1 aug=none resnet18"):
+        compare_pairs(exp, [(Cell("mixed", 75.0, 1.0, "none", "resnet18"), trad)])
+
+
+def test_result_rows_carry_the_validation_auc_when_the_grid_recorded_it(fake_experiment) -> None:
+    from synthmed.classify.results import load_results
+
+    exp = fake_experiment(grid((0,)))
+    lines = (exp / "results.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    rows[0]["best_val_auc"], rows[1]["best_val_auc"] = 0.875, float("nan")
+    (exp / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    by_id = {r.run_id: r for r in load_results(exp)[1]}
+    assert (by_id["run000"].val_auc, by_id["run001"].val_auc, by_id["run003"].val_auc) == (0.875, None, None)

@@ -265,7 +265,7 @@ def build_run(opts: RunOptions, spec: TrainSpec, val: str, test: str, epochs: in
            "n_train_real": counts["n_real"], "n_train_synthetic": counts["n_synthetic"],
            "train_counts": counts["counts"], "real_images_hash": counts["real_images_hash"],
            "synthetic_dataset": (counts.get("synthetic_dataset") or {}).get("path"),
-           "best_epoch": config["best_epoch"], "steps": config["steps"],
+           "best_epoch": config["best_epoch"], "best_val_auc": config["best_val_auc"], "steps": config["steps"],
            "epoch_steps": config["options"]["epoch_steps"], "train_seconds": config["train_seconds"],
            "threads": config["threads"],
            "predictions": f"runs/{opts.run_id}/{evaluation['predictions']}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,13 @@ class ResultRow:
         """The binary decision threshold chosen on validation (None: argmax over classes)."""
         value = self.metrics.get("threshold")
         return None if value is None else float(value)
+
+    @property
+    def val_auc(self) -> float | None:
+        """The validation AUC (macro one-vs-rest with K > 2) of the epoch the run kept, for choosing among cells
+        on validation; None in rows written before the grid recorded it (or when it was undefined)."""
+        value = self.row.get("best_val_auc")
+        return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 @dataclass

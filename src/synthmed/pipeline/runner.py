@@ -140,7 +140,7 @@ def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], N
             echo(f"{prefix}  skipped ({p.reason})")
             continue
         if p.status == "cached":
-            done = _read_done(final)
+            done = read_done(final)
             inputs[p.name], summaries[p.name] = final, done.get("summary", {})
             echo(f"{prefix}  cached  {final}")
             continue
@@ -182,7 +182,8 @@ def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, 
     return summary
 
 
-def _read_done(folder: Path) -> dict:
+def read_done(folder: Path) -> dict:
+    """A finished stage's record: its key, options, timing and the summary its run function returned."""
     import json
 
     return json.loads((folder / DONE).read_text(encoding="utf-8"))
