@@ -518,11 +518,14 @@ def classify_options(cfg: ExperimentConfig) -> dict:
             **_resolution_key(cfg, c.resolution)}
 
 
+def synthetic_stage(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> str:
+    """The stage whose dataset the grid's cells of ``scope`` get: its filter, or its generate stage when the
+    filter is off or not used."""
+    return scope.stage("filter") if cfg.classify.use_filtered and cfg.filter.enabled else scope.stage("generate")
+
+
 def synthetic_dataset(ctx: StageContext, scope: Scope = Scope(1.0)) -> Path:
-    cfg: ExperimentConfig = ctx.config
-    if cfg.classify.use_filtered and ctx.inputs.get(scope.stage("filter")) is not None:
-        return ctx.input(scope.stage("filter")) / "dataset"
-    return ctx.input(scope.stage("generate")) / "dataset"
+    return ctx.input(synthetic_stage(ctx.config, scope)) / "dataset"
 
 
 def grid_sources(cfg: ExperimentConfig) -> tuple[str, ...]:
