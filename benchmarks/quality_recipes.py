@@ -9,7 +9,7 @@ finds can be tested once afterwards (``benchmarks/utility_study.py``, ``synthmed
    fractions 0.25 and 0.1, the low-data cells of issue 16, each with a subset GAN trained on exactly its real
    images, as ``synthmed run`` does). Only the pipeline's stages up to the filter run (prepare, subset-f*, gan-f*,
    generate-f*, metrics-f*, filter-f*), through ``run_pipeline`` into ``--work/gans/<recipe>``: the stage cache
-   and the GAN's checkpoints make a killed run resume. ``synthmed.pipeline.main.synthetic_sets`` gives each
+   and the GAN's checkpoints make a killed run resume. ``synthmed.pipeline.outputs.run_outputs`` gives each
    fraction's filtered synthetic set.
 2. Classifier recipes (``CLS_RECIPES``): for each GAN recipe, one ``run_experiment`` grid per classifier recipe in
    ``--work/classifiers/<gan>--<classifier>`` (ratios 50/100/200 % of the real images, augmentation none and
@@ -186,6 +186,9 @@ def summarise(gan: str, cls: str, rows: list[dict[str, Any]], baselines: dict[st
                "condition": condition(runs[0]), "source": source, "ratio": ratio, "augment": augment,
                "seeds": sorted(r["seed"] for r in runs),
                "val_auc": mean_sd([r["metrics"]["auc"] for r in sorted(runs, key=lambda r: r["seed"])])}
+        if checked := [abs(r["metrics"]["auc"] - r["best_val_auc"]) for r in runs if "best_val_auc" in r]:
+            # The grid's evaluation on val against the val AUC training chose the checkpoint by: the same number.
+            row["max_gap_to_training_val_auc"] = max(checked)
         for name, aug in (("delta_vs_real", "none"), ("delta_vs_real_trad", "traditional")):
             if source == "real" and augment == aug:  # the baseline itself
                 row[name] = None
@@ -264,11 +267,12 @@ class Study:
         return grid_kwargs(self.base, ClsRecipe(("real",), arch=arch), self.args)
 
     def real(self) -> Path:
-        from synthmed.pipeline.main import prepared_dataset, run_pipeline
+        from synthmed.pipeline.main import run_pipeline
+        from synthmed.pipeline.outputs import run_outputs
 
         out = self.work / "real"
         run_pipeline(self.base, out, echo=say, stages=gan_stages(self.base)[:1])  # prepare only
-        return prepared_dataset(self.base, out)
+        return run_outputs(self.base, out).real_dataset
 
     def at_real_resolution(self, cfg, real, sets: dict[float, Path]) -> dict[float, Path]:
         """The synthetic sets at the classifiers' size, resized as the pipeline's grid does (a no-op at 64 px, where
@@ -304,7 +308,8 @@ class Study:
     def run(self) -> dict[str, Any]:
         from synthmed.dataset import PreparedDataset
         from synthmed.errors import SynthmedError
-        from synthmed.pipeline.main import prepared_dataset, run_pipeline, synthetic_sets
+        from synthmed.pipeline.main import run_pipeline
+        from synthmed.pipeline.outputs import run_outputs
         from synthmed.pipeline.stages import feasible_grid
 
         real = self.real()
@@ -315,11 +320,11 @@ class Study:
         for gan, cfg in self.gan_cfgs.items():
             say(f"GAN recipe {gan}: the pipeline's stages up to the filter in {self.gan_folder(gan)}")
             run_pipeline(cfg, self.gan_folder(gan), echo=say, stages=gan_stages(cfg))
-            mine = PreparedDataset.open(real)
-            sets = self.at_real_resolution(cfg, mine, synthetic_sets(cfg, self.gan_folder(gan)))
+            outputs, mine = run_outputs(cfg, self.gan_folder(gan)), PreparedDataset.open(real)
+            sets = self.at_real_resolution(cfg, mine, outputs.synthetic_sets())
             # Its subsets are drawn from its own prepared copy with the same seed: the same images only if the
             # copies are the same (the grids' real part is ``real``; summarise checks each cell against its baseline).
-            if PreparedDataset.open(prepared_dataset(cfg, self.gan_folder(gan))).content_hash != mine.content_hash:
+            if PreparedDataset.open(outputs.real_dataset).content_hash != mine.content_hash:
                 raise SynthmedError(f"{self.gan_folder(gan)}: its prepared BreastMNIST differs from {real}")
             ratios, synthetic_only, notes = feasible_grid(cfg, mine, {f: PreparedDataset.open(p)
                                                                        for f, p in sets.items()})

@@ -24,23 +24,23 @@ def test_oracle_gan_gives_low_fractions_the_whole_splits_gan() -> None:
     assert not any(s.name.startswith("subset") for s in stages_for(cfg))
 
 
-def test_synthetic_sets_name_each_fractions_finished_filter_or_generate_stage(tmp_path) -> None:
+def test_run_outputs_give_each_fractions_finished_filter_or_generate_set(tmp_path) -> None:
     import pytest
 
     from synthmed.errors import SynthmedError
-    from synthmed.pipeline.main import prepared_dataset, synthetic_sets
+    from synthmed.pipeline.outputs import run_outputs
     from synthmed.pipeline.runner import DONE, plan
 
     cfg = build_config({"classify": {"real_fractions": [0.25, 0.1]}})
-    with pytest.raises(SynthmedError, match=r"stage filter-f0\.25 has not finished"):
-        synthetic_sets(cfg, tmp_path)
+    with pytest.raises(SynthmedError, match=r"stage filter-f0\.25 has status 'run'"):
+        run_outputs(cfg, tmp_path).synthetic_sets()
     planned = {p.name: p for p in plan(stages_for(cfg), cfg, tmp_path)}
     for name in ("prepare", "filter-f0.25", "filter-f0.1", "generate-f0.1"):
         planned[name].folder.mkdir(parents=True)
         (planned[name].folder / DONE).write_text("{}")
-    assert synthetic_sets(cfg, tmp_path) == {0.25: planned["filter-f0.25"].folder / "dataset",
-                                             0.1: planned["filter-f0.1"].folder / "dataset"}
-    assert prepared_dataset(cfg, tmp_path) == planned["prepare"].folder / "dataset"
+    sets = run_outputs(cfg, tmp_path).synthetic_sets()
+    assert sets == {0.25: planned["filter-f0.25"].folder / "dataset", 0.1: planned["filter-f0.1"].folder / "dataset"}
+    assert run_outputs(cfg, tmp_path).real_dataset == planned["prepare"].folder / "dataset"
     unfiltered = cfg.model_copy(update={"filter": cfg.filter.model_copy(update={"enabled": False})})
-    with pytest.raises(SynthmedError, match=r"stage generate-f0\.25 has not finished"):
-        synthetic_sets(unfiltered, tmp_path)
+    with pytest.raises(SynthmedError, match=r"stage generate-f0\.25 has status 'run'"):
+        run_outputs(unfiltered, tmp_path).synthetic_sets()

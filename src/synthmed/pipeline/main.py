@@ -64,33 +64,6 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     return report or out
 
 
-def prepared_dataset(cfg: ExperimentConfig, out: Path) -> Path:
-    """The prepared real dataset of a run folder whose prepare stage has finished (for code built on a run)."""
-    return _finished(cfg, out, "prepare") / "dataset"
-
-
-def synthetic_sets(cfg: ExperimentConfig, out: Path) -> dict[float, Path]:
-    """Each real fraction's synthetic dataset, the one the grid's cells of that fraction train on (its subset
-    GAN's filtered set, or generated set without the filter), from a run folder whose GAN chains have finished."""
-    from synthmed.pipeline.stages import scope_of_fraction, synthetic_stage
-
-    return {f: _finished(cfg, out, synthetic_stage(cfg, scope_of_fraction(cfg, f))) / "dataset"
-            for f in cfg.classify.real_fractions}
-
-
-def _finished(cfg: ExperimentConfig, out: Path, stage: str) -> Path:
-    """A finished stage's folder, planned exactly as ``run_pipeline`` plans it (the same keys)."""
-    from synthmed.errors import SynthmedError
-    from synthmed.pipeline.stages import stages_for
-
-    planned = {p.name: p for p in plan(stages_for(cfg), cfg, out.absolute())}
-    p = planned.get(stage)
-    if p is None or p.status != "cached":
-        why = "is not a stage of this config" if p is None else f"has not finished (status {p.status})"
-        raise SynthmedError(f"{out}: stage {stage} {why}; run it first")
-    return p.folder
-
-
 def _check_device(device: str) -> None:
     """Fail before any stage runs, not after the CPU stages, when the config asks for a missing GPU."""
     import torch

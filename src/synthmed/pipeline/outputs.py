@@ -57,6 +57,20 @@ class RunOutputs:
         """The classifier grid's experiment folder (``load_results`` and ``synthmed.stats`` read it)."""
         return self.require("classify") / self.summary("classify")["experiment"]
 
+    @property
+    def real_dataset(self) -> Path:
+        """The prepared real dataset (train, val and test splits)."""
+        return self.require("prepare") / "dataset"
+
+    def synthetic_sets(self) -> dict[float, Path]:
+        """Each real fraction's synthetic dataset, the one the grid's cells of that fraction train on (its GAN's
+        filtered set, or its generated set without the filter); its GAN chain must have finished."""
+        from synthmed.pipeline.stages import scope_of_fraction, synthetic_stage
+
+        cfg = self.config
+        return {f: self.require(synthetic_stage(cfg, scope_of_fraction(cfg, f))) / "dataset"
+                for f in cfg.classify.real_fractions}
+
     def gan_run(self, fraction: float = 1.0) -> Path | None:
         """The GAN run that made the synthetic images of the cells of real ``fraction`` (None: no GAN chain ran,
         e.g. a grid of real images only)."""
