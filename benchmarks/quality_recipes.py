@@ -372,16 +372,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     p.add_argument("--threads", type=int, default=1, help="torch threads (GAN and classifiers, one run at a time)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--work", default=str(HERE / "_out" / "quality"))
-    p.add_argument("--results", default=str(HERE / "results" / "quality"))
+    p.add_argument("--work", help="large outputs (default benchmarks/_out/quality, with --tiny _out/quality-tiny)")
+    p.add_argument("--results", help="recipes.json/.md (default benchmarks/results/quality; with --tiny under --work)")
     p.add_argument("--tiny", action="store_true",
                    help="minutes: 16 px, tiny GANs, 2 seeds, ratio 100 only (results under --work)")
     p.add_argument("--dry-run", action="store_true", help="print the units and which are done; run nothing")
     args = p.parse_args(argv)
     args.ratios = list(RATIOS)
+    args.work = args.work or str(HERE / "_out" / ("quality-tiny" if args.tiny else "quality"))
+    args.results = args.results or str(Path(args.work) / "results" if args.tiny else HERE / "results" / "quality")
     if args.tiny:
-        args.work = str(HERE / "_out" / "quality-tiny")
-        args.results = str(HERE / "_out" / "quality-tiny" / "results")
         args.seeds = "0,1"
         args.ratios = [100]  # one ratio: the tiny run proves the plumbing, every cell costs minutes on a busy CPU
     args.gan_recipes = [g for g in args.gan_recipes.split(",") if g]
