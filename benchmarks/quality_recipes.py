@@ -142,8 +142,10 @@ def run_grid(real: Path, synthetic: dict[float, Path] | None, out: Path, ratios:
     from synthmed.classify.experiment import run_experiment
 
     val = f"{real}:val"  # also the grid's "test": recipes are chosen on validation, the test split stays unseen
-    return run_experiment(str(real), {f: str(p) for f, p in synthetic.items()} if synthetic else None, out,
+    rows = run_experiment(str(real), {f: str(p) for f, p in synthetic.items()} if synthetic else None, out,
                           ratios=ratios, sources=sources, val=val, test=val, echo=say, **kwargs)
+    # The folder may hold cells of an earlier invocation with other seeds or fractions: this table has its own.
+    return [r for r in rows if r["seed"] in kwargs["seeds"] and r["real_fraction"] in kwargs["real_fractions"]]
 
 
 def baseline_arch(recipe: ClsRecipe, cfg) -> str:
@@ -332,11 +334,12 @@ class Study:
                 say(f"{gan}: {note}")
             study["gan_recipes"][gan].update(done=True, grid_notes=notes,
                                              synthetic_sets={f"{f:g}": str(p) for f, p in sets.items()})
+            kept = [r for r in ratios if r > 0]
             for cls, recipe in self.cls.items():
-                if recipe.sources == ("synthetic",) and not synthetic_only:
-                    continue
-                kept = [r for r in ratios if r > 0]
-                if "mixed" in recipe.sources and not kept:
+                if (recipe.sources == ("synthetic",) and not synthetic_only) or ("mixed" in recipe.sources
+                                                                                   and not kept):
+                    notes.append(f"classifier recipe {cls} left out: not enough synthetic images")
+                    say(f"{gan}: {notes[-1]}")
                     continue
                 rows = run_grid(real, sets, self.grid_folder(gan, cls), kept or [0], recipe.sources,
                                 grid_kwargs(cfg, recipe, self.args))
