@@ -255,7 +255,7 @@ def classification(work: Path, results: Path, binary: Path, syn: dict[str, Path]
     rows = run_experiment(str(binary), f"{syn['inject']}:train", out, ratios=(0, 50, 100), sources=("real", "mixed"),
                           seeds=list(s.seeds), arch="cnn", epochs=s.cls_epochs, progress=False, echo=log,
                           positive_class="melanoma")
-    compared = compare_results(out, out=results / "classification")
+    compared = compare_results(out, out=results / "classification.json")
     cells: dict[str, list[float]] = {}
     for r in rows:
         cells.setdefault(f"{r['source']} {r['ratio']:g}%", []).append(r["metrics"]["auc"])

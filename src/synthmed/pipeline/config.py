@@ -325,9 +325,11 @@ GPU_PROFILE: dict[str, Any] = {
 
 # What --profile quality changes from the defaults (the cpu profile): the CPU "quality" run of issue 16 for
 # BreastMNIST at 64 px, meant to finish within 90 minutes on this project's 2-core machine.
-# NOT yet a measured 90-minute run: these values are the STARTING POINT of issue 16's recipe search (every recipe
-# tried and its validation result go in benchmarks/quality_recipes.md). They come from the README's measured 64 px
-# table: DCGAN width 32 with ADA for 180 kimg took 35 min on one thread for the full train split (546 images);
+# Timed: `synthmed run --profile quality` took 40 min 06 s from a fresh clone on the idle 2-core CPU (2026-12-03;
+# GANs 14:03 + 6:13 + 3:48 at about 210 img/s, metrics 2:25, the 120-run grid 13:19). The values are still the
+# STARTING POINT of issue 16's recipe search (benchmarks/quality_recipes.py; every recipe tried and its validation
+# result go in benchmarks/results/quality/recipes.md). They come from the README's measured 64 px
+# table: DCGAN width 32 with ADA for 180 kimg (35 min on a loaded thread then) for the full train split (546 images);
 # the subset GANs of the 0.25 and 0.1 fractions train for 180 * f ** gan.subset_kimg_power kimg (90 and 57 at
 # the default 0.5, see stages.scope_kimg); the grid is the small CNN at 64 px over 5 seeds.
 QUALITY_PROFILE: dict[str, Any] = {
