@@ -52,6 +52,26 @@ def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
     assert any("synthetic-only" in v for v in saved["verdicts"]["headline"])
 
 
+def test_generated_counts_include_the_filters_top_up(fake_run, tmp_path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    # The generate stage made 30 per class; the filter's top-up made 15 more malignant ones (45 in all).
+    folder = tmp_path / "filter"
+    shutil.copytree(fake_run.folders["filter"], folder)
+    summary = json.loads((folder / "filter.json").read_text())
+    summary["top_up"]["per_class"]["malignant"]["generated"] = 45
+    (folder / "filter.json").write_text(json.dumps(summary))
+    results = build_report(replace(fake_run, folders={**fake_run.folders, "filter": folder}), tmp_path / "out")
+    assert results["synthetic"]["generated"] == {"malignant": 45, "benign": 30}
+    assert "(generated in all, with the filter's top-up:" in unescape((tmp_path / "out" / "report.html").read_text())
+    # Without a top-up round the generate stage's counts stand.
+    summary["top_up"]["rounds"] = 0
+    (folder / "filter.json").write_text(json.dumps(summary))
+    results = build_report(replace(fake_run, folders={**fake_run.folders, "filter": folder}), tmp_path / "out2")
+    assert results["synthetic"]["generated"] == {"malignant": 30, "benign": 30}
+
+
 def test_verdict_boxes_coloured_by_their_own_verdict() -> None:
     from synthmed.report.build import verdicts
 
