@@ -225,7 +225,7 @@ def _finish(comparisons: list[dict], alpha: float) -> None:
         c["classes_better"] = [pc["name"] for pc in c["per_class"] if pc["verdict"] == BETTER]
         c["classes_worse"] = [pc["name"] for pc in c["per_class"] if pc["verdict"] == WORSE]
         c["sentence"] = multiclass_sentence(name, auc_a, base_name, auc_b, c["p_primary"], c["p_holm"], c["verdict"],
-                                            c["per_class"])
+                                            c["per_class"], (ens.get("permutation") or {}).get("n_perm"))
 
 
 def compare_results(results_dir: str | Path, baseline: str = "real", out: str | Path | None = None,
