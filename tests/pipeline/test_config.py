@@ -48,6 +48,7 @@ def test_quality_profile_is_dcgan_ada_at_64_px_with_five_seeds_and_three_fractio
     assert (q.classify.arch, q.classify.seeds, q.classify.ratios) == ("cnn", [0, 1, 2, 3, 4], [0, 50, 100])
     assert (q.classify.real_fractions, q.classify.augment, q.classify.synthetic_only) == (
         [1.0, 0.25, 0.1], ["none", "traditional"], True)
+    assert (q.classify.options.synthetic_weight, q.classify.options.synthetic_smoothing) == (0.5, None)  # val-chosen
     assert q.classify.epochs == ExperimentConfig().classify.epochs  # what the profile leaves alone is the cpu one's
     assert [gan_resolution(q, r) for r in (28, 64, 128)] == [28, 64, 64]
     assert classify_resolution(q, 128) == 64

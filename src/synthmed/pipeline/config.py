@@ -332,13 +332,19 @@ GPU_PROFILE: dict[str, Any] = {
 # table: DCGAN width 32 with ADA for 180 kimg (35 min on a loaded thread then) for the full train split (546 images);
 # the subset GANs of the 0.25 and 0.1 fractions train for 180 * f ** gan.subset_kimg_power kimg (90 and 57 at
 # the default 0.5, see stages.scope_kimg); the grid is the small CNN at 64 px over 5 seeds.
+# synthetic_weight 0.5 (each synthetic image counts half a real one in the loss): chosen on the real VALIDATION
+# split by that search (2026-12-03; benchmarks/results/quality/recipes.md): with the dcgan-ada GANs, over 3 seeds,
+# the best of the five classifier recipes tried at the 10 % fraction (+0.064 val AUC over real-only at ratio 50,
+# plain mixing +0.028) and second at 25 % (+0.076 ± 0.037; "pretrain" scored +0.113 in one cell but with sd 0.13
+# across its cells, too noisy to choose on 78 validation images).
 QUALITY_PROFILE: dict[str, Any] = {
     "name": "breastmnist-quality",
     "profile": "quality",
     "data": {"size": 64},  # resolution null: the file size, 64
     "gan": {"arch": "dcgan", "kimg": 180.0, "aug": "ada", "options": {"width": 32}},
     "classify": {"arch": "cnn", "seeds": [0, 1, 2, 3, 4], "ratios": [0, 50, 100],
-                 "real_fractions": [1.0, 0.25, 0.1], "augment": ["none", "traditional"], "synthetic_only": True},
+                 "real_fractions": [1.0, 0.25, 0.1], "augment": ["none", "traditional"], "synthetic_only": True,
+                 "options": {"synthetic_weight": 0.5}},
 }
 # Every profile and what it changes (the keys are the Profile literal's values; a test checks they agree).
 PROFILES: dict[str, dict[str, Any]] = {"cpu": {}, "quality": QUALITY_PROFILE, "gpu": GPU_PROFILE}
