@@ -3,13 +3,16 @@
 For BreastMNIST (64 px), PneumoniaMNIST (28 px) and the RBC cells (``../shared/data/rbc/labels.csv``, 6 classes,
 macro one-vs-rest AUC), ``synthmed run --profile quality`` (through its Python API) with real fractions 1, 0.25
 and 0.1 (a GAN per fraction, trained on exactly that subset), 5 classifier seeds, each dataset in its own run
-folder ``WORK/<dataset>`` (default ``benchmarks/_out/utility/``). Then, per dataset and real fraction, four
+folder ``WORK/<dataset>`` (default ``benchmarks/_out/utility/``). Then, per dataset and real fraction, five
 conditions on the real test split:
 
 - real-only; real + traditional augmentation; synthetic-only (as many images as the real ones);
 - real + synthetic: the grid's mixed ratio (augmentation none) with the best mean VALIDATION AUC over seeds (the
   test split is not looked at to choose; rows from before the grid recorded validation AUC: every ratio is
-  reported instead, said so in the table).
+  reported instead, said so in the table);
+- real + synthetic + traditional: the same for the grid's mixed runs with traditional augmentation, its ratio
+  chosen apart. Against real + traditional it asks whether synthetic images add to the augmentation a
+  practitioner would use anyway (added 2026-12-03, after the first BreastMNIST table; it widens Holm's family).
 
 Each condition against real-only and against real + traditional augmentation with the pipeline's own tests
 (``synthmed.stats.compare.compare_pairs``: DeLong on the seed ensembles for two classes; for more, the paired
@@ -42,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RBC_CSV = REPO.parent / "shared" / "data" / "rbc" / "labels.csv"
 REAL, TRADITIONAL, MIXED, SYNTHETIC = "real-only", "real + traditional", "real + synthetic", "synthetic-only"
+MIXED_TRAD = "real + synthetic + traditional"
+MIXED_AUGMENT = {MIXED: "none", MIXED_TRAD: "traditional"}  # the mixed conditions and their cells' augmentation
 BASELINES = (REAL, TRADITIONAL)
 
 
@@ -118,8 +123,8 @@ def condition_cells(cfg, fraction: float, cells: set) -> dict[str, Any]:
     return {REAL: Cell("real", 0.0, fraction, "none", arch), TRADITIONAL: Cell("real", 0.0, fraction, "traditional",
                                                                                  arch),
             SYNTHETIC: Cell("synthetic", 100.0, fraction, "none", arch),
-            "mixed": sorted(c for c in cells if c.source == "mixed" and c.real_fraction == fraction
-                            and c.augment == "none")}
+            **{name: sorted(c for c in cells if c.source == "mixed" and c.real_fraction == fraction
+                            and c.augment == augment) for name, augment in MIXED_AUGMENT.items()}}
 
 
 def choose_mixed(candidates: list, rows_of: dict) -> tuple[list, dict[str, Any]]:
@@ -142,7 +147,7 @@ def choose_mixed(candidates: list, rows_of: dict) -> tuple[list, dict[str, Any]]
 
 
 def analyse(cfg, outputs) -> dict[str, Any]:
-    """Per real fraction: the four conditions' test AUC over seeds, and each against both baselines."""
+    """Per real fraction: the five conditions' test AUC over seeds, and each against both baselines."""
     from synthmed.classify.results import load_results
     from synthmed.stats.compare import compare_pairs
     from synthmed.stats.seeds import mean_sd
@@ -155,9 +160,10 @@ def analyse(cfg, outputs) -> dict[str, Any]:
     pairs, where = [], []
     for f in cfg.classify.real_fractions:
         cells = condition_cells(cfg, f, set(rows_of))
-        mixed, choice = choose_mixed(cells.pop("mixed"), rows_of)
-        named = {REAL: cells[REAL], TRADITIONAL: cells[TRADITIONAL]}
-        named |= {(MIXED if len(mixed) == 1 else f"{MIXED} ({c.ratio:g} %)"): c for c in mixed}
+        named, choices = {REAL: cells[REAL], TRADITIONAL: cells[TRADITIONAL]}, {}
+        for kind in MIXED_AUGMENT:  # each mixed condition's ratio chosen on validation, apart
+            mixed, choices[kind] = choose_mixed(cells[kind], rows_of)
+            named |= {(kind if len(mixed) == 1 else f"{kind} ({c.ratio:g} %)"): c for c in mixed}
         named[SYNTHETIC] = cells[SYNTHETIC]
         named = {name: cell for name, cell in named.items() if cell in rows_of}
         conditions = {}
@@ -171,7 +177,8 @@ def analyse(cfg, outputs) -> dict[str, Any]:
                 if name not in BASELINES[:BASELINES.index(base) + 1] and base in named:
                     pairs.append((cell, named[base]))
                     where.append((f"{f:g}", name, base))
-        fractions[f"{f:g}"] = {"conditions": conditions, "mixed_choice": choice}
+        fractions[f"{f:g}"] = {"conditions": conditions, "mixed_choice": choices[MIXED],
+                               "mixed_traditional_choice": choices[MIXED_TRAD]}
     compared = compare_pairs(outputs.experiment, pairs, seed=cfg.seed)
     for (f, name, base), c in zip(where, compared["comparisons"], strict=True):
         fractions[f]["conditions"][name]["vs"][base] = comparison_row(c)
@@ -280,7 +287,8 @@ def markdown(study: dict[str, Any]) -> str:
              f"Profile `quality`, seeds {study['seeds']}. AUC on the real test split (macro one-vs-rest with more "
              "than two classes), mean ± sd over seeds. Δ: the seed ensembles' AUC difference that the test tests "
              "(DeLong for two classes, paired permutation of the macro AUC for more); p Holm-adjusted per dataset. "
-             "Real + synthetic: the mixed ratio with the best validation AUC.", ""]
+             "Real + synthetic (+ traditional): the mixed ratio with the best validation AUC, chosen apart for the "
+             "runs without and with traditional augmentation.", ""]
     for name, unit in study["datasets"].items():
         lines += [f"## {name}", "", unit["note"], "",
                   f"Test images: {unit.get('n_test')}; {unit['family']}; primary test: {unit.get('primary_test')}.",
@@ -297,11 +305,15 @@ def markdown(study: dict[str, Any]) -> str:
                 lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         for f, block in unit["fractions"].items():
-            choice = block["mixed_choice"]
-            vals = ", ".join(f"{c['ratio']:g} %: {_f((c['val_auc'] or {}).get('mean'))}" for c in choice["candidates"])
-            chosen = "–" if choice["chosen"] is None else f"{choice['chosen']:g} %"
-            lines.append(f"- real fraction {f}: real + synthetic ratio {chosen} ({choice['rule']}; validation AUC "
-                         f"{vals or 'none'})")
+            for kind, key in ((MIXED, "mixed_choice"), (MIXED_TRAD, "mixed_traditional_choice")):
+                if key not in block:  # a unit analysed before the condition existed
+                    continue
+                choice = block[key]
+                vals = ", ".join(f"{c['ratio']:g} %: {_f((c['val_auc'] or {}).get('mean'))}"
+                                 for c in choice["candidates"])
+                chosen = "–" if choice["chosen"] is None else f"{choice['chosen']:g} %"
+                lines.append(f"- real fraction {f}: {kind} ratio {chosen} ({choice['rule']}; validation AUC "
+                             f"{vals or 'none'})")
         lines += [f"- {n}" for n in unit["grid_notes"]]
         lines += ["", *(f"![{name} GAN, real fraction {f}]({png})" for f, png in unit["grids"].items()), ""]
     return "\n".join(lines)
