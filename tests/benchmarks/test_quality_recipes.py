@@ -50,3 +50,15 @@ def test_best_recipe_per_fraction_needs_every_seed_and_a_mixed_cell_its_baseline
     with pytest.raises(SynthmedError, match="other real images than its baseline"):
         recipes.summarise("g", "mixed", [_row("mixed", 100, "none", 0, 0.7, real_hash="other")], BASELINES)
 
+
+
+def test_every_classifier_recipe_starts_from_plain_mixing_whatever_the_profile_chose() -> None:
+    from synthmed.pipeline.config import build_config
+
+    assert build_config({}, "quality").classify.options.synthetic_weight == 0.5  # the profile's choice
+    args = recipes.parse([])
+    base = recipes.base_config(args)
+    plain = recipes.grid_kwargs(base, recipes.CLS_RECIPES["mixed"], args)
+    assert not {k for k in plain if k.startswith("synthetic_")}  # torch's plain cross-entropy
+    weighted = recipes.grid_kwargs(base, recipes.CLS_RECIPES["weight-0.5"], args)
+    assert weighted["synthetic_weight"] == 0.5
