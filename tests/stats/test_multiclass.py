@@ -14,7 +14,13 @@ from sklearn.metrics import roc_auc_score
 from synthmed.stats.bootstrap import bootstrap_metrics
 from synthmed.stats.compare import compare_results
 from synthmed.stats.delong import delong_test
-from synthmed.stats.multiclass import bootstrap_macro, macro_auc, per_class_tests, permutation_test
+from synthmed.stats.multiclass import (
+    bootstrap_macro,
+    macro_auc,
+    per_class_tests,
+    permutation_test,
+    permutations_for_family,
+)
 
 # 6 images, 3 classes (two each); rows are probabilities of classes 0, 1, 2.
 LABELS = np.array([0, 0, 1, 1, 2, 2])
@@ -159,3 +165,14 @@ def test_grid_comparison_names_the_class_that_got_better(tmp_path) -> None:
     assert "macro one-vs-rest AUC" in result["settings"]["primary_test"]
     header = (tmp_path / "stats.csv").read_text().splitlines()[0]
     assert header.endswith("primary_test,primary_p,p_holm,classes_better,classes_worse")
+
+
+def test_the_permutation_count_grows_with_the_holm_family_so_its_floor_cannot_decide_a_verdict(tmp_path) -> None:
+    # 21 comparisons of 6 classes: 147 p-values; 4 * 147 / 0.05 - 1 permutations put 147 / (n + 1) at alpha / 4
+    assert permutations_for_family(147, 0.05, 2000) == 11759
+    assert permutations_for_family(8, 0.05, 2000) == 2000  # small families keep the bootstrap's count
+    assert 147 / (permutations_for_family(147, 0.05, 2000) + 1) == pytest.approx(0.05 / 4)
+    _write_three_class_experiment(tmp_path)
+    result = compare_results(tmp_path, alpha=0.001)  # 2 comparisons x (1 + 3 classes) = 8 p-values
+    assert {c["ensemble"]["permutation"]["n_perm"] for c in result["comparisons"]} == {31999}
+    assert "31999 permutations" in result["settings"]["primary_test"]

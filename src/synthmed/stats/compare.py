@@ -101,8 +101,10 @@ def _paired_tests(positive_mask, a, b, rng, n_boot, level) -> dict:
 
 
 def compare_config(key: Cell, base: Cell, runs: dict[int, ResultRow], base_runs: dict[int, ResultRow],
-                   load: _Cache, rng: np.random.Generator, n_boot: int, level: float, alpha: float) -> dict:
-    """All numbers of one configuration against its baseline (before the Holm correction)."""
+                   load: _Cache, rng: np.random.Generator, n_boot: int, level: float, alpha: float,
+                   n_compared: int = 1) -> dict:
+    """All numbers of one configuration against its baseline (before the Holm correction); ``n_compared``: how
+    many comparisons share its Holm family (with K > 2 classes it sizes the permutation test)."""
     seeds = sorted(set(runs) & set(base_runs))
     notes = [f"seed {s} has no pair and is left out" for s in sorted(set(runs) ^ set(base_runs))]
     if not seeds:
@@ -116,7 +118,7 @@ def compare_config(key: Cell, base: Cell, runs: dict[int, ResultRow], base_runs:
     positive = check_positive_class(cfg + ref, k)
     if k > 2:
         return compare_multiclass(key, base, seeds, (cfg, cfg_preds), (ref, ref_preds), rng, n_boot, level, alpha,
-                                  notes)
+                                  notes, n_compared)
     positive = 1 if positive is None else positive  # a two-class row without one (old files): class 1, as before
     mask = ref_preds[0].label == positive
     try:
@@ -155,7 +157,7 @@ def _multi_side(preds: list[Predictions]) -> tuple[np.ndarray, np.ndarray]:
 
 def compare_multiclass(key: Cell, base: Cell, seeds: list[int], side_a: tuple[list[ResultRow], list[Predictions]],
                        side_b: tuple[list[ResultRow], list[Predictions]], rng: np.random.Generator, n_boot: int,
-                       level: float, alpha: float, notes: list[str]) -> dict:
+                       level: float, alpha: float, notes: list[str], n_compared: int = 1) -> dict:
     """K > 2: macro one-vs-rest AUC (permutation p, class-stratified bootstrap CIs) and per-class DeLong tests."""
     from synthmed.stats import multiclass as mc
 
@@ -173,7 +175,9 @@ def compare_multiclass(key: Cell, base: Cell, seeds: list[int], side_a: tuple[li
         (a, pred_a), (b, pred_b) = _multi_side(cfg_preds), _multi_side(ref_preds)
         ensemble = {"bootstrap": mc.bootstrap_macro(labels, np.stack([a, b]), np.stack([pred_a, pred_b]), rng,
                                                     n_boot, level),
-                    "permutation": mc.permutation_test(labels, a, b, rng, n_boot),
+                    # Holm's family: each comparison's macro p and its k per-class p-values
+                    "permutation": mc.permutation_test(labels, a, b, rng, mc.permutations_for_family(
+                        n_compared * (1 + k), alpha, n_boot)),
                     "mcnemar": mcnemar_test(pred_a == labels, pred_b == labels).to_dict()}
         per_class = mc.per_class_tests(labels, a, b, pred_a, pred_b, _classes(ref, k), level)
     except ValueError as exc:  # a class without test images
@@ -299,7 +303,7 @@ def _compare(path: Path, groups: dict[Cell, dict[int, ResultRow]], todo: list[tu
     streams = np.random.SeedSequence(seed).spawn(len(todo))  # one independent stream per comparison
     load = _Cache()
     comparisons = [compare_config(key, base, groups[key], groups[base], load, np.random.default_rng(stream),
-                                  n_boot, level, alpha)
+                                  n_boot, level, alpha, len(todo))
                    for (key, base), stream in tqdm(list(zip(todo, streams, strict=True)), desc="compare",
                                                    unit="config", disable=None)]
     _finish(comparisons, alpha)

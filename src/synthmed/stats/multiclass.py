@@ -14,7 +14,8 @@ The primary number is the macro one-vs-rest AUC (the mean over classes of "class
   model's class-k column is replaced by its ranks (/ N) first. One-vs-rest AUCs depend on ranks only, so
   the observed AUCs do not change, but two models with different calibration (one confident, one not)
   become comparable; swapping raw probabilities mixed the scales and made the test blind (on the five-class
-  test run, a 0.09 drop in macro AUC got p = 0.06 with raw scores and p = 0.001 with ranks).
+  test run, a 0.09 drop in macro AUC got p = 0.06 with raw scores and p = 0.001 with ranks). How many
+  permutations: at least the bootstrap's count, more when Holm's family is large (``permutations_for_family``).
   Why a permutation test rather than a bootstrap p-value: the bootstrap resamples around the observed
   difference, so a p-value needs an extra assumption (shifting to H0 or inverting the interval) and is
   only approximate at small test sets, while
@@ -26,6 +27,7 @@ The primary number is the macro one-vs-rest AUC (the mean over classes of "class
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -65,6 +67,15 @@ def _per_class_auc(groups: list[np.ndarray], scores: np.ndarray) -> np.ndarray:
 def _column_ranks(scores: np.ndarray) -> np.ndarray:
     """Each class column replaced by its mid-ranks / N (same one-vs-rest AUCs, a common scale)."""
     return rankdata(scores, axis=0) / scores.shape[0]
+
+
+def permutations_for_family(family: int, alpha: float, minimum: int) -> int:
+    """Permutations enough that a test's resolution cannot decide its verdict: the Monte Carlo floor of the
+    p-value, 1 / (n + 1), multiplied by Holm's family size (the grid's primary and per-class p-values together),
+    stays at a quarter of alpha. With 2,000 permutations and a family of 147 p-values (21 comparisons of 6
+    classes), even a perfectly separated comparison got Holm p = 0.07: "no significant difference" by
+    construction (the RBC utility study, 2026-12-03)."""
+    return max(minimum, math.ceil(4 * family / alpha) - 1)
 
 
 def permutation_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, rng: np.random.Generator,
