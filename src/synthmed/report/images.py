@@ -47,14 +47,26 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return images.astype(np.uint8)
 
 
-def tile(images: np.ndarray, cols: int | None = None, pad: int = 2, min_side: int = 64) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one grid image, each image enlarged (nearest) to at least ``min_side`` pixels."""
+def shown_side(side: int, min_side: int = 64) -> int:
+    """The side an image of ``side`` pixels is shown at: enlarged by an integer factor to at least ``min_side``."""
+    return side * max(1, math.ceil(min_side / max(1, side)))
+
+
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 2, min_side: int = 64,
+         side: int | None = None) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one grid image, each image enlarged (nearest) to at least ``min_side`` pixels, or to
+    exactly ``side`` (square images; nearest, so pixels stay blocks, even at a non-integer factor)."""
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    scale = max(1, math.ceil(min_side / max(h, w)))
-    big = images.repeat(scale, axis=1).repeat(scale, axis=2)
-    hh, ww = h * scale, w * scale
+    if side is not None and (side % h or side % w or side // h != side // w):
+        big = np.stack([np.asarray(Image.fromarray(im[:, :, 0] if c == 1 else im).resize(
+            (side, side), Image.Resampling.NEAREST)).reshape(side, side, c) for im in images])
+        hh = ww = side
+    else:
+        scale = side // h if side is not None else max(1, math.ceil(min_side / max(h, w)))
+        big = images.repeat(scale, axis=1).repeat(scale, axis=2)
+        hh, ww = h * scale, w * scale
     grid = np.full((rows * (hh + pad) + pad, cols * (ww + pad) + pad, c), 255, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
@@ -73,17 +85,19 @@ def class_samples(ds: PreparedDataset, split: str, label: int, n: int, seed: int
 
 
 def sample_grids(real: PreparedDataset | None, synthetic: PreparedDataset | None, n: int, seed: int = 0) -> list[dict]:
-    """One row per class: real and synthetic grids side by side (either side may be missing)."""
+    """One row per class: real and synthetic grids side by side (either side may be missing), their images shown
+    at one size: real RBC crops (48 px) beside 32-px synthetic ones looked a third larger, i.e. sharper."""
     classes = (real or synthetic).classes if (real or synthetic) else []
+    side = max((shown_side(ds.resolution) for ds in (real, synthetic) if ds is not None), default=None)
     rows = []
     for label, name in enumerate(classes):
         row = {"label": label, "name": name, "real": None, "synthetic": None, "n_real": 0, "n_synthetic": 0}
-        for side, ds in (("real", real), ("synthetic", synthetic)):
+        for which, ds in (("real", real), ("synthetic", synthetic)):
             if ds is None:
                 continue
             images, count = class_samples(ds, "train", label, n, seed)
-            row[f"n_{side}"] = count
+            row[f"n_{which}"] = count
             if len(images):
-                row[side] = data_uri(png_bytes(tile(images)))
+                row[which] = data_uri(png_bytes(tile(images, side=side)))
         rows.append(row)
     return rows
