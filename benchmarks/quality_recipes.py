@@ -46,7 +46,6 @@ GAN_RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-ada-bgc": {"arch": "dcgan", "aug": "ada", "kimg": 180.0, "options": {"width": 32, "ada_ops": "bgc"}},
     "stylegan2-ada": {"arch": "stylegan2", "aug": "ada", "kimg": 80.0, "options": {"width": 16}},
 }
-ENTRY_OPTIONS = ("synthetic_weight", "synthetic_smoothing", "synthetic_schedule")  # what ClsRecipe.options set
 TINY_GAN = {"kimg": 0.3, "batch": 16, "options": {"width": 8, "z_dim": 16, "max_width": 16}}
 
 
@@ -102,7 +101,7 @@ def base_config(args: argparse.Namespace, name: str = "quality-real", gan: dict[
                      "augment": ["none", "traditional"], "seeds": list(args.seeds), "resolution": side,
                      # how synthetic images enter training is what the classifier recipes vary: every recipe
                      # starts from plain mixing, whatever the profile has chosen since (synthetic_weight 0.5)
-                     "options": {k: None for k in ENTRY_OPTIONS},
+                     "options": {k: None for r in CLS_RECIPES.values() for k in r.options},
                      **({"epochs": 2} if args.tiny else {})},
     }
     if gan is not None:

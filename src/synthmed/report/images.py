@@ -55,18 +55,17 @@ def shown_side(side: int, min_side: int = 64) -> int:
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 2, min_side: int = 64,
          side: int | None = None) -> np.ndarray:
     """(N, H, W, C) uint8 -> one grid image, each image enlarged (nearest) to at least ``min_side`` pixels, or to
-    exactly ``side`` (square images; nearest, so pixels stay blocks, even at a non-integer factor)."""
+    exactly ``side`` (nearest: pixels stay blocks, even at a non-integer factor)."""
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
-    if side is not None and (side % h or side % w or side // h != side // w):
+    if side is None:
+        scale = max(1, math.ceil(min_side / max(h, w)))
+        big = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    else:
         big = np.stack([np.asarray(Image.fromarray(im[:, :, 0] if c == 1 else im).resize(
             (side, side), Image.Resampling.NEAREST)).reshape(side, side, c) for im in images])
-        hh = ww = side
-    else:
-        scale = side // h if side is not None else max(1, math.ceil(min_side / max(h, w)))
-        big = images.repeat(scale, axis=1).repeat(scale, axis=2)
-        hh, ww = h * scale, w * scale
+    hh, ww = big.shape[1:3]
     grid = np.full((rows * (hh + pad) + pad, cols * (ww + pad) + pad, c), 255, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
