@@ -185,7 +185,7 @@ def test_every_train_config_field_is_a_train_gan_option(toy32, tmp_path, capsys)
     command = typer.main.get_command(app).commands["train-gan"]
     names = {p.name for p in command.params}
     assert names == set(cli_fields(TrainConfig)) | {"upsample", "critic_norm", "dry_run"}
-    assert set(TrainConfig.model_fields) - names == {"net_kwargs", "sized_for"}  # set by resolve
+    assert set(TrainConfig.model_fields) - names == {"net_kwargs", "sized_for", "family"}  # set by resolve
     given = {"--ada-kimg": 50.0, "--gp-lambda": 5.0, "--r1-interval": 4, "--ema-kimg": 2.0, "--ada-target": 0.7,
              "--ada-interval": 2, "--ema-rampup": 0.1, "--diffaug-policy": "color", "--grid-cols": 4}
     argv = ["train-gan", "--data", str(toy32.root), "--arch", "stylegan2", "--out", str(tmp_path), "--dry-run"]

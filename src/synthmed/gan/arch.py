@@ -64,17 +64,19 @@ class Kit:
 
     ``G`` and ``D`` are the plain modules (parameters, ``requires_grad``); ``G_fwd`` samples without gradients,
     ``G_train`` is G as the G step runs it (DDP, maybe compiled); ``D_train`` is D as D's passes run it (DDP);
-    the G step uses the plain ``D`` (no gradient sync for D there). ``augment`` is applied to every image D
-    sees; ``observe_real(logits)`` must get D's logits on augmented reals (ADA tunes its probability from them).
+    the G step uses the plain ``D`` (no gradient sync for D there). A family without a discriminator (a diffusion
+    model) builds none: ``D`` and ``D_train`` are None, its objective has no D steps and returns no D optimizer.
+    ``augment`` is applied to every image D sees; ``observe_real(logits)`` must get D's logits on augmented reals
+    (ADA tunes its probability from them).
     ``data`` is the whole training set, set before the first step of every run, fresh or resumed (BAGAN-GP fits
     its class Gaussians to the encodings of all of it when its adversarial phase starts).
     """
 
     G: nn.Module
-    D: nn.Module
+    D: nn.Module | None
     G_fwd: nn.Module
     G_train: nn.Module
-    D_train: nn.Module
+    D_train: nn.Module | None
     device: torch.device
     augment: Callable[[torch.Tensor], torch.Tensor]
     observe_real: Callable[[torch.Tensor], None]
@@ -92,10 +94,11 @@ class Objective:
 
     @property
     def d_steps(self) -> int:
-        """D steps per G step (the EMA's half-life counts all their images)."""
+        """D steps per G step (the EMA's half-life counts all their images). 0: no D; the G step then takes a
+        batch of its own."""
         return 1
 
-    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer | None]:
         betas = tuple(self.cfg.betas)
         return (torch.optim.Adam(self.kit.G.parameters(), lr=self.cfg.lr_g, betas=betas),
                 torch.optim.Adam(self.kit.D.parameters(), lr=self.cfg.lr_d, betas=betas))
@@ -138,8 +141,10 @@ class Arch:
     # paper's, in ``defaults``, on a GPU); ``batch`` defaults to 32 on both.
     cpu_defaults: ClassVar[dict[str, Any]] = {}
 
-    def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
-        """(G, D); ``num_classes`` is 0 for an unconditional pair; ``kw`` is :meth:`net_kwargs`' output."""
+    def build(self, resolution: int, channels: int, num_classes: int,
+              **kw: Any) -> tuple[nn.Module, nn.Module | None]:
+        """(G, D); ``num_classes`` is 0 for an unconditional pair; ``kw`` is :meth:`net_kwargs`' output. D is None
+        for a family without a discriminator."""
         raise NotImplementedError
 
     def check_resolution(self, resolution: int) -> None:
@@ -163,6 +168,21 @@ class Arch:
         """The images at ``idx`` of the training data, in [-1, 1] on ``device``, and their condition."""
         real = to_model_range(data.images[idx]).to(device).contiguous(memory_format=memory_format)
         return Batch(real, data.labels[idx].to(device))
+
+    # What generation (``synthmed generate``) asks of the family.
+    def check_generates(self, meta: dict[str, Any]) -> None:
+        """Raise a one-line ``SynthmedError`` when this family's G cannot make images from latents and labels alone
+        (an image-to-image family); ``meta`` is the checkpoint's (``load_generator``)."""
+
+    def sampling_kwargs(self, G: nn.Module, trunc: float, steps: int | None, guidance: float | None) -> dict[str, Any]:
+        """G's keyword arguments for generation: the truncation, and a diffusion family's sampler steps and
+        guidance scale (None: the run's defaults); a family refuses what it has no use for."""
+        if steps is not None or guidance is not None:
+            from synthmed.errors import SynthmedError
+
+            raise SynthmedError(f"--steps and --guidance set a diffusion sampler; {self.name} makes an image in one "
+                                f"pass")
+        return {"truncation_psi": trunc}
 
     # What the Trainer and the fidelity metric ask of G besides training: a family whose G is not G(z, labels)
     # (pix2pix and injection take condition planes) overrides these two.

@@ -1,4 +1,5 @@
-"""CLI verb of the GAN stage: ``train-gan``."""
+"""CLI verbs of the generator stage: ``train-generator`` and its older name ``train-gan`` (the same command: every
+family, GANs and diffusion models)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import typer
 
 
 def _run(values: dict, upsample: str | None, critic_norm: str | None, dry_run: bool) -> None:
-    """Train a (class-conditional) GAN on a prepared dataset; one numbered run folder per run."""
+    """Train a (class-conditional) generator (GAN or diffusion model) on a prepared dataset; one numbered run folder
+    per run."""
     from synthmed.gan.options import TrainConfig
     from synthmed.gan.train import peek_run_dir, plan_run
     from synthmed.gan.train import train_gan as run
@@ -54,7 +56,8 @@ def train_gan_command():
     from synthmed.utils.options import cli_command
 
     return cli_command(TrainConfig, _run, extra=_extra_options(), name="train_gan",
-                       doc="Train a (class-conditional) GAN on a prepared dataset; one numbered run folder per run.")
+                       doc="Train a (class-conditional) generator, a GAN or a diffusion model (--arch ddpm), on a "
+                       "prepared dataset; one numbered run folder per run.")
 
 
 def _default_metric_fn(cfg):
@@ -67,4 +70,5 @@ def _default_metric_fn(cfg):
 
 
 def register(app: typer.Typer) -> None:
+    app.command("train-generator")(train_gan_command())
     app.command("train-gan")(train_gan_command())

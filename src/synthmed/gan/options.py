@@ -97,6 +97,8 @@ class TrainConfig(BaseModel):
     net_kwargs: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
                                        description="Further network options of the family (e.g. StyleGAN2 "
                                                    "mapping_layers; --upsample, --critic-norm).")
+    family: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
+                                   description="The family's own options (its Options model, by field name).")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()

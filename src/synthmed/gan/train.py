@@ -80,6 +80,13 @@ def plan_run(cfg: TrainConfig) -> Plan:
     cfg = resolve(cfg, ds.resolution, pick_device(cfg.device).type)
     if cfg.cond and ds.num_classes < 2:
         raise SynthmedError(f"{ds.root}: conditional training needs at least 2 classes (use --no-cond)")
+    # Fail on an impossible resolution/arch pair now, before any folder is made.
+    from synthmed.gan.networks import build_networks
+
+    with torch.device("meta"):
+        G, _ = build_networks(cfg.arch, cfg.resolution, ds.channels, ds.num_classes, cfg.cond, **net_kwargs(cfg))
+    if cfg.z_dim is None:  # a family whose latent size follows from the data (a diffusion model's initial noise)
+        cfg.z_dim = int(G.z_dim)
     meta = {
         "arch": cfg.arch, "classes": ds.classes, "num_classes": ds.num_classes, "cond": cfg.cond,
         "resolution": cfg.resolution, "channels": ds.channels, "z_dim": cfg.z_dim, "net_kwargs": net_kwargs(cfg),
@@ -88,11 +95,6 @@ def plan_run(cfg: TrainConfig) -> Plan:
     }
     if ckpt is not None:
         _check_resume_compatible(ckpt["meta"], meta, ckpt_file)
-    # Fail on an impossible resolution/arch pair now, before any folder is made.
-    from synthmed.gan.networks import build_networks
-
-    with torch.device("meta"):
-        build_networks(cfg.arch, cfg.resolution, ds.channels, ds.num_classes, cfg.cond, **net_kwargs(cfg))
     name = str(ds.meta.get("source", {}).get("name") or ds.root.name)
     return Plan(cfg, ds, meta, run_dir, f"{cfg.arch}-{name}{cfg.resolution}", ckpt, ckpt_file)
 
@@ -225,10 +227,11 @@ class Trainer:
                                   **dict(meta["net_kwargs"]))
         G_ema.load_state_dict(G.state_dict())
         self.G = G.to(self.device, memory_format=self.memory_format).train()
-        self.D = D.to(self.device, memory_format=self.memory_format).train()
+        # D is None for a family without a discriminator (its objective has no D steps and no D optimizer).
+        self.D = D.to(self.device, memory_format=self.memory_format).train() if D is not None else None
         self.G_ema = G_ema.to(self.device).eval().requires_grad_(False)
         self.G_ddp = gdist.wrap(self.G, self.d, self.device)
-        self.D_ddp = gdist.wrap(self.D, self.d, self.device)
+        self.D_ddp = gdist.wrap(self.D, self.d, self.device) if D is not None else None
         self.G_fwd, self.G_train = self.G, self.G_ddp
         if cfg.compile:  # the generator only: R1 / GP need double backward through D, which compile lacks
             self.G_fwd, self.G_train = torch.compile(self.G), torch.compile(self.G_ddp)
@@ -269,8 +272,8 @@ class Trainer:
     def _state(self, rng: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "config": self.cfg.to_dict(), "meta": self.plan.meta, "nimg": self.nimg,
-            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "G": self.G.state_dict(), "D": _state_of(self.D), "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": _state_of(self.opt_D),
             "scaler_G": self.scaler_G.state_dict(), "scaler_D": self.scaler_D.state_dict(),
             "ada": self.ada.state_dict() if self.ada is not None else None,
             "ada_p": float(self.ada.p) if self.ada is not None else 0.0,
@@ -280,10 +283,11 @@ class Trainer:
 
     def _restore(self, ck: dict[str, Any]) -> None:
         self.G.load_state_dict(ck["G"])
-        self.D.load_state_dict(ck["D"])
         self.G_ema.load_state_dict(ck["G_ema"])
         self.opt_G.load_state_dict(ck["opt_G"])
-        self.opt_D.load_state_dict(ck["opt_D"])
+        if self.D is not None:
+            self.D.load_state_dict(ck["D"])
+            self.opt_D.load_state_dict(ck["opt_D"])
         self.scaler_G.load_state_dict(ck["scaler_G"])
         self.scaler_D.load_state_dict(ck["scaler_D"])
         if self.ada is not None and ck.get("ada") is not None:
@@ -338,12 +342,14 @@ class Trainer:
         return stats, batch
 
     def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self.D.requires_grad_(False)
+        if self.D is not None:
+            self.D.requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
         stats = self._backward(self.objective.g_terms(batch), self.G_ddp, self.scaler_G, "loss_G")
         self.scaler_G.step(self.opt_G)
         self.scaler_G.update()
-        self.D.requires_grad_(True)
+        if self.D is not None:
+            self.D.requires_grad_(True)
         return stats
 
     def _backward(self, terms: list[Term], ddp: nn.Module, scaler: torch.amp.GradScaler,
@@ -377,16 +383,21 @@ class Trainer:
             b_ema.copy_(b)
 
     def _iteration(self) -> dict[str, torch.Tensor]:
-        """The objective's D steps (n_critic for WGAN-GP), then one G step and the EMA update."""
+        """The objective's D steps (n_critic for WGAN-GP), then one G step and the EMA update. An objective with
+        no D steps (a family without D) gives its G step a batch of its own, which counts as the images seen."""
         n_d = self.objective.d_steps
+        stats: dict[str, torch.Tensor] = {}
         for _ in range(n_d):
             batch_idx = self.nimg // self.cfg.batch
             stats, batch = self._d_step(batch_idx)
             self.nimg += self.cfg.batch
             if self.ada is not None and (batch_idx + 1) % self.cfg.ada_interval == 0:
                 self.ada.step()
+        if not n_d:
+            batch = self._batch(self.nimg // self.cfg.batch)
+            self.nimg += self.cfg.batch
         g_stats = self._g_step(batch)
-        self._update_ema(self.cfg.batch * n_d)
+        self._update_ema(self.cfg.batch * max(n_d, 1))
         return {**stats, **g_stats}
 
     # the loop ---------------------------------------------------------------------------------
@@ -426,8 +437,8 @@ class Trainer:
                 metrics = self._maybe_metric(prev, done)
                 if _crossed(prev, self.nimg, cfg.tick_kimg) or done or metrics:
                     record = self._tick_record(acc, n_acc, tick_start, tick_nimg, metrics)
-                    bar.set_postfix(kimg=f"{record['kimg']:.1f}", loss_G=f"{record['loss_G']:.3f}",
-                                    loss_D=f"{record['loss_D']:.3f}")
+                    bar.set_postfix(kimg=f"{record['kimg']:.1f}",
+                                    **{k: f"{record[k]:.3f}" for k in ("loss_G", "loss_D") if k in record})
                     acc, n_acc, tick_start, tick_nimg = {}, 0, time.time(), self.nimg
                 if _crossed(prev, self.nimg, cfg.snapshot_kimg) or done:
                     self._snapshot(metrics)
@@ -448,14 +459,14 @@ class Trainer:
                      metrics: dict[str, float] | None) -> dict[str, Any]:
         dt = max(time.time() - t0 - self.side_seconds, 1e-9)
         self.side_seconds = 0.0
-        means = gdist.mean_over_ranks([acc.get(k, 0.0) / max(n, 1) for k in ("loss_G", "loss_D")], self.d,
-                                      self.device)
-        record: dict[str, Any] = {"kimg": round(self.nimg / 1000, 3), "loss_G": means[0], "loss_D": means[1]}
+        losses = ("loss_G", "loss_D") if self.D is not None else ("loss_G",)
+        means = gdist.mean_over_ranks([acc.get(k, 0.0) / max(n, 1) for k in losses], self.d, self.device)
+        record: dict[str, Any] = {"kimg": round(self.nimg / 1000, 3), **dict(zip(losses, means, strict=True))}
         for k in acc:  # the objective's logged terms (gp, r1, ...)
             if k not in ("loss_G", "loss_D"):
                 record[k] = acc[k] / n
         record["ada_p"] = float(self.ada.p) if self.ada is not None else 0.0
-        if self.d.is_main:
+        if self.d.is_main and self.D is not None:
             record["d_grad_cos"] = self._d_gradient_cosine()
         record["img_per_sec"] = (self.nimg - nimg0) / dt
         record["sec_per_tick"] = dt
@@ -586,6 +597,10 @@ class Trainer:
         from tqdm import tqdm
 
         tqdm.write(text)
+
+
+def _state_of(module: nn.Module | torch.optim.Optimizer | None) -> dict[str, Any] | None:
+    return module.state_dict() if module is not None else None
 
 
 def ema_beta(step_nimg: int, ema_kimg: float, nimg: int, rampup: float | None) -> float:

@@ -15,6 +15,11 @@ def generate(
     balance_to: int | None = typer.Option(None, "--balance-to", help="Top every class up to N given the real "
                                           "train counts."),
     trunc: float = typer.Option(1.0, "--trunc", help="Truncation psi (1 = none; lower = typical, less diverse)."),
+    steps: int | None = typer.Option(None, "--steps", help="Diffusion models: DDIM steps per image (default: the "
+                                     "run's sample_steps; fewer is faster, coarser)."),
+    guidance: float | None = typer.Option(None, "--guidance", help="Diffusion models: classifier-free guidance "
+                                          "scale (0 = unconditional, 1 = conditional, above 1 = guided; default: "
+                                          "the run's)."),
     seed: int = typer.Option(0, "--seed"),
     batch: int = typer.Option(64, "--batch"),
     resolution: int | None = typer.Option(None, "--resolution", help="Output side (default: the training data's)."),
@@ -27,7 +32,7 @@ def generate(
     mask_augment: bool = typer.Option(True, "--mask-augment/--no-mask-augment",
                                       help="With --masks: random flip, rotation, zoom and elastic warp per image."),
 ) -> None:
-    """Sample a trained GAN into a prepared dataset, with provenance per image."""
+    """Sample a trained generator (GAN or diffusion model) into a prepared dataset, with provenance per image."""
     from synthmed.dataset import PreparedDataset
     from synthmed.generate.generate import generate_dataset
     from synthmed.prepare.info import describe, render_table
@@ -42,7 +47,7 @@ def generate(
         return
     generate_dataset(checkpoint, out, per_class=per_class, total=total, balance_to=balance_to, trunc=trunc,
                      seed=seed, batch=batch, resolution=resolution, device=device, overwrite=overwrite,
-                     progress=progress)
+                     progress=progress, steps=steps, guidance=guidance)
     typer.echo(render_table(describe(PreparedDataset.open(out))))
 
 

@@ -8,7 +8,6 @@ many are asked for (only the manifest entries accumulate).
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from synthmed.dataset import DatasetWriter
 from synthmed.errors import SynthmedError
+from synthmed.gan.archs import get_arch
 from synthmed.utils.allocation import allocate
 
 
@@ -68,7 +68,8 @@ def to_uint8(x: torch.Tensor, resolution: int) -> np.ndarray:
 def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | list[int] | None = None,
                      total: int | None = None, balance_to: int | None = None, trunc: float = 1.0, seed: int = 0,
                      batch: int = 64, resolution: int | None = None, device: str = "cpu", overwrite: bool = False,
-                     progress: bool = True, first_index: int = 0) -> dict[str, Any]:
+                     progress: bool = True, first_index: int = 0, steps: int | None = None,
+                     guidance: float | None = None) -> dict[str, Any]:
     """Write a prepared dataset of generated images; return its ``dataset.json`` content.
 
     ``first_index``: the index of the first image, so that a later batch of the same run (the pipeline's
@@ -76,6 +77,9 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
 
     ``resolution``: output side (default: the training data's, e.g. 28 for a model trained at 32 on
     28x28 MedMNIST, so real and synthetic sets mix directly).
+
+    ``steps``, ``guidance``: a diffusion model's DDIM steps and classifier-free guidance scale (None: the values
+    the run was trained with; refused by a GAN).
     """
     from tqdm import tqdm
 
@@ -88,20 +92,19 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
     if resolution is not None and not 8 <= resolution <= 4096:
         raise SynthmedError(f"--resolution must be between 8 and 4096, got {resolution}")
     G, meta = load_generator(checkpoint, device=device)
-    if meta["arch"] in ("pix2pix", "inject"):  # image-to-image: no latent to sample from
-        raise SynthmedError(f"{meta['checkpoint_path']}: a {meta['arch']} run makes images from masks: "
-                            + ("add --masks DATASET[:split]" if meta["arch"] == "pix2pix" else "use synthmed inject"))
+    family = get_arch(meta["arch"])
+    family.check_generates(meta)
     classes = list(meta["classes"])
     if not meta["cond"] and len(classes) > 1:
         raise SynthmedError(f"{meta['checkpoint_path']}: the model is unconditional; it cannot make images of a "
                             "chosen class")
     targets = class_targets(classes, meta["train_counts"], per_class, total, balance_to)
     res = int(resolution or meta.get("data_resolution") or meta["resolution"])
-    # StyleGAN2's per-pixel noise: the fixed buffers, so an image depends on its latent seed only.
-    extra = {"noise_mode": "const"} if "noise_mode" in inspect.signature(G.forward).parameters else {}
+    sampling = family.sampling_kwargs(G, trunc, steps, guidance)  # e.g. a diffusion model's sampler steps
     jobs = [(label, i) for label, n in enumerate(targets) for i in range(n)]
     provenance = {"checkpoint": meta["checkpoint_path"], "checkpoint_sha256": meta["checkpoint_sha256"],
-                  "arch": meta["arch"], "truncation": trunc, "seed": seed}
+                  "arch": meta["arch"], "truncation": trunc, "seed": seed,
+                  **{k: v for k, v in sampling.items() if k in ("steps", "guidance")}}
     with DatasetWriter(Path(out), classes, res, int(meta["channels"]), overwrite=overwrite) as writer:
         with tqdm(total=len(jobs), unit="img", desc="generate", disable=not progress) as bar:
             for start in range(0, len(jobs), batch):
@@ -110,7 +113,7 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
                 labels = torch.tensor([label for label, _ in chunk], dtype=torch.long, device=device)
                 z = latents(seeds, meta["z_dim"]).to(device)
                 with torch.no_grad():
-                    images = to_uint8(G(z, labels, truncation_psi=trunc, **extra), res)
+                    images = to_uint8(G(z, labels, **sampling), res)
                 for k, (label, _) in enumerate(chunk):
                     writer.add(images[k], label, "train", source="synthetic",
                                checkpoint_sha256=meta["checkpoint_sha256"], seed=seed, image_seed=seeds[k],

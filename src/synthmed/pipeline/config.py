@@ -115,8 +115,9 @@ class DataConfig(_Section):
 
 
 class GanConfig(_Section):
-    arch: ArchName = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
-                           "(rare classes; its autoencoder phase: options.ae_kimg), or another registered family.")
+    arch: ArchName = Field("dcgan", description="Generator family: dcgan (small, CPU), wgan-gp, stylegan2, bagan-gp "
+                           "(rare classes; its autoencoder phase: options.ae_kimg), ddpm (a diffusion model; needs "
+                           "aug: none), or another registered family.")
     kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
     batch: int = Field(32, ge=2, description="Batch size.")
     aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
@@ -142,6 +143,10 @@ class GenerateConfig(_Section):
         "classes: proportional (like the real ones), balanced (equally), top-up (the smallest classes first, up to "
         "the largest), minority (only classes below the median count, smallest first).")
     trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
+    steps: int | None = Field(None, ge=1, description="Diffusion models: DDIM steps per image (null: the run's "
+                              "sample_steps).")
+    guidance: float | None = Field(None, ge=0, description="Diffusion models: classifier-free guidance scale (0 "
+                                   "unconditional, 1 conditional, above 1 guided; null: the run's).")
     batch: int = Field(64, ge=1, description="Generation batch size.")
 
 
@@ -368,8 +373,17 @@ def profile_defaults(profile: str) -> dict[str, Any]:
 
 def build_config(data: dict[str, Any] | None = None, profile: str | None = None, source: str = "config",
                  **overrides: Any) -> ExperimentConfig:
-    """Profile defaults, then the file's values, then command-line overrides (``data.root=...``)."""
+    """Profile defaults, then the file's values, then command-line overrides (``data.root=...``).
+
+    ``generator`` is another name of the ``gan`` section (it holds any generator family, diffusion models too).
+    """
     data = dict(data or {})
+    if "generator" in data:
+        if "gan" in data:
+            raise SynthmedError(f"{source}: give the generator section as 'generator' or as 'gan', not both")
+        data["gan"] = data.pop("generator")
+    overrides = {("gan" + k.removeprefix("generator") if k.startswith("generator.") else k): v
+                 for k, v in overrides.items()}
     chosen = profile or data.get("profile") or "cpu"
     defaults = profile_defaults(str(chosen))
     given = data.get("data")

@@ -298,7 +298,13 @@ def generate_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
                                                      "synthetic_only": cfg.classify.synthetic_only,
                                                      "factor": oversample_factor(cfg),
                                                      "strategy": cfg.generate.strategy}}
-    return {"per_class": per_class, "trunc": cfg.generate.trunc, "seed": cfg.seed}
+    return {"per_class": per_class, "trunc": cfg.generate.trunc, "seed": cfg.seed, **sampler_options(cfg)}
+
+
+def sampler_options(cfg: ExperimentConfig) -> dict:
+    """A diffusion sampler's steps and guidance where the config sets them (left out when null, so the options
+    of GAN runs, and with them their cache keys, stay as they were)."""
+    return {k: v for k, v in (("steps", cfg.generate.steps), ("guidance", cfg.generate.guidance)) if v is not None}
 
 
 def oversample_factor(cfg: ExperimentConfig) -> float:
@@ -344,7 +350,7 @@ def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     per_class = cfg.generate.per_class or auto_per_class(cfg, list(real.class_counts("train").values()))
     meta = generate_dataset(run_dir, ctx.work / "dataset", per_class=per_class,
                             trunc=cfg.generate.trunc, seed=cfg.seed, batch=cfg.generate.batch,
-                            device=resolve_device(cfg.device))
+                            device=resolve_device(cfg.device), **sampler_options(cfg))
     return {"dataset": "dataset", "per_class": per_class, "counts": meta.get("counts")}
 
 
@@ -379,7 +385,7 @@ def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
             "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor,
             "when_short": f.when_short, "seed": cfg.seed,
             "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
-                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc}}
+                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc, **sampler_options(cfg)}}
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -460,7 +466,8 @@ def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: 
         out = ctx.work / f"generated-{rounds}"
         generate_dataset(ctx.input(gan) / ctx.summaries[gan]["run"], out, per_class=extra.tolist(),
                          first_index=int(made.sum()), trunc=cfg.generate.trunc, seed=cfg.seed,
-                         batch=cfg.generate.batch, device=resolve_device(cfg.device), progress=False)
+                         batch=cfg.generate.batch, device=resolve_device(cfg.device), progress=False,
+                         **sampler_options(cfg))
         parts.append(ctx.work / f"pass-{rounds}")
         summaries.append(run(out, parts[-1]))
         made += extra

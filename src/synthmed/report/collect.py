@@ -31,14 +31,28 @@ def dataset_summary(dataset: Path) -> dict:
 
 
 def gan_training(run_dir: Path) -> dict:
-    """The GAN's options and its per-tick stats, plus the latest sample grid's path (read through ``GanRun``)."""
+    """The generator's options, family and per-tick stats, plus the latest sample grid's path (read through
+    ``GanRun``)."""
     from synthmed.gan.run import GanRun
 
     run = GanRun(Path(run_dir))
     rows = run.stats()
     latest = run.latest_grid()
-    return {"options": run.options(), "ticks": rows, "final": rows[-1] if rows else None,
-            "latest_grid": str(latest) if latest else None}
+    options = run.options()
+    return {"options": options, "family": family_of(options.get("arch")), "ticks": rows,
+            "final": rows[-1] if rows else None, "latest_grid": str(latest) if latest else None}
+
+
+def family_of(arch: str | None) -> dict:
+    """The generator family that made the images: its name and one-line summary (name only when no longer
+    registered)."""
+    from synthmed.errors import SynthmedError
+    from synthmed.gan.archs import get_arch
+
+    try:
+        return {"name": arch, "summary": get_arch(arch).summary}
+    except SynthmedError:
+        return {"name": arch or "?", "summary": ""}
 
 
 def steps_per_fraction(rows: list[ResultRow]) -> dict[str, list[int]]:

@@ -147,6 +147,11 @@ class MaskFamily(Arch):
                for i in range(0, len(idx), batch)]
         return torch.cat(out)
 
+    def check_generates(self, meta: dict[str, Any]) -> None:
+        # image-to-image: no latent to sample from
+        how = "add --masks DATASET[:split]" if self.name == "pix2pix" else f"use synthmed {self.name}"
+        raise SynthmedError(f"{meta['checkpoint_path']}: a {self.name} run makes images from masks: {how}")
+
 
 class Pix2Pix(MaskFamily):
     name = "pix2pix"

@@ -53,6 +53,10 @@ class StyleGAN2(Arch):
     # CPU (1 kimg in 40 minutes); width 16 (channel_base 16 R) at 24-31 img/s.
     cpu_defaults: ClassVar[dict[str, Any]] = {"width": 16}
 
+    def sampling_kwargs(self, G: nn.Module, trunc: float, steps: int | None, guidance: float | None) -> dict[str, Any]:
+        # the per-pixel noise: the fixed buffers, so an image depends on its latent seed only
+        return {**super().sampling_kwargs(G, trunc, steps, guidance), "noise_mode": "const"}
+
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
         from synthmed.gan.networks.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
