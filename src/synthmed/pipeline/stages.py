@@ -385,7 +385,8 @@ def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
             "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor,
             "when_short": f.when_short, "seed": cfg.seed,
             "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
-                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc, **sampler_options(cfg)}}
+                     "fractions": cfg.classify.real_fractions},
+            "generate": {"trunc": cfg.generate.trunc, **sampler_options(cfg)}}
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
