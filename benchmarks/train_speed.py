@@ -1,11 +1,14 @@
-"""Training speed of each GAN architecture at 32/64/128 on the current device (a benchmark, not a test).
+"""Training and sampling speed of each generator family at 32/64/128 on the current device (a benchmark, not a test).
 
-Prints one JSON object: for each arch and resolution, images per second shown to D (after warm-up
-iterations) and peak memory (CUDA: max allocated; CPU: the process's max RSS so far). Runs the real
-training iteration (``Trainer._iteration``) on a small synthetic prepared dataset in a temporary folder.
+Prints one JSON object: for each arch and resolution, training images per second (shown to D; for a diffusion
+model, denoised; after warm-up iterations), sampling images per second (G_ema on a batch of fixed latents: one
+pass for a GAN, the whole DDIM sampler for ``ddpm``) and peak memory (CUDA: max allocated; CPU: the process's max
+RSS so far). Runs the real training iteration (``Trainer._iteration``) on a small synthetic prepared dataset in a
+temporary folder.
 
     python benchmarks/train_speed.py                       # defaults: paper-size nets, batch 32
     python benchmarks/train_speed.py --width 16 --iters 3  # a quick look on a small CPU
+    python benchmarks/train_speed.py --archs ddpm --resolutions 32,64 --ddpm '{"unet_channels": [32, 64, 64]}'
 """
 
 from __future__ import annotations
@@ -42,10 +45,12 @@ def synthetic_dataset(root: Path, resolution: int, channels: int, n: int = 64) -
 
 def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) -> dict:
     data = synthetic_dataset(root, resolution, args.channels)
+    diffusion = arch == "ddpm"  # no D: no augmentation, and its widths are its own unet_channels option
     cfg = TrainConfig(data=str(data), arch=arch, out=str(root / "runs"), batch=args.batch, kimg=1e6,
-                      width=args.width, aug=args.aug, ada_ops=args.ada_ops, compile=args.compile, device=args.device,
-                      progress=False,
-                      net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {})
+                      width=None if diffusion else args.width, aug="none" if diffusion else args.aug,
+                      ada_ops=args.ada_ops, compile=args.compile, device=args.device, progress=False,
+                      net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {},
+                      family=json.loads(args.ddpm) if diffusion else {})
     plan = plan_run(cfg)
     plan.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{arch}-{resolution}-", dir=root))
     device = pick_device(cfg.device)
@@ -61,12 +66,36 @@ def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) ->
         trainer._iteration()
     sync()
     dt = time.perf_counter() - t0
+    sampling = sampling_speed(trainer.G_ema, plan.meta, args, device, sync)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"arch": arch, "resolution": resolution, "img_per_sec": (trainer.nimg - start_nimg) / dt,
-            "sec_per_iter": dt / args.iters, "peak_mem_mib": peak, "amp_dtype": str(trainer.amp_dtype)}
+            "sec_per_iter": dt / args.iters, **sampling, "peak_mem_mib": peak,
+            "amp_dtype": str(trainer.amp_dtype)}
+
+
+@torch.no_grad()
+def sampling_speed(G: torch.nn.Module, meta: dict, args: argparse.Namespace, device: torch.device, sync) -> dict:
+    """Images per second of ``G_ema`` on ``--sample-batch`` fixed latents (one timed batch after a warm-up one), as
+    ``synthmed generate`` calls it; a diffusion model with each ``--guidance`` scale."""
+    z = torch.randn(args.sample_batch, meta["z_dim"], generator=torch.Generator().manual_seed(0)).to(device)
+    labels = (torch.arange(args.sample_batch) % meta["num_classes"]).to(device)
+    scales = [float(g) for g in args.guidance.split(",")] if hasattr(G, "guidance") else [None]
+    out = {}
+    for scale in scales:
+        kw = {} if scale is None else {"guidance": scale, "steps": args.sample_steps}
+        G(z[:2], labels[:2], **kw)
+        sync()
+        t0 = time.perf_counter()
+        G(z, labels, **kw)
+        sync()
+        key = "sample_img_per_sec" if scale is None else f"sample_img_per_sec_guidance_{scale:g}"
+        out[key] = args.sample_batch / (time.perf_counter() - t0)
+    if scales != [None]:
+        out["sample_steps"] = args.sample_steps
+    return out
 
 
 def main() -> None:
@@ -83,6 +112,11 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true")
     p.add_argument("--critic-norm", default=None, help="WGAN-GP critic normalisation (default: the trainer's)")
+    p.add_argument("--ddpm", default="{}", help="ddpm's own options as JSON, e.g. '{\"unet_channels\": [32, 64, 64]}'")
+    p.add_argument("--sample-batch", type=int, default=64, help="latents per timed sampling batch")
+    p.add_argument("--sample-steps", type=int, default=25, help="ddpm: DDIM steps per image")
+    p.add_argument("--guidance", default="1,2", help="ddpm: guidance scales to time (1: one UNet pass per step, "
+                   "else two)")
     args = p.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,6 +128,7 @@ def main() -> None:
     print(json.dumps({"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
                       or "cpu", "torch": torch.__version__, "threads": torch.get_num_threads(),
                       "batch": args.batch, "width": args.width, "aug": args.aug,
+                      **({"ddpm": json.loads(args.ddpm)} if "ddpm" in args.archs.split(",") else {}),
                       **({"ada_ops": args.ada_ops} if args.aug == "ada" else {}), "results": results}, indent=2))
 
 
