@@ -52,6 +52,7 @@ def _cli_type(annotation: Any) -> Any:
     the model checks and converts."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     args = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    args = [typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a for a in args]
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
@@ -99,11 +100,13 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
 
 
 def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[inspect.Parameter] = (),
-                doc: str | None = None, name: str = "command") -> Callable[..., Any]:
-    """A Typer command with one option per CLI field of ``model`` (plus ``extra``); it calls
+                doc: str | None = None, name: str = "command",
+                also: type[BaseModel] | None = None) -> Callable[..., Any]:
+    """A Typer command with one option per CLI field of ``model`` and of ``also`` (fields ``model`` takes by name
+    through a validator, e.g. the generator families' own options), plus ``extra``; it calls
     ``run(values, **extras)`` with ``values`` the given field values (lists split at commas), unvalidated:
     ``run`` builds the model with :func:`validate`."""
-    fields = cli_fields(model)
+    fields = {**cli_fields(model), **(cli_fields(also) if also is not None else {})}
     params = [_option(n, f) for n, f in fields.items()] + list(extra)
     extra_names = {p.name for p in extra}
 
