@@ -49,7 +49,7 @@ def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) ->
     cfg = TrainConfig(data=str(data), arch=arch, out=str(root / "runs"), batch=args.batch, kimg=1e6,
                       width=None if diffusion else args.width, aug="none" if diffusion else args.aug,
                       ada_ops=args.ada_ops, compile=args.compile, device=args.device, progress=False,
-                      net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {},
+                      critic_norm=args.critic_norm if arch == "wgan-gp" else None,
                       family=json.loads(args.ddpm) if diffusion else {})
     plan = plan_run(cfg)
     plan.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{arch}-{resolution}-", dir=root))

@@ -15,9 +15,9 @@ TINY_NETS: dict[str, dict[str, Any]] = {
     "dcgan": {"width": 8, "z_dim": 16},
     "wgan-gp": {"width": 8, "z_dim": 16},
     "bagan-gp": {"width": 8, "z_dim": 16},
-    "stylegan2": {"width": 8, "max_width": 16, "z_dim": 16, "net_kwargs": {"mapping_layers": 2}},
+    "stylegan2": {"width": 8, "max_width": 16, "z_dim": 16, "mapping_layers": 2},
     # a two-level UNet and 3 sampler steps; no discriminator, so no augmentation
-    "ddpm": {"aug": "none", "family": {"unet_channels": [8, 16], "sample_steps": 3}},
+    "ddpm": {"aug": "none", "unet_channels": [8, 16], "sample_steps": 3},
 }
 
 

@@ -9,12 +9,11 @@ import torch
 from synthmed.errors import SynthmedError
 from synthmed.gan.checkpoint import load_checkpoint, load_generator
 from synthmed.gan.train import read_stats, train_gan
-from tests.gan.helpers import TINY_NETS, tiny_config, write_brightness_dataset
+from tests.gan.helpers import tiny_config, write_brightness_dataset
 
 
 def ddpm_config(data, out, **overrides):
-    family = {**TINY_NETS["ddpm"]["family"], **overrides.pop("family", {})}
-    return tiny_config(data, out, "ddpm", family=family, **{"resolution": 16, **overrides})
+    return tiny_config(data, out, "ddpm", **{"resolution": 16, **overrides})
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def toy16(toy_dataset):
 def test_trains_lowers_its_loss_and_writes_its_run_folder(tmp_path) -> None:
     ds = write_brightness_dataset(tmp_path / "data", n=32, resolution=16)
     run = train_gan(ddpm_config(ds.root, tmp_path / "runs", kimg=0.768, batch=16, tick_kimg=0.128,
-                                snapshot_kimg=0.384, lr_g=2e-3, family={"cond_drop": 0.2}))
+                                snapshot_kimg=0.384, lr_g=2e-3, cond_drop=0.2))
     stats = read_stats(run)
     assert "loss_D" not in stats[0] and "d_grad_cos" not in stats[0]  # no discriminator, nothing made up for one
     assert stats[-1]["loss_G"] < 0.7 * stats[0]["loss_G"], [s["loss_G"] for s in stats]
@@ -42,7 +41,7 @@ def test_trains_lowers_its_loss_and_writes_its_run_folder(tmp_path) -> None:
 def test_resume_is_exact(toy16, tmp_path, prediction) -> None:
     """N steps straight == N/2 steps, resume, N/2 steps: identical weights, EMA and optimizer state."""
     n = 0.064
-    kw = {"tick_kimg": 0.016, "snapshot_kimg": 1.0, "family": {"prediction": prediction, "cond_drop": 0.3}}
+    kw = {"tick_kimg": 0.016, "snapshot_kimg": 1.0, "prediction": prediction, "cond_drop": 0.3}
     straight = train_gan(ddpm_config(toy16.root, tmp_path / "a", kimg=n, **kw))
     half = train_gan(ddpm_config(toy16.root, tmp_path / "b", kimg=n / 2, **kw))
     resumed = train_gan(tiny_config(None, tmp_path / "ignored", "ddpm", resume=str(half), kimg=n))
@@ -125,12 +124,12 @@ def test_labels_drop_to_the_null_class_at_the_configured_rate(trained) -> None:
 def test_bad_options_are_one_line_errors(toy16, tmp_path) -> None:
     with pytest.raises(SynthmedError, match="--aug ada: ddpm has no discriminator"):
         train_gan(ddpm_config(toy16.root, tmp_path / "r", aug="ada"))
-    with pytest.raises(SynthmedError, match="ddpm option unet_channels"):
-        train_gan(ddpm_config(toy16.root, tmp_path / "r", family={"unet_channels": [12, 16]}))
-    with pytest.raises(SynthmedError, match="ddpm option sampler"):
-        train_gan(ddpm_config(toy16.root, tmp_path / "r", family={"sampler": "ddim"}))
+    with pytest.raises(SynthmedError, match=r"unet_channels.*multiple of 8"):
+        train_gan(ddpm_config(toy16.root, tmp_path / "r", unet_channels=[12, 16]))
+    with pytest.raises(SynthmedError, match="--n-critic is an option of wgan-gp"):
+        train_gan(ddpm_config(toy16.root, tmp_path / "r", n_critic=2))
     with pytest.raises(SynthmedError, match="does not halve evenly"):
-        train_gan(ddpm_config(toy16.root, tmp_path / "r", resolution=20, family={"unet_channels": [8, 16, 16, 16]}))
+        train_gan(ddpm_config(toy16.root, tmp_path / "r", resolution=20, unet_channels=[8, 16, 16, 16]))
     assert not (tmp_path / "r").exists()
 
 

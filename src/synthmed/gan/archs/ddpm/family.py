@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import ValidationError
 from torch import nn
 
 from synthmed.errors import SynthmedError
@@ -35,16 +34,6 @@ if TYPE_CHECKING:
 
 GROUPS = 8  # GroupNorm groups of every UNet block (so every level's channels must be a multiple of 8)
 RESOLUTIONS = (16, 512)  # sides the family accepts (each must also halve evenly at every UNet level)
-
-
-def family_options(cfg: TrainConfig) -> Options:
-    """The family's options from ``cfg.family``; a bad one is a one-line error naming the option."""
-    try:
-        return Options.model_validate(cfg.family or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "family"
-        raise SynthmedError(f"ddpm option {name}: {first['msg']}") from None
 
 
 class _ConvMidBlock(nn.Module):
@@ -187,7 +176,7 @@ class DenoisingObjective(Objective):
 
     def g_terms(self, batch: Batch) -> list[Term]:
         k, G = self.kit, self.kit.G
-        rate = family_options(self.cfg).cond_drop
+        rate = self.opts.cond_drop
 
         def denoise() -> torch.Tensor:
             x0 = batch.real
@@ -221,7 +210,7 @@ class DDPM(Arch):
     def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
         # A resumed run's saved config comes back here as ``given``: its z_dim (the noise's size, set from the
         # built network) and width (unet_channels[0]) are accepted when they are what this family sets.
-        opts = family_options(given)
+        opts = self.opts(out)  # validated by the shared resolve
         side = out.resolution
         if given.z_dim is not None and given.z_dim not in (side * side, 3 * side * side):
             raise SynthmedError(f"--z-dim {given.z_dim}: ddpm's latent is the initial noise (channels x "
@@ -236,11 +225,11 @@ class DDPM(Arch):
         if out.resolution % 2 ** (len(opts.unet_channels) - 1):
             raise SynthmedError(f"ddpm: resolution {out.resolution} does not halve evenly through "
                                 f"{len(opts.unet_channels)} UNet levels (unet_channels {opts.unet_channels})")
-        out.family = opts.model_dump()
         out.width, out.sized_for = opts.unet_channels[0], None  # no auto width: unet_channels as given
 
     def net_kwargs(self, cfg: TrainConfig) -> dict[str, Any]:
-        return family_options(cfg).model_dump()
+        """All of the family's options: the network's, and the sampler's defaults that ``G(z, labels)`` uses."""
+        return self.opts(cfg).model_dump()
 
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, None]:
         return DiffusionGenerator(resolution, channels, num_classes, Options.model_validate(kw)), None
