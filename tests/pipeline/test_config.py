@@ -195,3 +195,22 @@ def test_generated_count_leaves_the_filter_room_to_choose() -> None:
     # Minority, no synthetic-only: ratio 100 % = 546 malignant, no benign image needed at all.
     minority = build_config({"generate": {"strategy": "minority"}, "classify": {"synthetic_only": False}})
     assert auto_per_class(minority, [147, 399]) == [1365, 0]
+
+
+def test_generator_is_another_name_of_the_gan_section(tmp_path) -> None:
+    from synthmed.pipeline.stages import filter_options, gan_options, generate_options
+
+    path = tmp_path / "c.yaml"
+    path.write_text("generator: {arch: ddpm, aug: none, options: {unet_channels: [16, 32], guidance: 2.0}}\n"
+                    "generate: {steps: 12, guidance: 1.5}\n")
+    cfg = load_config(path, **{"generator.kimg": 3.0})
+    assert (cfg.gan.arch, cfg.gan.aug, cfg.gan.kimg) == ("ddpm", "none", 3.0)
+    assert gan_options(cfg)["options"] == {"unet_channels": [16, 32], "guidance": 2.0}
+    assert {k: generate_options(cfg)[k] for k in ("steps", "guidance")} == {"steps": 12, "guidance": 1.5}
+    assert filter_options(cfg)["generate"] == {"trunc": 1.0, "steps": 12, "guidance": 1.5}
+    # left out when null: the options (and cache keys) of GAN runs stay as they were
+    assert "steps" not in generate_options(ExperimentConfig()) and filter_options(ExperimentConfig())["generate"] == {
+        "trunc": 1.0}
+    path.write_text("generator: {arch: ddpm}\ngan: {arch: dcgan}\n")
+    with pytest.raises(SynthmedError, match="as 'generator' or as 'gan', not both"):
+        load_config(path)

@@ -25,6 +25,8 @@ def test_every_section_rendered_with_images(fake_report) -> None:
     assert len(sources) == 2 * 2 + 2 + 1 + 3  # sample grids, GAN curves + grid, memorization, 3 plots
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in html and "https://" not in html
+    # the generator family that made the images is named, with its summary
+    assert "made by the <b>dcgan</b> family (DCGAN: small and fast (CPU))" in html
 
 
 def test_results_json_holds_the_numbers(fake_report, fake_run) -> None:
