@@ -142,3 +142,37 @@ def test_generation_refuses_what_the_family_has_no_use_for(trained, tmp_path) ->
     with pytest.raises(SynthmedError, match="--steps and --guidance set a diffusion sampler"):
         generate_dataset(gan, tmp_path / "s", per_class=1, steps=5, progress=False)
     assert not (tmp_path / "t").exists() and not (tmp_path / "s").exists()
+
+
+class _Oracle(torch.nn.Module):
+    """The exact denoiser of a data set holding one image per class (class k: the constant image c_k): the noise
+    (or velocity) that x_t implies given x0 = c_label; the null class's x0 is the mean of the classes' images."""
+
+    def __init__(self, schedule, prediction: str, values: list[float]) -> None:
+        super().__init__()
+        self.alphas, self.prediction = schedule.alphas_cumprod, prediction
+        self.values = torch.tensor([*values, sum(values) / len(values)])
+
+    def forward(self, x, timesteps, class_labels=None):
+        a = self.alphas[timesteps].view(-1, 1, 1, 1)
+        x0 = self.values[class_labels].view(-1, 1, 1, 1).expand_as(x)
+        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+        return eps if self.prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * x0
+
+
+@pytest.mark.parametrize(("prediction", "schedule"), [("epsilon", "linear_beta"), ("v_prediction", "cosine")])
+def test_the_sampler_with_an_exact_denoiser_returns_the_data(prediction, schedule) -> None:
+    """DDIM from pure noise with the exact denoiser lands on each class's image; guidance s extrapolates the
+    class's image away from the null class's as x0_u + s (x0_c - x0_u) (linear in the predictions)."""
+    from synthmed.gan.archs.ddpm import Options
+    from synthmed.gan.archs.ddpm.family import DiffusionGenerator
+
+    G = DiffusionGenerator(16, 1, 2, Options(unet_channels=[8, 16], prediction=prediction, schedule=schedule)).eval()
+    G.unet = _Oracle(G.noise, prediction, [-0.5, 0.3])
+    z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1, 0, 1])
+    want = torch.tensor([-0.5, 0.3, -0.5, 0.3]).view(-1, 1, 1, 1).expand(4, 1, 16, 16)
+    assert torch.allclose(G(z, labels, steps=10), want, atol=1e-3)
+    null = torch.full((4, 1, 16, 16), -0.1)
+    assert torch.allclose(G(z, labels, steps=10, guidance=0.0), null, atol=1e-3)
+    assert torch.allclose(G(z, labels, steps=10, guidance=1.5), null + 1.5 * (want - null), atol=1e-3)
