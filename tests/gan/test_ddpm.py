@@ -176,3 +176,18 @@ def test_the_sampler_with_an_exact_denoiser_returns_the_data(prediction, schedul
     null = torch.full((4, 1, 16, 16), -0.1)
     assert torch.allclose(G(z, labels, steps=10, guidance=0.0), null, atol=1e-3)
     assert torch.allclose(G(z, labels, steps=10, guidance=1.5), null + 1.5 * (want - null), atol=1e-3)
+
+
+def test_train_generator_takes_the_family_options_as_flags(toy16, tmp_path, capsys) -> None:
+    import json
+
+    from synthmed.cli import main
+
+    argv = ["train-generator", "--data", str(toy16.root), "--arch", "ddpm", "--out", str(tmp_path / "runs"),
+            "--unet-channels", "16,32,32", "--prediction", "v_prediction", "--guidance", "2", "--dry-run"]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code in (0, None)
+    family = json.loads(capsys.readouterr().out)["options"]["family"]
+    assert (family["unet_channels"], family["prediction"], family["guidance"]) == ([16, 32, 32], "v_prediction", 2.0)
+    assert not (tmp_path / "runs").exists()

@@ -14,8 +14,10 @@ from synthmed.gan.arch_options import FamilyOptions
 class Options(FamilyOptions):
     """The diffusion family's own options: network, noise schedule, training target, sampler."""
 
-    unet_channels: list[int] = Field([32, 64, 64], min_length=2, max_length=5, description="UNet channels per "
-                                     "level, finest first (each level halves the side; each a multiple of 8).")
+    # The bounds are checked by the validator below, not by Field(min_length=...): the command line reads a list
+    # option as a comma list only when its type is a plain list.
+    unet_channels: list[int] = Field([32, 64, 64], description="UNet channels per level, finest first (2 to 5 "
+                                     "levels, each halving the side; each a multiple of 8).")
     res_blocks: int = Field(1, ge=1, le=4, description="Residual blocks per UNet level.")
     prediction: Literal["epsilon", "v_prediction"] = Field("epsilon", description="What the UNet predicts: the "
                                                            "noise (epsilon) or the velocity (v_prediction).")
@@ -33,7 +35,9 @@ class Options(FamilyOptions):
 
     @field_validator("unet_channels")
     @classmethod
-    def _groups(cls, value: list[int]) -> list[int]:
+    def _levels(cls, value: list[int]) -> list[int]:
+        if not 2 <= len(value) <= 5:
+            raise ValueError(f"unet_channels {value}: 2 to 5 levels")
         if any(c < 8 or c % 8 for c in value):
             raise ValueError(f"unet_channels {value}: each must be a multiple of 8 (GroupNorm's 8 groups)")
         return value
