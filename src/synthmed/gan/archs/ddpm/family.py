@@ -197,9 +197,11 @@ class DDPM(Arch):
     summary = "DDPM: class-conditional denoising diffusion, DDIM sampling with classifier-free guidance"
     objective = DenoisingObjective
     options = Options
-    # Adam at 2e-4 with (0.9, 0.999) as in Ho et al. 2020 (their 2e-4 for CIFAR-10's 32 px); lr_d, z_dim, width
-    # and max_width have no meaning here (the latent is the initial noise; widths are unet_channels).
-    defaults: ClassVar[dict[str, Any]] = {"lr_g": 2e-4, "lr_d": None, "betas": (0.9, 0.999), "z_dim": None,
+    # Adam (0.9, 0.999) as in Ho et al. 2020, but at 1e-3 rather than their 2e-4: the few thousand steps a CPU
+    # affords need the faster rate (BreastMNIST 32 px, 3 kimg, validation by the in-training domain FID: 32.7 at
+    # 1e-3 against 38.3 at 2e-4; denoising loss 0.037 against 0.114). lr_d, z_dim, width and max_width have no
+    # meaning here (the latent is the initial noise; widths are unet_channels).
+    defaults: ClassVar[dict[str, Any]] = {"lr_g": 1e-3, "lr_d": None, "betas": (0.9, 0.999), "z_dim": None,
                                           "width": None, "max_width": None}
 
     def check_resolution(self, resolution: int) -> None:
