@@ -19,8 +19,10 @@ class Options(FamilyOptions):
     unet_channels: list[int] = Field([32, 64, 64], description="UNet channels per level, finest first (2 to 5 "
                                      "levels, each halving the side; each a multiple of 8).")
     res_blocks: int = Field(1, ge=1, le=4, description="Residual blocks per UNet level.")
-    prediction: Literal["epsilon", "v_prediction"] = Field("epsilon", description="What the UNet predicts: the "
-                                                           "noise (epsilon) or the velocity (v_prediction).")
+    # v_prediction chosen on validation: BreastMNIST 32 px, 3 kimg at lr 1e-3, in-training domain FID 23.3 against
+    # epsilon's 32.7, and smoother samples this early (the README's diffusion section).
+    prediction: Literal["epsilon", "v_prediction"] = Field("v_prediction", description="What the UNet predicts: "
+                                                           "the noise (epsilon) or the velocity (v_prediction).")
     schedule: Literal["linear_beta", "scaled_linear_beta", "cosine"] = Field(
         "linear_beta", description="Noise schedule over the training timesteps.")
     train_timesteps: int = Field(1000, ge=10, le=4000, description="Diffusion timesteps in training.")
