@@ -61,7 +61,7 @@ def build(data_root: Path, work: Path, seed: int) -> tuple[Path, Path, dict[str,
     from synthmed.prepare.preprocess import PreprocessOptions
 
     real_dir = work / "b64"
-    if not (real_dir / "dataset.json").is_file():
+    if not PreparedDataset.exists(real_dir):
         src = read_medmnist(data_root / "breastmnist_64.npz", "breastmnist")
         build_from_arrays(src, real_dir, PreprocessOptions(resolution=64), progress=False)
     real = PreparedDataset.open(real_dir)

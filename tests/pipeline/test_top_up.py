@@ -10,6 +10,7 @@ from tests.conftest import write_toy_dataset
 
 from synthmed.dataset import PreparedDataset
 from synthmed.filter.filtering import _sum_summaries, keep_best_rejected, merge_filtered
+from synthmed.filter.result import FilterResult
 from synthmed.gan.train import TrainConfig, train_gan
 from synthmed.generate.generate import generate_dataset
 from synthmed.pipeline.config import build_config
@@ -55,7 +56,7 @@ def test_filter_stage_tops_up_short_classes(tmp_path: Path) -> None:
     need = class_need(cfg, real, [1.0])
     assert need.tolist() == [12, 12]  # ratio 100 % of 24 real images, split like the real classes
     top = summary["top_up"]
-    saved = json.loads((tmp_path / "filter" / "filter.json").read_text())
+    saved = FilterResult.load(tmp_path / "filter").as_dict()
     assert saved["top_up"] == top
     kept = PreparedDataset.open(tmp_path / "filter" / "dataset")
     assert len(kept.entries("train")) == saved["kept"] == sum(r["kept"] for r in top["per_class"].values())
@@ -144,7 +145,7 @@ def test_filter_stage_fills_a_short_class_with_its_best_rejected_images(tmp_path
     assert any(relaxed.values()), top  # the 0.016-kimg GAN cannot pass a 99 % real rule for every class
     kept = PreparedDataset.open(tmp_path / "filter" / "dataset")
     counts = np.bincount(kept.labels("train"), minlength=2)
-    saved = json.loads((tmp_path / "filter" / "filter.json").read_text())
+    saved = FilterResult.load(tmp_path / "filter").as_dict()
     for k, (name, row) in enumerate(top["per_class"].items()):
         assert counts[k] == row["kept"] + relaxed[name] == saved["per_class"][name]["kept"]
         if relaxed[name]:

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 from tests.conftest import write_toy_dataset
 
+from synthmed.filter.result import FilterResult
+from synthmed.metrics.result import MetricsResult
+from synthmed.pipeline.runner import StageRecord
 from synthmed.report.build import ReportSources
 
 CLASSES = ["malignant", "benign"]
@@ -58,14 +61,20 @@ def write_experiment(exp: Path, seeds=(0, 1), ratios=(0, 50, 100), fractions=(1.
 
 
 def _done(folder: Path, stage: str, summary: dict | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "done.json").write_text(json.dumps({"stage": stage, "seconds": 1.5, "summary": summary or {}}))
+    StageRecord(stage=stage, key="0" * 64, options={}, deps=[], seconds=1.5, cpu_seconds=1.0,
+                finished_at="2026-01-01T00:00:00+00:00", summary=summary or {}).write(folder)
     return folder
+
+
+def _counts(kept: int, removed: int, rate: float) -> dict:
+    return {"total": kept + removed, "kept": kept, "removed": removed, "low_confidence": removed, "unrealistic": 0,
+            "near_copy": 0, "synthetic_pass_rate": kept / (kept + removed), "real_pass_rate": rate, "n_real": 4}
 
 
 def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
     """Every stage's output under ``root/stages``; stages in ``skip`` are reported as skipped."""
     from synthmed.stats.compare import compare_results
+    from synthmed.stats.result import StatsResult
 
     st = root / "stages"
     folders: dict[str, Path | None] = {}
@@ -94,25 +103,28 @@ def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
                              "per_class": {c: {"fid_domain": 5.5, "precision": 0.85} for c in CLASSES}},
                "notes": {"fid_inception": "Inception weights not available offline"}}
     _done(st / "metrics", "metrics")
-    (st / "metrics" / "metrics.json").write_text(json.dumps(metrics))
+    sides = {side: {"path": str(st / stage / "dataset"), "split": "train", "content_hash": "0" * 64}
+             for side, stage in (("real", "prepare"), ("fake", "generate"))}
+    metrics["reference"] |= {"real": "prepare:train", "against": "prepare:val", "n_val_per_class": dict.fromkeys(
+        CLASSES, 39)}
+    MetricsResult(**sides, **metrics, info={"n_real": 40, "n_fake": 60}, config={"seed": 0}).write(st / "metrics")
     Image.fromarray(np.full((30, 60), 200, dtype=np.uint8)).save(st / "metrics" / "memorization_pairs.png")
     folders["metrics"] = st / "metrics"
     write_toy_dataset(st / "filter" / "dataset", {"train": [27, 25]}, resolution=28, seed=1, classes=CLASSES)
     _done(st / "filter", "filter")
-    (st / "filter" / "filter.json").write_text(json.dumps(
-        {"per_class": {"malignant": {"kept": 27, "removed": 3, "synthetic_pass_rate": 0.9, "real_pass_rate": 0.92},
-                       "benign": {"kept": 25, "removed": 5, "synthetic_pass_rate": 0.83, "real_pass_rate": 0.9}},
+    FilterResult.model_validate(
+        {"per_class": {"malignant": _counts(27, 3, 0.92), "benign": _counts(25, 5, 0.9)},
          "kept": 52, "removed": 8, "rules": ["confidence >= what 90% of the real val images of the class reach"],
          "top_up": {"factor": 5.0, "rounds": 1, "notes": [],
                     "per_class": {"malignant": {"need": 20, "generated": 30, "kept": 27, "pass_rate": 0.9,
                                                 "short": False},
                                   "benign": {"need": 20, "generated": 30, "kept": 25, "pass_rate": 0.83,
-                                             "short": False}}}}))
+                                             "short": False}}}}).write(st / "filter")
     folders["filter"] = st / "filter"
     write_experiment(st / "classify" / "experiment")
     folders["classify"] = _done(st / "classify", "classify", {"experiment": "experiment"})
     _done(st / "stats", "stats")
-    compare_results(st / "classify" / "experiment", out=st / "stats" / "stats.json")
+    StatsResult.model_validate(compare_results(st / "classify" / "experiment")).write(st / "stats")
     folders["stats"] = st / "stats"
     skipped = {}
     for stage in skip:
@@ -120,7 +132,8 @@ def make_fake_run(root: Path, skip: tuple[str, ...] = ()) -> ReportSources:
         skipped[stage] = f"disabled in the config ({stage}.enabled: false)"
     summaries = {"gan": {"run": "runs/00000-dcgan"}, **leakage_summaries(st / "prepare" / "dataset")}
     return ReportSources(name="fake", config={"profile": "cpu", "name": "fake"}, folders=folders,
-                         summaries=summaries, skipped=skipped, samples_per_class=9)
+                         summaries=summaries, skipped=skipped, samples_per_class=9,
+                         seconds={k: 1.5 for k, f in folders.items() if f is not None})
 
 
 def leakage_summaries(dataset: Path) -> dict[str, dict]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from synthmed.pipeline.config import ExperimentConfig, to_commented_yaml
-from synthmed.pipeline.runner import Stage, execute, format_plan, format_seconds, plan
-from synthmed.utils.atomic import write_json, write_text
+from synthmed.pipeline.runner import RunRecord, Stage, execute, format_plan, format_seconds, plan
+from synthmed.utils.atomic import write_text
 
 
 def seeds_of(cfg: ExperimentConfig) -> dict:
@@ -52,13 +51,12 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     write_text(out / "config.yaml", to_commented_yaml(cfg))
     info = {"name": cfg.name, "config": cfg.model_dump(), "seeds": seeds_of(cfg), "environment": _environment(),
             "started_at": _now()}
-    write_json(out / "run.json", {**info, "plan": [p.as_dict() for p in first_plan]})
+    RunRecord(**info, plan=[p.entry(out) for p in first_plan]).write(out)
     echo(f"run folder: {out}")
     start = time.monotonic()
     planned = execute(stages, cfg, out, echo=echo)
     total = time.monotonic() - start
-    write_json(out / "run.json", {**info, "finished_at": _now(), "seconds": round(total, 1),
-                                  "plan": [p.as_dict() for p in planned]})
+    RunRecord(**info, finished_at=_now(), seconds=round(total, 1), plan=[p.entry(out) for p in planned]).write(out)
     report = _publish_report(out, planned)
     echo(f"finished in {format_seconds(total)}" + (f"; report: {report}" if report else ""))
     return report or out
@@ -77,13 +75,11 @@ def _check_device(device: str) -> None:
 
 def _publish_report(out: Path, planned) -> Path | None:
     """Copy the report stage's files to the top of the run folder, where people look for them."""
+    from synthmed.report.build import publish
+
     for p in planned:
-        if p.name == "report" and (p.folder / "report.html").is_file():
-            for name in ("report.html", "results.json"):
-                tmp = out / f".{name}.tmp"
-                shutil.copyfile(p.folder / name, tmp)
-                tmp.replace(out / name)
-            return out / "report.html"
+        if p.name == "report" and p.status in ("cached", "done"):
+            return publish(p.folder, out)
     return None
 
 

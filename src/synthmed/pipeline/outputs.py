@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig
-from synthmed.pipeline.runner import PlannedStage, Stage, plan, read_done
+from synthmed.pipeline.runner import PlannedStage, Stage, StageRecord, plan
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RunOutputs:
     config: ExperimentConfig
     out: Path
     planned: dict[str, PlannedStage]
-    records: dict[str, dict]  # a finished stage's done.json: key, options, seconds, cpu_seconds, summary
+    records: dict[str, StageRecord]  # each finished stage's record: key, options, seconds, cpu_seconds, summary
 
     @property
     def complete(self) -> bool:
@@ -37,11 +37,12 @@ class RunOutputs:
 
     def summary(self, stage: str) -> dict:
         """What the finished stage's run function returned (empty when it has not finished)."""
-        return self.records.get(stage, {}).get("summary", {})
+        record = self.records.get(stage)
+        return record.summary if record is not None else {}
 
     def seconds(self) -> dict[str, float]:
         """Wall-clock seconds each finished stage took when it ran (a cached stage keeps its first time)."""
-        return {name: float(r.get("seconds", 0.0)) for name, r in self.records.items()}
+        return {name: r.seconds for name, r in self.records.items()}
 
     def require(self, stage: str) -> Path:
         folder = self.finished(stage)
@@ -87,5 +88,5 @@ def run_outputs(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = N
 
     out = out.absolute()
     planned = {p.name: p for p in plan(stages or stages_for(cfg), cfg, out)}
-    records = {name: read_done(p.folder) for name, p in planned.items() if p.status == "cached"}
+    records = {name: StageRecord.load(p.folder) for name, p in planned.items() if p.status == "cached"}
     return RunOutputs(cfg, out, planned, records)

@@ -18,7 +18,6 @@ from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
 from synthmed.pipeline.runner import Stage, StageContext
-from synthmed.utils.atomic import write_bytes, write_json
 from synthmed.utils.options import given
 
 
@@ -185,6 +184,24 @@ class Scope:
     @property
     def data_stage(self) -> str:
         return "prepare" if self.fraction >= 1 else f"subset{self.suffix}"
+
+    @staticmethod
+    def parse(name: str) -> tuple[str, Scope] | None:
+        """(chain step, scope) of a GAN chain's stage name (``gan``, ``filter-f0.25``, ``subset-f0.1``);
+        None for every other stage."""
+        step, _, fraction = name.partition("-f")
+        if step not in CHAIN:
+            return None
+        if not fraction:
+            return None if step == "subset" else (step, Scope(1.0))
+        try:
+            scope = Scope(float(fraction))
+        except ValueError:
+            return None
+        return (step, scope) if 0 < scope.fraction < 1 and scope.stage(step) == name else None
+
+
+CHAIN = ("subset", "gan", "generate", "metrics", "filter")  # the stages of one GAN scope, in order
 
 
 def gan_scopes(cfg: ExperimentConfig) -> list[Scope]:
@@ -357,6 +374,7 @@ def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
 
 def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.metrics.compute import compute_metrics
+    from synthmed.metrics.result import MetricsResult
 
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # the GAN's own training images, never val/test
@@ -367,7 +385,7 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
                              frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
                              **given(cfg.metrics.options))
-    write_json(ctx.work / "metrics.json", result)
+    MetricsResult.model_validate(result).write(ctx.work)
     return {"real": _saw(reference)}
 
 
@@ -384,6 +402,7 @@ def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     from synthmed.filter.filtering import filter_synthetic, merge_filtered
+    from synthmed.filter.result import FilterResult
 
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
@@ -410,11 +429,10 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
         result = summaries[0]
     else:
         result = merge_filtered(parts, summaries, ctx.work / "dataset", relaxed=relaxed)
-    result["top_up"] = top_up
-    write_json(ctx.work / "filter.json", result)
+    FilterResult.model_validate({**result, "top_up": top_up}).write(ctx.work)
     for note in top_up["notes"]:
         print(f"filter: {note}")
-    return {"kept": result.get("kept"), "removed": result.get("removed"), "real": _saw(reference),
+    return {"kept": result["kept"], "removed": result["removed"], "real": _saw(reference),
             "calibrated_on": _split_seen(full, "val") if calibrated else None, "top_up": top_up}
 
 
@@ -663,11 +681,13 @@ def stats_options(cfg: ExperimentConfig) -> dict:
 
 def run_stats(ctx: StageContext) -> dict:
     from synthmed.stats.compare import compare_results
+    from synthmed.stats.result import StatsResult
 
     cfg: ExperimentConfig = ctx.config
-    result = compare_results(ctx.input("classify") / "experiment", baseline=cfg.stats.baseline,
-                             out=ctx.work / "stats.json", seed=cfg.seed)
-    return {"verdicts": [c["sentence"] for c in result["comparisons"]]}
+    classify = ctx.input("classify") / ctx.summaries["classify"]["experiment"]
+    result = StatsResult.model_validate(compare_results(classify, baseline=cfg.stats.baseline, seed=cfg.seed))
+    result.write(ctx.work)
+    return {"verdicts": [c.sentence for c in result.comparisons]}
 
 
 # -- report -------------------------------------------------------------------------------------------------
@@ -676,16 +696,14 @@ def report_options(cfg: ExperimentConfig) -> dict:
 
 
 def run_report(ctx: StageContext) -> dict:
-    from synthmed.report.build import build_report, sources_from_context
+    from synthmed.report.build import build_report, failed_line, publish, sources_from_context
 
     result = build_report(sources_from_context(ctx), ctx.work)
     if result["failed"]:
         # Publish what was built, then fail the stage: it is not cached, so a re-run builds it again.
-        for name in ("report.html", "results.json"):
-            write_bytes(ctx.run_dir / name, (ctx.work / name).read_bytes())
-        failed = "; ".join(f"section {k}: {v}" for k, v in result["failed"].items())
-        raise SynthmedError(f"{failed}; every other section is in {ctx.run_dir / 'report.html'}")
-    return {"report": "report.html", "results": "results.json", "sections": result.get("sections_rendered", [])}
+        page = publish(ctx.work, ctx.run_dir)
+        raise SynthmedError(f"{failed_line(result)}; every other section is in {page}")
+    return {"sections": result.get("sections_rendered", [])}
 
 
 def _disabled(section: str):
