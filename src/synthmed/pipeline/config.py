@@ -26,6 +26,25 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+# A field marked so is not part of any stage's cache key: it says how a stage runs (workers, threads) or where
+# its input lies (the source's content is in the prepare key instead), not what it computes.
+NOT_IN_KEY: dict[str, Any] = {"cache_key": False}
+
+
+def key_fields(model: BaseModel) -> dict[str, Any]:
+    """Every field of a config model, nested models included, except those marked ``NOT_IN_KEY``: a stage's
+    cache key takes its sections whole, so a new option is in the key without another edit. A null field is
+    left out (a model's fields are fixed, so absent still means null, and the plan stays readable)."""
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("cache_key") is False:
+            continue
+        value = getattr(model, name)
+        if value is not None:
+            out[name] = key_fields(value) if isinstance(value, BaseModel) else value
+    return out
+
+
 SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
 
 
@@ -34,13 +53,16 @@ class DataConfig(_Section):
                                  "nifti, dataset): a MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
     folder: str | None = Field(None, description="Source: a folder with one subfolder of images per class (PNG, JPEG, "
                                "TIFF, BMP, DICOM, NIfTI; NAME_mask.png beside NAME.png is its mask). Relative paths "
-                               "are relative to the config file.")
+                               "are relative to the config file.", json_schema_extra=NOT_IN_KEY)
     csv: str | None = Field(None, description="Source: a CSV with columns path,label[,patient_id][,split][,mask] "
-                            "(paths relative to the CSV's folder).")
-    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.")
+                            "(paths relative to the CSV's folder).", json_schema_extra=NOT_IN_KEY)
+    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.",
+                              json_schema_extra=NOT_IN_KEY)
     nifti: str | None = Field(None, description="Source: a folder with one subfolder of NIfTI volumes per class "
-                              "(axial slices, see nifti_slices).")
-    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.")
+                              "(axial slices, see nifti_slices).",
+                              json_schema_extra=NOT_IN_KEY)
+    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.",
+                                json_schema_extra=NOT_IN_KEY)
     size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
     resolution: int | None = Field(None, ge=8, le=4096, description="Side of the prepared images in pixels; null: "
                                    "the MedMNIST size, a prepared dataset's own, or the files' most common side "
@@ -67,7 +89,8 @@ class DataConfig(_Section):
                                                           "bombs) before decoding; skip_bad skips them.")
     allow_outside: bool = Field(False, description="Let CSV paths leave the CSV's folder (absolute or ../).")
     root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
-                                               "then ~/.medmnist (not part of the cache key).")
+                                               "then ~/.medmnist (not part of the cache key).",
+                             json_schema_extra=NOT_IN_KEY)
 
     @field_validator("size")
     @classmethod
@@ -220,11 +243,11 @@ class ClassifyConfig(_Section):
     # How the grid runs, not what it computes: not part of the stage's cache key (each run records its threads).
     workers: int | Literal["auto"] = Field("auto", description="Runs at once: auto (one-thread runs on every core, "
                                            "or 4 runs per GPU), N (N > 1: Ray tasks), or 1 (one after another in "
-                                           "the main process).")
+                                           "the main process).", json_schema_extra=NOT_IN_KEY)
     threads: int | None = Field(None, ge=1, description="Intra-op threads per run (workers x threads <= cores); "
-                                "null: 1 with several workers, torch's default with one.")
+                                "null: 1 with several workers, torch's default with one.", json_schema_extra=NOT_IN_KEY)
     ray_address: str | None = Field(None, description="Run the grid on this Ray cluster (HOST:PORT of 'ray start "
-                                    "--head'); null: this machine.")
+                                    "--head'); null: this machine.", json_schema_extra=NOT_IN_KEY)
 
     @field_validator("workers")
     @classmethod
@@ -270,7 +293,7 @@ class ExperimentConfig(_Section):
                              "a CPU, aimed at <= 90 min on BreastMNIST) or gpu (StyleGAN2-ADA at 128).")
     seed: int = Field(0, description="Seed of the GAN, generation, filtering and of the real subsets "
                                        "(classifier seeds: classify.seeds).")
-    device: str = Field("auto", description="auto, cpu or cuda[:N].")
+    device: str = Field("auto", description="auto, cpu or cuda[:N].", json_schema_extra=NOT_IN_KEY)
     data: DataConfig = Field(default_factory=DataConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)

@@ -1,7 +1,9 @@
 """Run a list of stages with a cache keyed by the hash of each stage's options and inputs.
 
-A stage's key is ``sha256(stage name, version, its options, the keys of the stages it reads)``, so a
-changed option changes that stage's key and the key of everything downstream, and nothing else.
+A stage's key is ``sha256(stage name, its code, its options, the keys of the stages it reads)``, so a
+changed option changes that stage's key and the key of everything downstream, and nothing else. Its code is
+synthmed's version and a fingerprint of the source of the stage's own packages (``Stage.code``): after an
+upgrade, or an edit of that package in a checkout, the stage runs again instead of reusing what older code built.
 
 Layout of a run folder::
 
@@ -17,6 +19,8 @@ continues in its work folder with the stage's own resume.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
 import time
@@ -77,7 +81,8 @@ class Stage:
 
     ``options(config)`` returns everything that changes the stage's output (it goes into the key);
     ``run(ctx)`` builds the output in ``ctx.work`` and returns a small JSON summary;
-    ``skip(config)`` returns a reason when the stage is turned off.
+    ``skip(config)`` returns a reason when the stage is turned off;
+    ``code``: the synthmed packages (``"filter"``) or modules (``"dataset"``) whose source is in the key.
     """
 
     name: str
@@ -87,6 +92,7 @@ class Stage:
     resumable: bool = False
     skip: Callable[[Any], str | None] = field(default=lambda cfg: None)
     version: int = 1
+    code: tuple[str, ...] = ()
 
 
 @dataclass
@@ -149,7 +155,27 @@ class RunRecord(Record):
 
 
 def stage_key(stage: Stage, options: dict, dep_keys: dict[str, str]) -> str:
-    return sha256_json({"stage": stage.name, "version": stage.version, "options": options, "deps": dep_keys})
+    import synthmed
+
+    return sha256_json({"stage": stage.name, "version": stage.version, "synthmed": synthmed.__version__,
+                        "code": code_fingerprint(stage.code), "options": options, "deps": dep_keys})
+
+
+@functools.cache
+def code_fingerprint(parts: tuple[str, ...]) -> str:
+    """sha256 of the source files (and templates) of synthmed packages or modules, by path and content."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for part in parts:
+        base = root.joinpath(*part.split("."))
+        module = base.with_suffix(".py")
+        files = [module] if module.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        if not files:
+            raise ValueError(f"stage code {part!r}: no such synthmed package or module")
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def plan(stages: list[Stage], config: Any, out: Path) -> list[PlannedStage]:
@@ -180,9 +206,16 @@ def format_plan(planned: list[PlannedStage]) -> str:
     for i, p in enumerate(planned, 1):
         note = f"  ({p.reason})" if p.reason else ""
         lines.append(f"[{i}/{len(planned)}] {p.name:<{width}}  {p.key[:12]}  {p.status:<7} {p.folder}{note}")
-        for k, v in p.options.items():
-            lines.append(f"{'':>{width + 8}}{k}: {v}")
+        lines += [f"{'':>{width + 8}}{k}: {v}" for k, v in _flat(p.options)]
     return "\n".join(lines)
+
+
+def _flat(options: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested options as dotted keys (``gan.options.width``), one line each in the plan."""
+    out: list[tuple[str, Any]] = []
+    for k, v in options.items():
+        out += _flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [(f"{prefix}{k}", v)]
+    return out
 
 
 def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], None] = print) -> list[PlannedStage]:

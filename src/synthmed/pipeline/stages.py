@@ -2,6 +2,10 @@
 
 prepare -> gan -> generate -> metrics -> filter -> classify (grid of train + evaluate) -> stats -> report.
 Each ``run_*`` calls the stage package's public Python API and writes into ``ctx.work``.
+
+A stage's cache key takes its own config sections whole (``key_options``; only fields marked ``NOT_IN_KEY``
+are left out), plus the single fields of other sections it also reads, so an option added to a section is in
+its stage's key without an edit here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 from synthmed.classify.spec import round_half_up, synthetic_counts
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
-from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
+from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution, key_fields
 from synthmed.pipeline.runner import Stage, StageContext
 from synthmed.utils.options import given
 
@@ -25,6 +29,18 @@ def resolve_device(device: str) -> str:
     from synthmed.utils.device import pick_device
 
     return device if device != "auto" else pick_device(device).type
+
+
+def key_options(cfg: ExperimentConfig, sections: tuple[str, ...], reads: tuple[str, ...] = (), **extra) -> dict:
+    """A stage's cache-key options: its config ``sections`` whole, the dotted ``reads`` of other sections and of
+    the run (``seed``, ``classify.ratios``), and ``extra`` values (the source's content, the scope)."""
+    key: dict = {section: key_fields(getattr(cfg, section)) for section in sections}
+    for path in reads:
+        value = cfg
+        for part in path.split("."):
+            value = getattr(value, part)
+        key[path] = value
+    return {**key, **extra}
 
 
 # -- prepare ------------------------------------------------------------------------------------------------
@@ -36,31 +52,22 @@ def _data_root(cfg: ExperimentConfig) -> Path | None:
 
 def prepare_options(cfg: ExperimentConfig) -> dict:
     """The cache key covers the source's content, not its path: moving the data changes nothing, editing it does."""
-    if cfg.data.source == "medmnist":
-        return _medmnist_options(cfg)
+    return key_options(cfg, ("data",), content=_source_content(cfg))
+
+
+def _source_content(cfg: ExperimentConfig) -> str:
     d = cfg.data
+    if d.source == "medmnist":
+        from synthmed.prepare.medmnist_source import medmnist_filename
+        from synthmed.utils.hashing import sha256_file
+
+        path = (_data_root(cfg) or Path.home() / ".medmnist") / medmnist_filename(d.medmnist, d.size)
+        return sha256_file(path) if path.is_file() else "not downloaded yet"
     if d.source == "dataset":
-        return {"dataset": PreparedDataset.open(d.dataset).content_hash, "resolution": d.resolution,
-                "channels": d.channels, "resize_filter": d.resize_filter}
+        return PreparedDataset.open(d.dataset).content_hash
     from synthmed.prepare.file_sources import fingerprint
 
-    return {"source": d.source, "content": fingerprint(_file_source(cfg)), "resolution": d.resolution,
-            "channels": d.channels, "bit_depth": d.bit_depth, "square": d.square, "resize_filter": d.resize_filter,
-            "read": _read_options(cfg).to_dict(), "split_ratios": d.split_ratios, "split_seed": d.split_seed,
-            "group_by_patient": d.group_by_patient, "skip_bad": d.skip_bad,
-            **({"allow_outside": True} if d.allow_outside else {})}
-
-
-def _medmnist_options(cfg: ExperimentConfig) -> dict:
-    from synthmed.prepare.medmnist_source import medmnist_filename
-    from synthmed.utils.hashing import sha256_file
-
-    # The source file's hash, not its path, goes into the key: moving the data root changes nothing.
-    root = _data_root(cfg) or Path.home() / ".medmnist"
-    path = root / medmnist_filename(cfg.data.medmnist, cfg.data.size)
-    source = sha256_file(path) if path.is_file() else "not downloaded yet"
-    return {"medmnist": cfg.data.medmnist, "size": cfg.data.size, "resolution": cfg.data.resolution or cfg.data.size,
-            "channels": cfg.data.channels, "source_sha256": source}
+    return fingerprint(_file_source(cfg))
 
 
 def _read_options(cfg: ExperimentConfig):
@@ -219,7 +226,7 @@ def scope_of_fraction(cfg: ExperimentConfig, fraction: float) -> Scope:
 
 
 def subset_options(cfg: ExperimentConfig, scope: Scope) -> dict:
-    return {"fraction": scope.fraction, "seed": cfg.seed}
+    return key_options(cfg, (), ("seed",), fraction=scope.fraction)
 
 
 def run_subset(ctx: StageContext, scope: Scope) -> dict:
@@ -263,24 +270,8 @@ def scope_kimg(cfg: ExperimentConfig, scope: Scope) -> float:
 
 
 def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    return {"arch": cfg.gan.arch, "kimg": scope_kimg(cfg, scope), "batch": cfg.gan.batch, "aug": cfg.gan.aug,
-            "seed": cfg.seed, "options": given(cfg.gan.options), **_resolution_key(cfg, cfg.gan.resolution)}
-
-def _resolution_key(cfg: ExperimentConfig, explicit: int | None) -> dict:
-    """What sets a stage's training resolution, for its cache key.
-
-    Nothing when it is the prepared resolution known at plan time (MedMNIST), so runs made before stages had
-    their own resolution keep their keys; otherwise the number, or the rule for a size known only once prepared.
-    """
-    from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION
-
-    cap = MAX_TRAIN_RESOLUTION[cfg.profile]
-    if cfg.data.source == "medmnist":
-        prepared = cfg.data.resolution or cfg.data.size
-        chosen = explicit or min(prepared, cap)
-        return {} if chosen == prepared else {"resolution": chosen}
-    return {"resolution": explicit or f"prepared, at most {cap}"}
-
+    # profile: its resolution cap (gan_resolution); the prepared resolution is in the prepare key.
+    return key_options(cfg, ("gan",), ("seed", "profile"), fraction=scope.fraction)
 
 
 def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -311,11 +302,8 @@ def _saw(ds: PreparedDataset) -> dict:
 
 # -- generate -----------------------------------------------------------------------------------------------
 def generate_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    per_class = cfg.generate.per_class or {"auto": {"ratios": cfg.classify.ratios,
-                                                     "synthetic_only": cfg.classify.synthetic_only,
-                                                     "factor": oversample_factor(cfg),
-                                                     "strategy": cfg.generate.strategy}}
-    return {"per_class": per_class, "trunc": cfg.generate.trunc, "seed": cfg.seed}
+    # The grid's shape and the filter's switch size the pool (auto_per_class).
+    return key_options(cfg, ("generate",), ("seed", "classify.ratios", "classify.synthetic_only", "filter.enabled"))
 
 
 def oversample_factor(cfg: ExperimentConfig) -> float:
@@ -367,9 +355,7 @@ def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
 # -- metrics ------------------------------------------------------------------------------------------------
 def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    m = cfg.metrics
-    return {"max_images": m.max_images, "per_class": m.per_class, "features": m.features,
-            "frd_max_images": m.frd_max_images, "skip": m.skip, "seed": cfg.seed, "options": given(m.options)}
+    return key_options(cfg, ("metrics",), ("seed",))
 
 
 def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -391,13 +377,10 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
 # -- filter -------------------------------------------------------------------------------------------------
 def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    f = cfg.filter
-    return {"min_confidence": f.min_confidence, "real_pass_rate": f.real_pass_rate,
-            "realism_real_pass_rate": f.realism_real_pass_rate, "drop_worst_realism": f.drop_worst_realism,
-            "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor,
-            "when_short": f.when_short, "seed": cfg.seed,
-            "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
-                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc}}
+    # The top-up sizes each class's need from the grid (class_need, feeds_grid) and generates like generate.
+    return key_options(cfg, ("filter",), ("seed", "classify.ratios", "classify.synthetic_only",
+                                          "classify.real_fractions", "classify.use_filtered", "classify.oracle_gan",
+                                          "generate.strategy", "generate.trunc", "generate.batch"))
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
@@ -526,14 +509,8 @@ def _extra(need: np.ndarray, kept: np.ndarray, made: np.ndarray, limit: np.ndarr
 
 # -- classifier grid ----------------------------------------------------------------------------------------
 def classify_options(cfg: ExperimentConfig) -> dict:
-    c = cfg.classify
-    return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
-            "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
-            "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "strategy": cfg.generate.strategy,
-            "options": given(c.options),
-            **({"images_per_run": c.images_per_run} if c.images_per_run is not None else {}),
-            **_resolution_key(cfg, c.resolution)}
+    # seed: the real subsets; profile: the resolution cap; filter.enabled: which synthetic sets the grid gets.
+    return key_options(cfg, ("classify",), ("seed", "profile", "generate.strategy", "filter.enabled"))
 
 
 def synthetic_stage(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> str:
@@ -676,7 +653,7 @@ def _split_seen(real: PreparedDataset, split: str) -> dict:
 
 # -- statistics ---------------------------------------------------------------------------------------------
 def stats_options(cfg: ExperimentConfig) -> dict:
-    return {"baseline": cfg.stats.baseline, "seed": cfg.seed}
+    return key_options(cfg, ("stats",), ("seed",))
 
 
 def run_stats(ctx: StageContext) -> dict:
@@ -692,7 +669,10 @@ def run_stats(ctx: StageContext) -> dict:
 
 # -- report -------------------------------------------------------------------------------------------------
 def report_options(cfg: ExperimentConfig) -> dict:
-    return {"samples_per_class": cfg.report.samples_per_class, "name": cfg.name}
+    """The whole config (results.json carries it), as its hash: the dry run prints the config itself above."""
+    from synthmed.utils.hashing import sha256_json
+
+    return {"config": sha256_json(cfg.model_dump())}
 
 
 def run_report(ctx: StageContext) -> dict:
@@ -714,30 +694,35 @@ def _disabled(section: str):
 
 
 def stages_for(cfg: ExperimentConfig) -> list[Stage]:
-    """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report."""
+    """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report.
+
+    ``code``: the packages whose source is in each stage's key (``runner.code_fingerprint``).
+    """
     chains: list[Stage] = []
     for scope in gan_scopes(cfg):
         if scope.fraction < 1:
             chains.append(Stage(scope.data_stage, ("prepare",), partial(subset_options, scope=scope),
-                                partial(run_subset, scope=scope)))
+                                partial(run_subset, scope=scope), code=("classify.spec", "dataset")))
         data = (scope.data_stage,) if scope.fraction < 1 else ("prepare",)
         gan, gen, met, fil = (scope.stage(n) for n in ("gan", "generate", "metrics", "filter"))
         chains += [
-            Stage(gan, data, partial(gan_options, scope=scope), partial(run_gan, scope=scope), resumable=True),
+            Stage(gan, data, partial(gan_options, scope=scope), partial(run_gan, scope=scope), resumable=True,
+                  code=("gan",)),
             Stage(gen, tuple(dict.fromkeys(("prepare", *data, gan))), partial(generate_options, scope=scope),
-                  partial(run_generate, scope=scope)),
+                  partial(run_generate, scope=scope), code=("generate", "gan")),
             Stage(met, (*data, gen), partial(metrics_options, scope=scope), partial(run_metrics, scope=scope),
-                  skip=_disabled("metrics")),
+                  skip=_disabled("metrics"), code=("metrics",)),
             # The filter calibrates on the full dataset's val split (scores only) and tops classes up from the GAN.
             Stage(fil, tuple(dict.fromkeys(("prepare", *data, gan, gen))), partial(filter_options, scope=scope),
-                  partial(run_filter, scope=scope), skip=_disabled("filter")),
+                  partial(run_filter, scope=scope), skip=_disabled("filter"), code=("filter", "generate", "gan")),
         ]
-    synthetic = tuple(s.name for s in chains if s.name.startswith(("subset", "generate", "filter")))
-    classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True)
+    synthetic = tuple(s.name for s in chains if (p := Scope.parse(s.name)) and p[0] in ("subset", "generate", "filter"))
+    classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True,
+                     code=("classify",))
     every = ("prepare", *(s.name for s in chains), "classify", "stats")
-    return [Stage("prepare", (), prepare_options, run_prepare), *chains, classify,
-            Stage("stats", ("classify",), stats_options, run_stats),
-            Stage("report", every, report_options, run_report)]
+    return [Stage("prepare", (), prepare_options, run_prepare, code=("prepare", "dataset")), *chains, classify,
+            Stage("stats", ("classify",), stats_options, run_stats, code=("stats",)),
+            Stage("report", every, report_options, run_report, code=("report",))]
 
 
 # The default config's stages (a config with other real fractions has others: use ``stages_for``).
