@@ -15,20 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
+from synthmed.filter.options import FilterRules
 from synthmed.gan.options import ArchName, PipelineGanOptions
+from synthmed.generate.options import Sampling
 from synthmed.metrics.options import PipelineMetricsOptions
-from synthmed.utils.options import FurtherOptions, given
+from synthmed.prepare.options import SOURCE_KEYS, PrepareOptions
+from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, given
 
 Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-# A field marked so is not part of any stage's cache key: it says how a stage runs (workers, threads) or where
-# its input lies (the source's content is in the prepare key instead), not what it computes.
-NOT_IN_KEY: dict[str, Any] = {"cache_key": False}
 
 
 def key_fields(model: BaseModel) -> dict[str, Any]:
@@ -45,96 +43,9 @@ def key_fields(model: BaseModel) -> dict[str, Any]:
     return out
 
 
-SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
-
-
-class DataConfig(_Section):
-    medmnist: str | None = Field("breastmnist", description="Source (exactly one of medmnist, folder, csv, dicom, "
-                                 "nifti, dataset): a MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
-    folder: str | None = Field(None, description="Source: a folder with one subfolder of images per class (PNG, JPEG, "
-                               "TIFF, BMP, DICOM, NIfTI; NAME_mask.png beside NAME.png is its mask). Relative paths "
-                               "are relative to the config file.", json_schema_extra=NOT_IN_KEY)
-    csv: str | None = Field(None, description="Source: a CSV with columns path,label[,patient_id][,split][,mask] "
-                            "(paths relative to the CSV's folder).", json_schema_extra=NOT_IN_KEY)
-    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.",
-                              json_schema_extra=NOT_IN_KEY)
-    nifti: str | None = Field(None, description="Source: a folder with one subfolder of NIfTI volumes per class "
-                              "(axial slices, see nifti_slices).",
-                              json_schema_extra=NOT_IN_KEY)
-    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.",
-                                json_schema_extra=NOT_IN_KEY)
-    size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
-    resolution: int | None = Field(None, ge=8, le=4096, description="Side of the prepared images in pixels; null: "
-                                   "the MedMNIST size, a prepared dataset's own, or the files' most common side "
-                                   "(at most 256). The GAN and classifiers train at their own resolution.")
-    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's (RGB files "
-                                                             "with three equal channels count as gray).")
-    bit_depth: Literal[8, 16] = Field(8, description="PNG bit depth of file sources: 8 or 16 (grayscale).")
-    square: Literal["pad", "crop"] = Field("pad", description="File sources: pad (zero, centred) or crop (centre) "
-                                                              "to square.")
-    resize_filter: Literal["lanczos", "bicubic", "bilinear", "area", "nearest"] = Field(
-        "lanczos", description="Resize filter of file sources, and of the GAN's and classifiers' own resolutions.")
-    window_center: float | None = Field(None, description="DICOM/NIfTI window centre (after rescale, e.g. HU); "
-                                                          "null: min-max per image.")
-    window_width: float | None = Field(None, gt=0, description="DICOM/NIfTI window width.")
-    nifti_slices: str = Field("all", description="NIfTI axial slices: all, middle:N, or mask.")
-    nifti_volume: int | None = Field(None, ge=0, description="Volume index of 4-D NIfTI files.")
-    split_ratios: list[float] = Field([0.7, 0.15, 0.15], min_length=3, max_length=3,
-                                      description="train, val, test fractions when the source has no split.")
-    split_seed: int = Field(0, description="Seed of that split.")
-    group_by_patient: bool = Field(True, description="Keep each CSV patient_id in one split (StratifiedGroupKFold).")
-    skip_bad: bool = Field(False, description="Skip unreadable files (listed in the dataset's skipped.csv) "
-                                              "instead of stopping.")
-    max_pixels: int = Field(89_478_485, ge=1, description="Refuse images with more pixels than this (decompression "
-                                                          "bombs) before decoding; skip_bad skips them.")
-    allow_outside: bool = Field(False, description="Let CSV paths leave the CSV's folder (absolute or ../).")
-    root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
-                                               "then ~/.medmnist (not part of the cache key).",
-                             json_schema_extra=NOT_IN_KEY)
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: int) -> int:
-        if v not in (28, 64, 128, 224):
-            raise ValueError("must be one of 28, 64, 128, 224")
-        return v
-
-    @field_validator("split_ratios")
-    @classmethod
-    def _ratios(cls, v: list[float]) -> list[float]:
-        if min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
-            raise ValueError("three fractions train, val, test >= 0 summing to 1")
-        return v
-
-    @field_validator("nifti_slices")
-    @classmethod
-    def _slices(cls, v: str) -> str:
-        from synthmed.prepare.readers import parse_slice_mode
-
-        try:
-            parse_slice_mode(v)
-        except SynthmedError:
-            raise ValueError("all, mask or middle:N (N > 0)") from None
-        return v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DataConfig:
-        chosen = [k for k in SOURCE_KEYS if getattr(self, k) is not None]
-        if len(chosen) != 1:
-            got = f"got {' and '.join(chosen)}" if chosen else "got none"
-            raise ValueError(f"give exactly one source of {', '.join(SOURCE_KEYS)} ({got})")
-        if (self.window_center is None) != (self.window_width is None):
-            raise ValueError("give both window_center and window_width, or neither")
-        return self
-
-    @property
-    def source(self) -> str:
-        """Which source key is set: medmnist, folder, csv, dicom, nifti or dataset."""
-        return next(k for k in SOURCE_KEYS if getattr(self, k) is not None)
-
-    @property
-    def source_path(self) -> str | None:
-        return None if self.source == "medmnist" else getattr(self, self.source)
+class DataConfig(_Section, PrepareOptions):
+    """The data source and how it is prepared (``prepare.options.PrepareOptions``, the same as 'synthmed
+    prepare''s options)."""
 
 
 class GanConfig(_Section):
@@ -154,9 +65,10 @@ class GanConfig(_Section):
                                         "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
 
 
-class GenerateConfig(_Section):
-    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: what the "
-                                                         "largest ratio needs, times 'oversample'.")
+class GenerateConfig(_Section, Sampling):
+    """The sampling options (``generate.options.Sampling``, the same as 'synthmed generate''s), plus how the
+    pipeline sizes and splits the pool."""
+
     oversample: float = Field(2.5, ge=1, description="With per_class null and the filter on: generate this many times "
                               "the images the classifier grid needs, for the filter to choose from (1.25 without "
                               "the filter).")
@@ -164,8 +76,6 @@ class GenerateConfig(_Section):
         "proportional", description="How a grid cell's synthetic images (ratio % of its real ones) are split among "
         "classes: proportional (like the real ones), balanced (equally), top-up (the smallest classes first, up to "
         "the largest), minority (only classes below the median count, smallest first).")
-    trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
-    batch: int = Field(64, ge=1, description="Generation batch size.")
 
 
 class MetricsConfig(_Section):
@@ -182,18 +92,11 @@ class MetricsConfig(_Section):
                                             "(msssim_pairs, kid_subsets, workers, cache_dir, ...).")
 
 
-class FilterConfig(_Section):
+class FilterConfig(_Section, FilterRules):
+    """The filter's rules (``filter.options.FilterRules``, the same as 'synthmed filter''s options), plus how the
+    pipeline uses it."""
+
     enabled: bool = Field(True, description="Filter the synthetic images before training classifiers.")
-    real_pass_rate: float | None = Field(0.9, gt=0, le=1, description="Keep an image when a real-data classifier "
-                                         "gives its class at least the probability this fraction of the real "
-                                         "val images of that class reach (per class; null: off).")
-    min_confidence: float | None = Field(None, ge=0, le=1, description="Also drop images whose class probability "
-                                         "is below this fixed value (null: off; 0.5 was the old default).")
-    realism_real_pass_rate: float | None = Field(None, gt=0, le=1, description="Keep an image when its realism "
-                                                 "score is at least what this fraction of the real val images of "
-                                                 "its class reach (null: off).")
-    drop_worst_realism: float = Field(0.0, ge=0, lt=1, description="Fraction of least realistic images to drop.")
-    drop_near_copies: bool = Field(True, description="Drop near-copies of real training images (memorization).")
     top_up_factor: float = Field(20.0, ge=1, description="When the filter leaves a class short of what the grid "
                                  "needs, generate more of it: at most this many times its need in all (1: never; "
                                  "20 feeds a class down to a 5 % pass rate).")

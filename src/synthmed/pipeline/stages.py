@@ -44,73 +44,20 @@ def key_options(cfg: ExperimentConfig, sections: tuple[str, ...], reads: tuple[s
 
 
 # -- prepare ------------------------------------------------------------------------------------------------
-def _data_root(cfg: ExperimentConfig) -> Path | None:
-    from synthmed.prepare.medmnist_source import default_root
-
-    return Path(cfg.data.root) if cfg.data.root else default_root()
-
-
 def prepare_options(cfg: ExperimentConfig) -> dict:
     """The cache key covers the source's content, not its path: moving the data changes nothing, editing it does."""
-    return key_options(cfg, ("data",), content=_source_content(cfg))
+    from synthmed.prepare.run import source_content
 
-
-def _source_content(cfg: ExperimentConfig) -> str:
-    d = cfg.data
-    if d.source == "medmnist":
-        from synthmed.prepare.medmnist_source import medmnist_filename
-        from synthmed.utils.hashing import sha256_file
-
-        path = (_data_root(cfg) or Path.home() / ".medmnist") / medmnist_filename(d.medmnist, d.size)
-        return sha256_file(path) if path.is_file() else "not downloaded yet"
-    if d.source == "dataset":
-        return PreparedDataset.open(d.dataset).content_hash
-    from synthmed.prepare.file_sources import fingerprint
-
-    return fingerprint(_file_source(cfg))
-
-
-def _read_options(cfg: ExperimentConfig):
-    from synthmed.prepare.readers import ReadOptions
-
-    d = cfg.data
-    return ReadOptions(window_center=d.window_center, window_width=d.window_width, nifti_slices=d.nifti_slices,
-                       nifti_volume=d.nifti_volume, max_pixels=d.max_pixels)
-
-
-def _file_source(cfg: ExperimentConfig):
-    from synthmed.prepare.file_sources import read_csv_source, scan_folder
-
-    d = cfg.data
-    if d.source == "csv":
-        return read_csv_source(Path(d.csv), d.allow_outside)  # type: ignore[arg-type]
-    kind = d.source if d.source in ("dicom", "nifti") else None
-    return scan_folder(Path(d.source_path), _read_options(cfg), kind=kind)  # type: ignore[arg-type]
+    return key_options(cfg, ("data",), content=source_content(cfg.data))
 
 
 def run_prepare(ctx: StageContext) -> dict:
-    from synthmed.prepare.preprocess import PreprocessOptions
+    from synthmed.prepare.run import prepare_dataset
 
     cfg: ExperimentConfig = ctx.config
     d = cfg.data
     out = ctx.work / "dataset"
-    if d.source == "medmnist":
-        from synthmed.prepare.build import build_from_arrays
-        from synthmed.prepare.medmnist_source import locate_or_download, read_medmnist
-
-        path = locate_or_download(d.medmnist, d.size, _data_root(cfg))
-        opts = PreprocessOptions(resolution=d.resolution or d.size, channels=d.channels)
-        meta = build_from_arrays(read_medmnist(path, d.medmnist), out, opts)
-    elif d.source == "dataset":
-        meta = _copy_prepared(cfg, out)
-    else:
-        from synthmed.prepare.build import build_from_files
-
-        opts = PreprocessOptions(resolution=d.resolution, channels=d.channels, bit_depth=d.bit_depth, square=d.square,
-                                 resize_filter=d.resize_filter)
-        meta = build_from_files(_file_source(cfg), out, opts, _read_options(cfg), ratios=tuple(d.split_ratios),
-                                seed=d.split_seed, skip_bad=d.skip_bad, group_by_patient=d.group_by_patient,
-                                progress=False)
+    meta = prepare_dataset(d, out, progress=False)
     _require_splits(PreparedDataset.open(out), d.source_path or d.medmnist)
     prepared = int(meta["resolution"])
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
@@ -129,22 +76,6 @@ def _require_splits(ds: PreparedDataset, source: str | None) -> None:
             what = "is missing" if not ds.entries(split) else f"has no images of {', '.join(empty)}"
             raise SynthmedError(f"{source}: the '{split}' split {what}; synthmed run needs train, val and test "
                                 "with every class (give a split column, or leave the split to prepare)")
-
-
-def _copy_prepared(cfg: ExperimentConfig, out: Path) -> dict:
-    """An already prepared dataset, copied (so the run folder stands alone), resized when data.resolution asks."""
-    import shutil
-
-    from synthmed.prepare.resize import resize_dataset
-
-    src = PreparedDataset.open(cfg.data.dataset)  # type: ignore[arg-type]
-    if cfg.data.channels not in (None, src.channels):
-        raise SynthmedError(f"data.channels {cfg.data.channels}: the prepared dataset {src.root} has "
-                            f"{src.channels} (prepare it again with --channels)")
-    if cfg.data.resolution not in (None, src.resolution):
-        return resize_dataset(src, out, cfg.data.resolution, cfg.data.resize_filter).meta  # type: ignore[arg-type]
-    shutil.copytree(src.root, out, ignore=shutil.ignore_patterns(".*"))
-    return PreparedDataset.open(out).meta
 
 
 def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDataset:
@@ -392,17 +323,14 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     generated = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
     compared = at_resolution(ctx, reference, generated.resolution)  # at the GAN's resolution
     full = PreparedDataset.open(ctx.input("prepare") / "dataset")
-    calibrated = cfg.filter.real_pass_rate is not None or cfg.filter.realism_real_pass_rate is not None
+    calibrated = cfg.filter.calibrated
     calibration = at_resolution(ctx, full, generated.resolution) if calibrated else None
 
     def run(synthetic: Path, out: Path) -> dict:
         # The thresholds are calibrated on the real val images (scores only, nothing learns from them).
-        return filter_synthetic(synthetic, compared.root, out, min_confidence=cfg.filter.min_confidence,
-                                real_pass_rate=cfg.filter.real_pass_rate,
-                                realism_real_pass_rate=cfg.filter.realism_real_pass_rate,
+        return filter_synthetic(synthetic, compared.root, out, seed=cfg.seed,
                                 calibration=f"{calibration.root}:val" if calibration else None,
-                                drop_worst_realism=cfg.filter.drop_worst_realism,
-                                drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
+                                **cfg.filter.rule_kwargs())
 
     parts, summaries = [ctx.work / "pass-0"], [run(generated.root, ctx.work / "pass-0")]
     top_up = _top_up(ctx, scope, generated, parts, summaries, run)
