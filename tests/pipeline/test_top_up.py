@@ -11,11 +11,12 @@ from tests.conftest import write_toy_dataset
 from synthmed.dataset import PreparedDataset
 from synthmed.filter.filtering import _sum_summaries, keep_best_rejected, merge_filtered
 from synthmed.filter.result import FilterResult
+from synthmed.filter.top_up import extra_per_class
 from synthmed.gan.train import TrainConfig, train_gan
 from synthmed.generate.generate import generate_dataset
 from synthmed.pipeline.config import build_config
 from synthmed.pipeline.runner import StageContext
-from synthmed.pipeline.stages import _extra, class_need, run_filter
+from synthmed.pipeline.stages import class_need, run_filter
 
 
 def test_extra_hand_computed() -> None:
@@ -23,8 +24,8 @@ def test_extra_hand_computed() -> None:
     limit = np.array([30, 30, 30, 10])
     # class 0: short 8 at pass rate 1/4 -> ceil(1.25 * 8 * 4) = 40, clipped to 30 - 8 = 22; class 1: not short;
     # class 2: nothing passed yet -> as many as the limit allows (20); class 3: short 3 at 1/4 -> 15, clipped to 6
-    assert _extra(need, kept, made, limit).tolist() == [22, 0, 20, 6]
-    assert _extra(need, kept, limit, limit).tolist() == [0, 0, 0, 0]  # limit reached: give up
+    assert extra_per_class(need, kept, made, limit).tolist() == [22, 0, 20, 6]
+    assert extra_per_class(need, kept, limit, limit).tolist() == [0, 0, 0, 0]  # limit reached: give up
 
 
 def test_sum_summaries() -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
+
+import synthmed
+from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig, to_commented_yaml
 from synthmed.pipeline.runner import RunRecord, Stage, execute, format_plan, format_seconds, plan
+from synthmed.pipeline.stages import stages_for
+from synthmed.report.build import publish
 from synthmed.utils.atomic import write_text
 
 
@@ -19,8 +26,6 @@ def seeds_of(cfg: ExperimentConfig) -> dict:
 
 
 def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = None) -> str:
-    from synthmed.pipeline.stages import stages_for
-
     planned = plan(stages or stages_for(cfg), cfg, out)
     return "\n".join([
         f"run folder: {out}",
@@ -35,8 +40,6 @@ def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = 
 def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] = print,
                  stages: list[Stage] | None = None) -> Path:
     """Run every stage into ``out``; returns the path of ``out/report.html`` (or ``out`` without a report)."""
-    from synthmed.pipeline.stages import stages_for
-
     stages = stages or stages_for(cfg)
     _check_device(cfg.device)
     out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
@@ -44,8 +47,6 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     # folder exists.
     first_plan = plan(stages, cfg, out)
     if out.exists() and not out.is_dir():
-        from synthmed.errors import SynthmedError
-
         raise SynthmedError(f"{out}: is a file; the run folder must be a folder (give --out another name)")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.yaml", to_commented_yaml(cfg))
@@ -64,10 +65,6 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
 
 def _check_device(device: str) -> None:
     """Fail before any stage runs, not after the CPU stages, when the config asks for a missing GPU."""
-    import torch
-
-    from synthmed.errors import SynthmedError
-
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SynthmedError(f"device '{device}' asked for (the gpu profile uses cuda) but no CUDA GPU is available; "
                             "use --device cpu or --profile cpu")
@@ -75,8 +72,6 @@ def _check_device(device: str) -> None:
 
 def _publish_report(out: Path, planned) -> Path | None:
     """Copy the report stage's files to the top of the run folder, where people look for them."""
-    from synthmed.report.build import publish
-
     for p in planned:
         if p.name == "report" and p.status in ("cached", "done"):
             return publish(p.folder, out)
@@ -84,11 +79,7 @@ def _publish_report(out: Path, planned) -> Path | None:
 
 
 def _environment() -> dict:
-    import os
 
-    import torch
-
-    import synthmed
 
     return {"synthmed": getattr(synthmed, "__version__", "unknown"), "python": platform.python_version(),
             "torch": torch.__version__, "platform": platform.platform(),

@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+import synthmed
 from synthmed.errors import SynthmedError
 from synthmed.utils.hashing import sha256_json
 from synthmed.utils.records import Record
@@ -155,8 +156,6 @@ class RunRecord(Record):
 
 
 def stage_key(stage: Stage, options: dict, dep_keys: dict[str, str]) -> str:
-    import synthmed
-
     return sha256_json({"stage": stage.name, "version": stage.version, "synthmed": synthmed.__version__,
                         "code": code_fingerprint(stage.code), "options": options, "deps": dep_keys})
 

@@ -17,17 +17,32 @@ from pathlib import Path
 
 import numpy as np
 
-from synthmed.classify.spec import round_half_up, synthetic_counts
-from synthmed.dataset import PreparedDataset
+from synthmed.classify.experiment import capped_epoch_steps, run_experiment
+from synthmed.classify.spec import real_subset, round_half_up, synthetic_counts
+from synthmed.classify.train import batches_per_pass
+from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.errors import SynthmedError
+from synthmed.filter.filtering import filter_synthetic, merge_filtered
+from synthmed.filter.result import FilterResult
+from synthmed.filter.top_up import Sampler, admit_best, top_up_classes
+from synthmed.gan.options import TrainConfig
+from synthmed.gan.run import GanRun
+from synthmed.gan.train import train_gan
+from synthmed.generate.generate import generate_dataset
+from synthmed.metrics.compute import compute_metrics
+from synthmed.metrics.result import MetricsResult
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution, key_fields
 from synthmed.pipeline.runner import Stage, StageContext
+from synthmed.prepare.resize import resized_view
+from synthmed.prepare.run import prepare_dataset, source_content
+from synthmed.stats.compare import compare_results
+from synthmed.stats.result import StatsResult
+from synthmed.utils.device import pick_device
+from synthmed.utils.hashing import sha256_json
 from synthmed.utils.options import given
 
 
 def resolve_device(device: str) -> str:
-    from synthmed.utils.device import pick_device
-
     return device if device != "auto" else pick_device(device).type
 
 
@@ -46,14 +61,10 @@ def key_options(cfg: ExperimentConfig, sections: tuple[str, ...], reads: tuple[s
 # -- prepare ------------------------------------------------------------------------------------------------
 def prepare_options(cfg: ExperimentConfig) -> dict:
     """The cache key covers the source's content, not its path: moving the data changes nothing, editing it does."""
-    from synthmed.prepare.run import source_content
-
     return key_options(cfg, ("data",), content=source_content(cfg.data))
 
 
 def run_prepare(ctx: StageContext) -> dict:
-    from synthmed.prepare.run import prepare_dataset
-
     cfg: ExperimentConfig = ctx.config
     d = cfg.data
     out = ctx.work / "dataset"
@@ -81,8 +92,6 @@ def _require_splits(ds: PreparedDataset, source: str | None) -> None:
 def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDataset:
     """The prepared real dataset, at ``resolution`` when given (resized once with data.resize_filter, cached in
     OUT/views/ by content and size, shared by the stages that need that size)."""
-    from synthmed.prepare.resize import resized_view
-
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     if resolution is None:
         return real
@@ -91,8 +100,6 @@ def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDa
 
 def at_resolution(ctx: StageContext, ds: PreparedDataset, resolution: int) -> PreparedDataset:
     """Any dataset of the run (e.g. the synthetic one) at ``resolution``, the same way as ``real_dataset``."""
-    from synthmed.prepare.resize import resized_view
-
     return resized_view(ds, ctx.run_dir / "views", resolution, ctx.config.data.resize_filter)
 
 
@@ -162,9 +169,6 @@ def subset_options(cfg: ExperimentConfig, scope: Scope) -> dict:
 
 def run_subset(ctx: StageContext, scope: Scope) -> dict:
     """The fraction's real subset as a prepared dataset with a train split only: nothing else can leak from it."""
-    from synthmed.classify.spec import real_subset
-    from synthmed.dataset import DatasetWriter
-
     cfg: ExperimentConfig = ctx.config
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     idx, _ = real_subset(real.labels("train"), scope.fraction, cfg.seed, real.classes)
@@ -206,10 +210,6 @@ def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
 
 
 def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.gan.options import TrainConfig
-    from synthmed.gan.run import GanRun
-    from synthmed.gan.train import train_gan
-
     cfg: ExperimentConfig = ctx.config
     real = scope_dataset(ctx, scope)
     data = at_resolution(ctx, real, gan_resolution(cfg, real.resolution))  # the GAN learns and makes this size
@@ -268,8 +268,6 @@ def cell_draws(cfg: ExperimentConfig) -> list[tuple[float, str]]:
 
 
 def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.generate.generate import generate_dataset
-
     cfg: ExperimentConfig = ctx.config
     gan = scope.stage("gan")
     run_dir = ctx.input(gan) / ctx.summaries[gan]["run"]
@@ -290,9 +288,6 @@ def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
 
 
 def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.metrics.compute import compute_metrics
-    from synthmed.metrics.result import MetricsResult
-
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # the GAN's own training images, never val/test
     synthetic = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
@@ -315,9 +310,6 @@ def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.filter.filtering import filter_synthetic, merge_filtered
-    from synthmed.filter.result import FilterResult
-
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
     generated = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
@@ -333,8 +325,15 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
                                 **cfg.filter.rule_kwargs())
 
     parts, summaries = [ctx.work / "pass-0"], [run(generated.root, ctx.work / "pass-0")]
-    top_up = _top_up(ctx, scope, generated, parts, summaries, run)
-    relaxed = _admit_best(ctx, parts, top_up) if cfg.filter.when_short == "best" else None
+    # Each class's need: what the grid's cells fed by this scope draw (nothing when the grid never sees the set).
+    fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
+    feeds_grid = grid_sources(cfg) != ("real",) and cfg.classify.use_filtered
+    need = class_need(cfg, full, fractions) if feeds_grid else np.zeros(full.num_classes, dtype=np.int64)
+    gan = scope.stage("gan")
+    sampler = Sampler(ctx.input(gan) / ctx.summaries[gan]["run"], cfg.generate.trunc, cfg.seed, cfg.generate.batch,
+                      resolve_device(cfg.device))
+    top_up = top_up_classes(ctx.work, generated, need, cfg.filter.top_up_factor, sampler, parts, summaries, run)
+    relaxed = admit_best(ctx.work, parts, top_up) if cfg.filter.when_short == "best" else None
     if len(parts) == 1 and relaxed is None:
         parts[0].rename(ctx.work / "dataset")
         result = summaries[0]
@@ -347,14 +346,9 @@ def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
             "calibrated_on": _split_seen(full, "val") if calibrated else None, "top_up": top_up}
 
 
-TOP_UP_ROUNDS = 3
-
-
 def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[float]) -> np.ndarray:
     """Synthetic images of each class that the grid's largest draw from one synthetic set needs (as
     ``feasible_grid`` counts them: every cell's draw under ``generate.strategy``, per real fraction)."""
-    from synthmed.classify.spec import real_subset
-
     need = np.zeros(real.num_classes, dtype=np.int64)
     for fraction in fractions:
         _, quotas = real_subset(real.labels("train"), fraction, cfg.seed, real.classes)
@@ -362,77 +356,6 @@ def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[flo
             need = np.maximum(need, synthetic_counts(quotas, round_half_up(ratio / 100 * int(quotas.sum())),
                                                      strategy))
     return need
-
-
-def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: list[Path], summaries: list[dict],
-            run) -> dict:
-    """Generate more of each class the filter left short of the grid's need, then filter those too.
-
-    Bounded: a class gets at most ``filter.top_up_factor`` times its need generated in all (the first batch
-    included), in at most ``TOP_UP_ROUNDS`` rounds; each round asks for the shortfall divided by the class's
-    pass rate so far, plus a quarter. New images continue the run's image indices, so their latents are new.
-    """
-    from synthmed.generate.generate import generate_dataset
-
-    cfg: ExperimentConfig = ctx.config
-    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
-    fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
-    feeds_grid = grid_sources(cfg) != ("real",) and cfg.classify.use_filtered  # else the grid never sees it
-    need = class_need(cfg, real, fractions) if feeds_grid else np.zeros(real.num_classes, dtype=np.int64)
-    made = np.bincount(generated.labels("train"), minlength=real.num_classes)
-    kept = np.array([summaries[0]["per_class"][c]["kept"] for c in real.classes])
-    limit = np.floor(cfg.filter.top_up_factor * need).astype(np.int64)
-    gan = scope.stage("gan")
-    rounds = 0
-    while rounds < TOP_UP_ROUNDS and (extra := _extra(need, kept, made, limit)).any():
-        rounds += 1
-        out = ctx.work / f"generated-{rounds}"
-        generate_dataset(ctx.input(gan) / ctx.summaries[gan]["run"], out, per_class=extra.tolist(),
-                         first_index=int(made.sum()), trunc=cfg.generate.trunc, seed=cfg.seed,
-                         batch=cfg.generate.batch, device=resolve_device(cfg.device), progress=False)
-        parts.append(ctx.work / f"pass-{rounds}")
-        summaries.append(run(out, parts[-1]))
-        made += extra
-        kept += np.array([summaries[-1]["per_class"][c]["kept"] for c in real.classes])
-    per_class = {c: {"need": int(need[k]), "generated": int(made[k]), "kept": int(kept[k]),
-                     "pass_rate": float(kept[k] / made[k]) if made[k] else None, "short": bool(kept[k] < need[k])}
-                 for k, c in enumerate(real.classes)}
-    notes = [f"{c}: the grid needs {r['need']}, {r['generated']} generated (at most {cfg.filter.top_up_factor:g}x "
-             f"the need), {r['kept']} kept (pass rate {r['pass_rate']:.0%}): still short, so the grid leaves out "
-             f"the conditions it cannot feed" for c, r in per_class.items() if r["short"]]
-    return {"factor": cfg.filter.top_up_factor, "rounds": rounds, "per_class": per_class, "notes": notes}
-
-
-def _admit_best(ctx: StageContext, parts: list[Path], top_up: dict) -> tuple[Path, dict] | None:
-    """``filter.when_short: best``: fill a class still short after the top-up with its best-scoring images the
-    confidence rule rejected (never near copies), so every condition of the grid runs; the top-up table and its
-    notes say how many, and from what confidence (below the real-calibrated threshold)."""
-    from synthmed.filter.filtering import keep_best_rejected
-
-    short = {c: r["need"] - r["kept"] for c, r in top_up["per_class"].items() if r["short"]}
-    if not short:
-        return None
-    out = ctx.work / "relaxed"
-    admitted = keep_best_rejected(parts, short, out)
-    notes = []
-    for c, a in admitted.items():
-        row = top_up["per_class"][c]
-        row.update(relaxed=a["admitted"], short=row["kept"] + a["admitted"] < row["need"])
-        lowest = f", down to confidence {a['lowest_confidence']:.3g}" if a["lowest_confidence"] is not None else ""
-        notes.append(f"{c}: the grid needs {row['need']}, {row['generated']} generated, {row['kept']} passed the "
-                     f"filter (pass rate {row['pass_rate']:.0%}); the grid also uses the {a['admitted']} best-scoring "
-                     f"images the confidence rule rejected{lowest} (filter.when_short: best; near copies never)"
-                     + ("; still short, so the grid leaves out the conditions it cannot feed" if row["short"] else ""))
-    top_up["notes"] = notes
-    return out, {c: a["admitted"] for c, a in admitted.items()}
-
-
-def _extra(need: np.ndarray, kept: np.ndarray, made: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Images to generate per class this round: the shortfall over the pass rate so far (+25 %), within the limit."""
-    short = np.maximum(need - kept, 0)
-    rate = np.where(made > 0, kept / np.maximum(made, 1), 0.0)
-    want = np.where(rate > 0, np.ceil(1.25 * short / np.maximum(rate, 1e-9)), limit)
-    return np.where(short > 0, np.clip(want, 0, np.maximum(limit - made, 0)), 0).astype(np.int64)
 
 
 # -- classifier grid ----------------------------------------------------------------------------------------
@@ -465,8 +388,6 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
     after filtering a class may be short. Those cells are left out with a reason (shown in the report)
     instead of stopping the whole grid. ``synthetic``: each real fraction's synthetic set.
     """
-    from synthmed.classify.spec import real_subset
-
     c = cfg.classify
     labels = real.labels("train")
     notes: list[str] = []
@@ -496,8 +417,6 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
 
 
 def run_classify(ctx: StageContext) -> dict:
-    from synthmed.classify.experiment import run_experiment
-
     cfg: ExperimentConfig = ctx.config
     c = cfg.classify
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
@@ -530,10 +449,6 @@ def run_classify(ctx: StageContext) -> dict:
 
 def budget_notes(cfg: ExperimentConfig, real: PreparedDataset) -> list[str]:
     """What the compute budget (classify.images_per_run) cut, per real fraction, for the report (nothing if nothing)."""
-    from synthmed.classify.experiment import capped_epoch_steps
-    from synthmed.classify.spec import real_subset
-    from synthmed.classify.train import batches_per_pass
-
     c = cfg.classify
     if c.images_per_run is None:
         return []
@@ -557,8 +472,6 @@ def _check_subsets(ctx: StageContext, real: PreparedDataset, trained: PreparedDa
     ``trained``: the real set at the classifiers' resolution (the same entries, resized); its subset's hash is
     the one the grid's rows record (``trained_hash``).
     """
-    from synthmed.classify.spec import real_subset
-
     cfg: ExperimentConfig = ctx.config
     out = {}
     for f in cfg.classify.real_fractions:
@@ -585,9 +498,6 @@ def stats_options(cfg: ExperimentConfig) -> dict:
 
 
 def run_stats(ctx: StageContext) -> dict:
-    from synthmed.stats.compare import compare_results
-    from synthmed.stats.result import StatsResult
-
     cfg: ExperimentConfig = ctx.config
     classify = ctx.input("classify") / ctx.summaries["classify"]["experiment"]
     result = StatsResult.model_validate(compare_results(classify, baseline=cfg.stats.baseline, seed=cfg.seed))
@@ -598,12 +508,11 @@ def run_stats(ctx: StageContext) -> dict:
 # -- report -------------------------------------------------------------------------------------------------
 def report_options(cfg: ExperimentConfig) -> dict:
     """The whole config (results.json carries it), as its hash: the dry run prints the config itself above."""
-    from synthmed.utils.hashing import sha256_json
-
     return {"config": sha256_json(cfg.model_dump())}
 
 
 def run_report(ctx: StageContext) -> dict:
+    # Here, not at the top: the report reads stage names through this module's Scope.
     from synthmed.report.build import build_report, failed_line, publish, sources_from_context
 
     result = build_report(sources_from_context(ctx), ctx.work)

@@ -6,12 +6,16 @@ file. Sections whose stage was skipped or failed say why instead of disappearing
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
+import yaml
+from markupsafe import Markup, escape
 
 from synthmed.classify.results import load_results, results_exist
 from synthmed.dataset import PreparedDataset
@@ -140,8 +144,6 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
 def failure(exc: BaseException) -> str:
     """One line: the error and where it was raised (file:line), for the page and results.json; a user's error
     (a corrupt stage file, ...) is its own message, which names the file."""
-    import traceback
-
     if isinstance(exc, SynthmedError):
         return str(exc)
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
@@ -332,10 +334,6 @@ def _uri(png: bytes | None) -> str | None:
 def render_html(results: dict, figures: dict) -> str:
     """The page; each section is a macro of the template rendered on its own, so a section whose template
     fails on unexpected data becomes a box naming the error (also added to ``results["failed"]``)."""
-    import jinja2
-    import yaml
-    from markupsafe import Markup, escape
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("synthmed.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
     env.filters["num"] = format_number

@@ -11,18 +11,17 @@ from pathlib import Path
 
 from synthmed.classify.results import ResultRow
 from synthmed.dataset import PreparedDataset
+from synthmed.gan.run import GanRun
+from synthmed.prepare.info import describe
+from synthmed.stats.table import flat_row
 
 
 def dataset_summary(dataset: Path) -> dict:
-    from synthmed.prepare.info import describe
-
     return describe(PreparedDataset.open(dataset))
 
 
 def gan_training(run_dir: Path) -> dict:
     """The GAN's options and its per-tick stats, plus the latest sample grid's path (read through ``GanRun``)."""
-    from synthmed.gan.run import GanRun
-
     run = GanRun(Path(run_dir))
     rows = run.stats()
     latest = run.latest_grid()
@@ -40,6 +39,4 @@ def steps_per_fraction(rows: list[ResultRow]) -> dict[str, list[int]]:
 
 
 def stats_table(stats: dict) -> list[dict]:
-    from synthmed.stats.table import flat_row
-
     return [flat_row(c) for c in stats.get("comparisons", [])]
