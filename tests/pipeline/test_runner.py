@@ -124,3 +124,18 @@ def test_run_outputs_name_the_finished_stages_and_their_summaries(tmp_path) -> N
     done = run_outputs(Cfg(), tmp_path, STAGES)
     assert done.complete and done.summary("three")["value"] == 3 and set(done.seconds()) == {"one", "two", "three",
                                                                                               "side"}
+
+
+def test_a_summary_the_stage_does_not_declare_stops_the_stage(tmp_path) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Declared(BaseModel):
+        model_config = {"extra": "forbid"}
+        value: int
+
+    good = Stage("one", (), lambda cfg: {}, lambda ctx: {"value": 1}, summary=Declared)
+    execute([good], Cfg(), tmp_path / "a", echo=lambda _: None)
+    renamed = Stage("one", (), lambda cfg: {}, lambda ctx: {"valeu": 1}, summary=Declared)
+    with pytest.raises(ValidationError):
+        execute([renamed], Cfg(), tmp_path / "b", echo=lambda _: None)
+    assert not (tmp_path / "b" / "stages").exists()  # nothing counts as done

@@ -84,3 +84,14 @@ def test_corrupt_stage_record_is_one_line(fake_run, tmp_path, capsys) -> None:
     (run / "stages" / "gan" / "done.json").write_text('{"stage": "gan"')
     assert _report(run) == 1
     assert str(run / "stages" / "gan" / "done.json") in capsys.readouterr().err
+
+
+def test_a_renamed_summary_key_is_one_line_naming_the_record(fake_run, tmp_path, capsys) -> None:
+    run = _run_folder(fake_run, tmp_path / "run")
+    done = run / "stages" / "gan" / "done.json"
+    record = json.loads(done.read_text())
+    record["summary"]["run_folder"] = record["summary"].pop("run")
+    done.write_text(json.dumps(record))
+    assert _report(run) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(done) in err and "summary" in err

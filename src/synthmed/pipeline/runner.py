@@ -83,7 +83,8 @@ class Stage:
     ``options(config)`` returns everything that changes the stage's output (it goes into the key);
     ``run(ctx)`` builds the output in ``ctx.work`` and returns a small JSON summary;
     ``skip(config)`` returns a reason when the stage is turned off;
-    ``code``: the synthmed packages (``"filter"``) or modules (``"dataset"``) whose source is in the key.
+    ``code``: the synthmed packages (``"filter"``) or modules (``"dataset"``) whose source is in the key;
+    ``summary``: the model of the summary ``run`` returns.
     """
 
     name: str
@@ -94,6 +95,7 @@ class Stage:
     skip: Callable[[Any], str | None] = field(default=lambda cfg: None)
     version: int = 1
     code: tuple[str, ...] = ()
+    summary: type[BaseModel] | None = None  # what ``run`` returns, checked before the stage counts as done
 
 
 @dataclass
@@ -262,6 +264,8 @@ def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, 
         summary = stage.run(ctx) or {}
     except SynthmedError as exc:  # one line that also says which stage stopped
         raise SynthmedError(f"stage {p.name}: {exc}") from None
+    if stage.summary is not None:  # a key the stage's summary model does not declare is a bug: fail here
+        summary = stage.summary.model_validate(summary).model_dump(exclude_unset=True)
     StageRecord(stage=p.name, key=p.key, options=p.options, deps=list(p.deps),
                 seconds=round(time.monotonic() - start, 2), cpu_seconds=round(time.process_time() - cpu_start, 2),
                 finished_at=datetime.now(UTC).isoformat(timespec="seconds"), summary=summary).write(work)

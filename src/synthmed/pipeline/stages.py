@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel
 
 from synthmed.classify.experiment import capped_epoch_steps, run_experiment
 from synthmed.classify.spec import real_subset, round_half_up, synthetic_counts
@@ -33,6 +34,7 @@ from synthmed.metrics.compute import compute_metrics
 from synthmed.metrics.result import MetricsResult
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution, key_fields
 from synthmed.pipeline.runner import Stage, StageContext
+from synthmed.pipeline.summaries import SUMMARIES
 from synthmed.prepare.resize import resized_view
 from synthmed.prepare.run import prepare_dataset, source_content
 from synthmed.stats.compare import compare_results
@@ -530,6 +532,12 @@ def _disabled(section: str):
     return reason
 
 
+def summary_model(stage: str) -> type[BaseModel]:
+    """The model of a stage's summary (``pipeline.summaries``), by its name (``filter-f0.25``: a filter's)."""
+    parsed = Scope.parse(stage)
+    return SUMMARIES[parsed[0] if parsed else stage]
+
+
 def stages_for(cfg: ExperimentConfig) -> list[Stage]:
     """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report.
 
@@ -557,9 +565,12 @@ def stages_for(cfg: ExperimentConfig) -> list[Stage]:
     classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True,
                      code=("classify",))
     every = ("prepare", *(s.name for s in chains), "classify", "stats")
-    return [Stage("prepare", (), prepare_options, run_prepare, code=("prepare", "dataset")), *chains, classify,
-            Stage("stats", ("classify",), stats_options, run_stats, code=("stats",)),
-            Stage("report", every, report_options, run_report, code=("report",))]
+    stages = [Stage("prepare", (), prepare_options, run_prepare, code=("prepare", "dataset")), *chains, classify,
+              Stage("stats", ("classify",), stats_options, run_stats, code=("stats",)),
+              Stage("report", every, report_options, run_report, code=("report",))]
+    for stage in stages:
+        stage.summary = summary_model(stage.name)
+    return stages
 
 
 # The default config's stages (a config with other real fractions has others: use ``stages_for``).

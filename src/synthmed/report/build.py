@@ -16,14 +16,15 @@ import jinja2
 import numpy as np
 import yaml
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
 from synthmed.classify.results import load_results, results_exist
 from synthmed.dataset import PreparedDataset
-from synthmed.errors import SynthmedError
+from synthmed.errors import BadInputError, SynthmedError
 from synthmed.filter.result import FilterResult
 from synthmed.metrics.result import MetricsResult
 from synthmed.pipeline.runner import RunRecord, StageRecord
-from synthmed.pipeline.stages import CHAIN, Scope
+from synthmed.pipeline.stages import CHAIN, Scope, summary_model
 from synthmed.report import audit, collect, images, plots
 from synthmed.stats import summary
 from synthmed.stats.result import StatsResult
@@ -53,10 +54,15 @@ class ReportSources:
     def folder(self, stage: str) -> Path | None:
         return self.folders.get(stage)
 
+    def summary(self, stage: str) -> Any:
+        """The stage's summary as its declared record (``pipeline.summaries``); None when the stage has none."""
+        data = self.summaries.get(stage)
+        return None if data is None else summary_model(stage).model_validate(data)
+
     def experiment(self) -> Path | None:
         """The classifier grid's experiment folder, when the grid has results."""
-        folder = self.folder("classify")
-        experiment = folder / self.summaries.get("classify", {}).get("experiment", "experiment") if folder else None
+        folder, classify = self.folder("classify"), self.summary("classify")
+        experiment = folder / classify.experiment if folder and classify else None
         return experiment if experiment is not None and results_exist(experiment) else None
 
     def why_missing(self, stage: str) -> str:
@@ -97,12 +103,23 @@ def sources_from_run(run_dir: Path) -> ReportSources:
     folders: dict[str, Path | None] = {p.stage: finished.get(p.stage) for p in run.plan}
     skipped = {p.stage: p.reason or "skipped" for p in run.plan if p.status == "skipped"}
     records = {stage: StageRecord.load(folder) for stage, folder in finished.items()}
-    summaries = {stage: r.summary for stage, r in records.items()}
+    summaries = {stage: _checked(stage, r.summary, StageRecord.path(finished[stage])) for stage, r in records.items()}
     primary_scope(folders, summaries, skipped)
     cfg = run.config
     return ReportSources(name=run.name, config=cfg, folders=folders, summaries=summaries, skipped=skipped,
                          samples_per_class=cfg.get("report", {}).get("samples_per_class", 16),
                          seed=cfg.get("seed", 0), seconds={s: r.seconds for s, r in records.items()})
+
+
+def _checked(stage: str, summary: dict, where: Path) -> dict:
+    """A stage's summary as read from its record, checked against its declared fields (one line if not)."""
+    try:
+        summary_model(stage).model_validate(summary)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInputError(where, f"summary is not a {stage} stage's ({'.'.join(map(str, first['loc']))}: "
+                                   f"{first['msg']})") from None
+    return summary
 
 
 def stage_names(src: ReportSources) -> list[str]:
@@ -194,8 +211,9 @@ def _samples(src: ReportSources, results: dict, figures: dict) -> None:
 def _resolutions(src: ReportSources, real: PreparedDataset | None, synthetic: PreparedDataset | None) -> dict:
     """Prepared, GAN and classifier image sides (each stage may train at its own; older runs: at the prepared)."""
     prepared = real.resolution if real else None
-    gan = src.summaries.get("gan", {}).get("resolution") or (synthetic.resolution if synthetic else None)
-    classify = src.summaries.get("classify", {}).get("resolution") or (prepared if src.folder("classify") else None)
+    gan_summary, classify_summary = src.summary("gan"), src.summary("classify")
+    gan = (gan_summary and gan_summary.resolution) or (synthetic.resolution if synthetic else None)
+    classify = (classify_summary and classify_summary.resolution) or (prepared if src.folder("classify") else None)
     data = src.config.get("data", {}) if isinstance(src.config, dict) else {}
     return {"prepared": prepared, "gan": gan, "classify": classify, "resize_filter": data.get("resize_filter")}
 
@@ -205,7 +223,7 @@ def _gan(src: ReportSources, results: dict, figures: dict) -> None:
     if not folder:
         results["missing"]["gan"] = src.why_missing("gan")
         return
-    run_dir = folder / src.summaries.get("gan", {}).get("run", "")
+    run_dir = folder / src.summary("gan").run
     gan = collect.gan_training(run_dir)
     latest = gan.pop("latest_grid")
     results["gan"] = gan
@@ -250,7 +268,7 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     roc = summary.roc_ensembles(rows, top)
     results["classifier"] = {"runs": [{k: v for k, v in r.row.items() if k != "model_dir"} for r in rows],
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
-                             "notes": src.summaries.get("classify", {}).get("notes", []),
+                             "notes": src.summary("classify").notes,
                              "budget": src.config.get("classify", {}).get("budget", "epochs"),
                              "steps": collect.steps_per_fraction(rows),
                              "per_class": summary.class_breakdown(rows, top)}
@@ -276,7 +294,7 @@ def _strategy(src: ReportSources, results: dict, figures: dict) -> None:
 
 def _leakage(src: ReportSources, results: dict, figures: dict) -> None:
     experiment = src.experiment()
-    if experiment is None or not src.summaries.get("classify", {}).get("real_subsets"):
+    if experiment is None or not src.summary("classify").real_subsets:
         results["missing"]["leakage"] = (src.why_missing("classify") if experiment is None else
                                          "the classifier grid of this run recorded no real subsets (made before the "
                                          "leakage audit existed)")
