@@ -302,7 +302,8 @@ class DatasetWriter:
             **extra: Any) -> dict[str, Any]:
         """Save one (H, W[, C]) image already in the output dtype, resolution and channels.
 
-        ``mask``: its (H, W) uint8 0/255 segmentation mask, saved beside it as ``<image>_mask.png``.
+        ``mask``: its (H, W) segmentation mask, saved beside it as ``<image>_mask.png``: uint8 0/255 as stored,
+        or bool as ``load_mask`` returns it, so a mask read from one dataset can be written into another.
         """
         assert self._tmp is not None, "use DatasetWriter as a context manager"
         if split not in SPLITS:
@@ -317,6 +318,8 @@ class DatasetWriter:
         save_png(image, dest)
         entry = {"path": rel, "label": int(label), **extra}
         if mask is not None:
+            if mask.dtype == np.bool_:
+                mask = mask.astype(np.uint8) * 255
             check_mask_array(mask, self.resolution)
             entry["mask"] = rel.removesuffix(".png") + "_mask.png"
             save_png(mask, self._tmp / entry["mask"])
