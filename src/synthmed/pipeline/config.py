@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.gan.options import ArchName, PipelineGanOptions
@@ -23,7 +24,8 @@ Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan False: '.inf' and '.nan' in the YAML are refused by name, as any other bad number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
@@ -79,8 +81,11 @@ class DataConfig(_Section):
     @field_validator("split_ratios")
     @classmethod
     def _ratios(cls, v: list[float]) -> list[float]:
-        if min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
-            raise ValueError("three fractions train, val, test >= 0 summing to 1")
+        from synthmed.prepare.splitting import ratios_problem
+
+        problem = ratios_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("nifti_slices")
@@ -243,8 +248,9 @@ class ClassifyConfig(_Section):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, v: list[int]) -> list[int]:
-        if any(r < 0 for r in v):
-            raise ValueError("ratios are percentages >= 0")
+        if any(not 0 <= r <= MAX_SYNTHETIC_RATIO for r in v):
+            raise ValueError(f"ratios are percentages in 0..{MAX_SYNTHETIC_RATIO:g} (synthetic images per 100 "
+                             "real ones)")
         return sorted(set(v))
 
     @field_validator("real_fractions")
@@ -434,7 +440,9 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     except UnicodeDecodeError as exc:
         raise BadInputError(path, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKeyError as exc:
+        raise BadInputError(path, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -447,6 +455,34 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     if not isinstance(data, dict):
         raise BadInputError(path, "the top level must be a mapping of keys to values")
     return with_source_paths_from(build_config(data, profile, source=str(path), **overrides), path.parent)
+
+
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names one key twice (PyYAML keeps the last silently)."""
+
+
+def _unique_keys_loader():
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming it and both lines: with the
+    plain loader the second value wins without a word, and a user edits the first."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            first: dict[Any, int] = {}
+            merging = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)  # '<<': overrides are meant
+            for key_node, _ in [] if merging else node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        where = f"on line {line}" if first[key] == line else f"on lines {first[key]} and {line}"
+                        raise DuplicateKeyError(f"key '{key}' is given twice ({where}); keep one")
+                    first[key] = line
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfig:
