@@ -8,6 +8,7 @@ commented YAML can never drift from what the loader accepts. Unknown keys are er
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -293,7 +294,22 @@ class ExperimentConfig(_Section):
                 raise ValueError(f"{key} {value}: StyleGAN2 needs a power of two")
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
+        where = _non_finite(self.model_dump())
+        if where:  # free-form values (gan.options.net_kwargs) that no field's allow_inf_nan reaches
+            raise ValueError(f"{where}: must be a finite number")
         return self
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinity in ``value`` (nested dicts and lists), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the config"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{shown_key(key)}" if where else shown_key(key))
+        if found:
+            return found
+    return None
 
 
 # The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
@@ -418,12 +434,19 @@ def format_errors(exc: ValidationError) -> str:
     """One line: ``classify.epochs: Input should be greater than or equal to 1; ...``."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(shown_key(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; 'synthmed init' lists every key)"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where}: {msg}" if where else msg)  # a rule across keys names its keys itself
     return "; ".join(parts)
+
+
+def shown_key(key: Any) -> str:
+    """A key as a message shows it: as written, or quoted with escapes when it holds a line break or other
+    unprintable character (the message stays one line)."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
 
 
 def load_config(path: str | Path | None, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
@@ -476,7 +499,7 @@ def _unique_keys_loader():
                 try:
                     if key in first:
                         where = f"on line {line}" if first[key] == line else f"on lines {first[key]} and {line}"
-                        raise DuplicateKeyError(f"key '{key}' is given twice ({where}); keep one")
+                        raise DuplicateKeyError(f"key {str(key)!r} is given twice ({where}); keep one")
                     first[key] = line
                 except TypeError:  # an unhashable key: the base class names it
                     continue
