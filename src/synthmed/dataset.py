@@ -311,8 +311,8 @@ def _entry_path_problem(rel: Any) -> str | None:
     """Why an entry's path text is not a relative path inside the dataset folder (None: it is)."""
     if not isinstance(rel, str) or not rel.strip():
         return f"{rel!r} is not a path inside the dataset"
-    if "\0" in rel:
-        return "contains a NUL character"
+    if not rel.isprintable():  # NUL, line breaks, other control characters: no file our writer makes
+        return f"{rel!r} contains a control character"
     if rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
         return f"'{rel}' is absolute; entry paths are relative to the dataset folder"
     if ".." in rel.replace("\\", "/").split("/"):
@@ -446,7 +446,7 @@ def content_hash(root: Path, splits: dict[str, list[dict[str, Any]]]) -> str:
     """sha256 over every entry's split, path, label and image bytes (and mask bytes), in order."""
     h = hashlib.sha256()
     for split in SPLITS:
-        for entry in splits.get(split, []):
+        for entry in splits.get(split) or []:
             h.update(f"{split}\0{entry['path']}\0{entry['label']}\0".encode())
             h.update(hashlib.sha256((root / entry["path"]).read_bytes()).digest())
             if entry.get("mask"):  # entries without masks hash exactly as before masks existed

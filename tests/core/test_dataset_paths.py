@@ -39,6 +39,7 @@ def _outside_png(where: Path) -> Path:
     ("path", "", "is not a path inside the dataset"),
     ("path", 7, "is not a path inside the dataset"),
     ("mask", "../x_mask.png", "leaves the dataset folder"),
+    ("path", "images/x\n.png", "contains a control character"),  # found by the dataset.json fuzz
     ("label", "1", "not a whole number"),
     ("label", 1.0, "not a whole number"),
 ])
@@ -118,3 +119,11 @@ def test_verify_refuses_a_symlink_out_before_hashing(toy_dataset, tmp_path, caps
     first.symlink_to(_outside_png(tmp_path / "out" / "x.png"))
     code, _, err = run_cli(["info", str(ds.root), "--verify"], capsys)
     assert code == 1 and "leads outside the dataset folder" in err
+
+
+def test_a_null_split_verifies_in_one_line(toy_dataset) -> None:
+    """Found by the dataset.json fuzz: ``"val": null`` opened, then verifying iterated None."""
+    ds = toy_dataset(counts={"train": [3, 3]})
+    meta = json.loads((ds.root / "dataset.json").read_text())
+    (ds.root / "dataset.json").write_text(json.dumps({**meta, "splits": {**meta["splits"], "val": None}}))
+    PreparedDataset.open(ds.root).verify_content()  # the same content: the null split adds nothing
