@@ -84,7 +84,8 @@ def test_folder_with_masks_runs_the_low_data_chain(tmp_path) -> None:
     for mask_file in (tmp_path / "images").glob("*/*_mask.png"):  # lesion-like blobs, not whole-image masks
         write_png(mask_file, np.where(rng.random((24, 24)) < 0.3, 255, 0).astype(np.uint8))
     config = _config(tmp_path, "data: {folder: images}", gan_res="16")
-    config.write_text(config.read_text().replace("real_fractions: [1.0]", "real_fractions: [0.5]"))
+    config.write_text(config.read_text().replace("real_fractions: [1.0]", "real_fractions: [0.5]")
+                      .replace("synthetic_only: false", "synthetic_only: false, workers: 1"))  # no Ray start-up
     results = _run(config, tmp_path / "run")
     assert [c["real_fraction"] for c in results["classifier"]["conditions"]] == [0.5, 0.5]
     stages = tmp_path / "run" / "stages"
