@@ -138,3 +138,29 @@ def test_the_secret_is_readable_when_named_inside(layout, tmp_path) -> None:
         "splits": {"train": [{"path": "images/inside-secret.png", "label": 0}]}}))
     ds = PreparedDataset.open(copy)
     assert (ds.load_images("train") == SECRET).all()
+
+
+def test_mutated_manifest_bytes_open_or_fail_in_one_line(layout, tmp_path) -> None:
+    """The same promise for dataset.json bytes cut, overwritten or extended (a half-copied or edited file)."""
+    from tests.prepare.test_fuzz import mutated
+
+    ds_root, _ = layout
+    copy = tmp_path / "bytes"
+    shutil.copytree(ds_root, copy, symlinks=True)
+    seed = json.dumps({"format": "synthmed-prepared-dataset", "version": 1, "classes": ["a", "b"], "resolution": 8,
+                       "channels": 1, "bit_depth": 8, "content_hash": "0" * 64,
+                       "splits": {"train": [{"path": "images/train/000000.png", "label": 0,
+                                             "mask": "images/train/000000_mask.png"},
+                                            {"path": "images/train/000001.png", "label": 1}]}}).encode()
+
+    @FUZZ
+    @given(data=mutated(seed))
+    def check(data: bytes) -> None:
+        (copy / "dataset.json").write_bytes(data)
+        ds = _one_line(lambda: PreparedDataset.open(copy))
+        if ds is not None:
+            for split in ds.split_names:
+                _one_line(lambda s=split: ds.load_images(s))
+            _one_line(ds.verify_content)
+
+    check()
