@@ -297,7 +297,7 @@ class ExperimentConfig(_Section):
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
         where = _non_finite(self.model_dump())
-        if where:  # free-form values (gan.options.net_kwargs) that no field's allow_inf_nan reaches
+        if where:  # values that no field's allow_inf_nan reaches (a family's own options, free-form mappings)
             raise ValueError(f"{where}: must be a finite number")
         return self
 
