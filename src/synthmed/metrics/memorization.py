@@ -26,6 +26,7 @@ measures what is found, per kind of edit at random strengths.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,14 +286,16 @@ def calibrate(base: np.ndarray, percentile: float) -> tuple[float, np.ndarray]:
     well apart; the reference images in the low mode (and below the high mode's mean) are left out.
     """
     copies = np.zeros(len(base), dtype=bool)
-    if len(base) == 0:
+    if not np.isfinite(base).any():  # no reference (a training split of one image): only exact copies count
         return 0.0, copies
     logd = np.log10(np.maximum(base, 1e-4))[:, None]
     if len(base) >= MIXTURE_MIN:
         from sklearn.mixture import GaussianMixture
 
-        one = GaussianMixture(1, random_state=0).fit(logd)
-        two = GaussianMixture(2, random_state=0, n_init=3).fit(logd)
+        with warnings.catch_warnings():  # e.g. convergence notes on nearly constant distances: not the user's
+            warnings.simplefilter("ignore")
+            one = GaussianMixture(1, random_state=0).fit(logd)
+            two = GaussianMixture(2, random_state=0, n_init=3).fit(logd)
         lo, hi = np.argsort(two.means_[:, 0])
         sd = np.sqrt(two.covariances_.reshape(-1))
         apart = two.means_[hi, 0] - two.means_[lo, 0] > MODE_SEPARATION * (sd[lo] + sd[hi])
