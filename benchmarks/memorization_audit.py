@@ -61,32 +61,33 @@ def _noise(x: np.ndarray, rng: np.random.Generator, low: float, high: float) -> 
     return x + rng.normal(0, sigma, x.shape), {"sigma_255": round(sigma, 1)}
 
 
-def plant(image: np.ndarray, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """One edited copy of a uint8 (H, W) training image, and the edit's drawn parameters."""
+def plant(image: np.ndarray, kind: str, rng: np.random.Generator, k: float = 1.0) -> tuple[np.ndarray, dict]:
+    """One edited copy of a uint8 (H, W) training image, and the edit's drawn parameters; ``k`` scales every
+    strength range (``--strength``: 2 doubles the shifts, gains, noise, blur, rotations and zooms)."""
     x, p = image.astype(np.float64), {}
     if kind == "flip":
         axis = str(rng.choice(["lr", "ud", "both"]))
         x, p = (x[:, ::-1] if axis in ("lr", "both") else x), {"axis": axis}
         x = x[::-1, :] if axis in ("ud", "both") else x
     elif kind == "shift":
-        x, p = _shift(x, rng, 3)
+        x, p = _shift(x, rng, max(1, round(3 * k)))
     elif kind == "gain_offset":
-        x, p = _gain_offset(x, rng, 0.2, 20.0)
+        x, p = _gain_offset(x, rng, 0.2 * k, 20.0 * k)
     elif kind == "noise":
-        x, p = _noise(x, rng, 0.02, 0.05)
+        x, p = _noise(x, rng, 0.02 * k, 0.05 * k)
     elif kind == "blur":
-        sigma = float(rng.uniform(0.5, 1.2))
+        sigma = float(rng.uniform(0.5, 1.2) * k)
         x, p = ndimage.gaussian_filter(x, sigma), {"sigma_px": round(sigma, 2)}
     elif kind == "rotate":
-        angle = _signed(rng, 2.0, 10.0)
+        angle = _signed(rng, 2.0 * k, 10.0 * k)
         x, p = ndimage.rotate(x, angle, reshape=False, order=1, mode="nearest"), {"degrees": round(angle, 1)}
     elif kind == "scale":
-        factor = float(rng.uniform(0.9, 1.1))
+        factor = float(1 + rng.uniform(-0.1, 0.1) * k)
         x, p = _zoom(x, factor), {"factor": round(factor, 3)}
     elif kind == "combined":
-        x, p1 = _shift(x, rng, 2)
-        x, p2 = _gain_offset(x, rng, 0.1, 10.0)
-        x, p3 = _noise(x, rng, 0.01, 0.025)
+        x, p1 = _shift(x, rng, max(1, round(2 * k)))
+        x, p2 = _gain_offset(x, rng, 0.1 * k, 10.0 * k)
+        x, p3 = _noise(x, rng, 0.01 * k, 0.025 * k)
         p = {**p1, **p2, **p3}
     return np.clip(np.round(x), 0, 255).astype(np.uint8), p
 
@@ -97,7 +98,8 @@ def _zoom(x: np.ndarray, factor: float) -> np.ndarray:
     return ndimage.affine_transform(x, np.eye(2) / factor, offset=centre - centre / factor, order=1, mode="nearest")
 
 
-def build(data_root: Path, size: int, per_kind: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+def build(data_root: Path, size: int, per_kind: int, seed: int,
+          strength: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """(train images, the audited set: 200 untouched real images then the planted copies, one record per copy)."""
     name = "breastmnist.npz" if size == 28 else f"breastmnist_{size}.npz"
     npz = np.load(data_root / name)
@@ -108,7 +110,7 @@ def build(data_root: Path, size: int, per_kind: int, seed: int) -> tuple[np.ndar
     copies, records = [], []
     for n, src in enumerate(sources):
         kind = KINDS[n // per_kind]
-        img, params = plant(train[src], kind, rng)
+        img, params = plant(train[src], kind, rng, strength)
         copies.append(img)
         records.append({"kind": kind, "train_index": int(src), **params})
     return train, np.concatenate([held_out, np.stack(copies)]), records
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=28, choices=(28, 64, 128))
     parser.add_argument("--per-kind", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strength", type=float, default=1.0, help="Scale every edit's strength range (2: twice "
+                        "the shifts, gains, noise, blur, rotations and zooms), to find where the audit stops.")
     parser.add_argument("--out", type=Path, default=None, help="Also write the JSON here.")
     args = parser.parse_args()
 
@@ -133,7 +137,7 @@ def main() -> None:
 
     from synthmed.metrics import memorization
 
-    train, audited, records = build(args.data_root, args.size, args.per_kind, args.seed)
+    train, audited, records = build(args.data_root, args.size, args.per_kind, args.seed, args.strength)
     t = time.perf_counter()
     result = memorization.check_memorization(_tensor(audited), _tensor(train), None)  # leave-one-out, as metrics
     seconds = time.perf_counter() - t
@@ -160,7 +164,7 @@ def main() -> None:
         "audit_seconds": round(seconds, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
                    f"{torch.get_num_threads()} thread(s)",
-        "seed": args.seed,
+        "seed": args.seed, "strength": args.strength,
         "copies": records,
     }
     text = json.dumps(report, indent=2)
