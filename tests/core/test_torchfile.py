@@ -68,3 +68,10 @@ def test_cli_prints_only_our_line(trap, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert exc.value.code == 1 and not marker.exists()
     assert err.count("\n") == 1 and "refused" in err and "Warning" not in err, err
+
+
+def test_broken_bytes_are_called_corrupted_not_code(tmp_path: Path) -> None:
+    file = tmp_path / "last.pt"
+    file.write_bytes(b"not a checkpoint" * 10)
+    with pytest.raises(BadInputError, match="corrupted or not a torch file"):
+        load_weights(file, "checkpoint")

@@ -30,8 +30,10 @@ def load_weights(path: str | Path, what: str) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. torch's note when a TorchScript archive is given instead
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise BadInputError(path, f"not a usable {what}: it {REFUSED}") from None
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # torch refused a class or function; other failures are broken bytes
+            raise BadInputError(path, f"not a usable {what}: it {REFUSED}") from None
+        raise BadInputError(path, f"not a usable {what}: corrupted or not a torch file (UnpicklingError)") from None
     except Exception as exc:  # truncated zip, not a torch file, unreadable: all mean "not this kind of file"
         raise BadInputError(path, f"not a usable {what}: corrupted or not a torch file "
                                   f"({type(exc).__name__})") from None
