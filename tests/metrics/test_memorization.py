@@ -85,6 +85,23 @@ def test_aligned_distance_ignores_flip_gain_and_offset_and_registers_small_turns
     assert idx[0] == 1 and d_turned[0] < 0.1 < 0.5 < d_other[0]
 
 
+def test_registration_refines_the_whole_pixel_search(monkeypatch) -> None:
+    """The gradient registration only ever lowers the distance the shift search found, and for a turned and
+    zoomed copy by a lot (a grid over whole pixels leaves it misaligned by up to a pixel at the edges)."""
+    from synthmed.metrics import memorization
+
+    img = _smooth_fields(1, 32, seed=5)
+    centre = (np.array(img[0].shape) - 1) / 2
+    turned = ndimage.rotate(img[0].astype(float), -8, reshape=False, order=1, mode="nearest")
+    zoomed = ndimage.affine_transform(turned, np.eye(2) / 1.08, offset=centre - centre / 1.08, order=1,
+                                      mode="nearest")
+    q, r = prepare_pixels(_tensor(zoomed[None].round().astype(np.uint8))), prepare_pixels(_tensor(img))
+    registered, _ = aligned_nearest(q, r)
+    monkeypatch.setattr(memorization, "REGISTER_STEPS", 0)
+    searched, _ = aligned_nearest(q, r)
+    assert registered[0] < 0.5 * searched[0]
+
+
 def test_calibration_leaves_out_reference_images_that_are_copies() -> None:
     """A reference set where 30 % are copies of training images (a low mode of distances): the threshold is the
     percentile of the other 70 %; a reference set of new images only is taken as it is."""
