@@ -18,7 +18,7 @@ _OFF = BeforeValidator(lambda v: 0.0 if v is None else v)
 class FilterRules(BaseModel):
     """Which synthetic images the filter keeps (every rate is a fraction of the real validation images)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     real_pass_rate: Annotated[float, _OFF] = Field(
         0.9, ge=0, le=1, description="Keep an image when a real-data classifier gives its class at least the "
@@ -52,7 +52,7 @@ class FilterOptions(FilterRules):
     real: str = Field(description="Real prepared dataset, DIR[:split] (the classifier and near-copy check use its "
                       "train split).")
     classifier: str | None = Field(None, description="Model folder from 'synthmed train-classifier' or a saved "
-                                   "nn.Module (default: a CNN trained on the real train split).")
+                                   "TorchScript module (default: a CNN trained on the real train split).")
     calibration: str | None = Field(None, description="Real images the pass rates are calibrated on, DIR[:split] "
                                     "(default: the --real dataset's val split).")
     cache_dir: str | None = Field(None, description="Model/feature cache (default: $SYNTHMED_CACHE or "

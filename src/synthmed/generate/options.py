@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Sampling(BaseModel):
     """How many images of each class, and how they are drawn from the generator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     per_class: int | None = Field(None, ge=1, description="Synthetic images of every class; null: 'synthmed run' "
                                   "sizes the pool from the classifier grid (times oversample), 'synthmed generate' "

@@ -8,25 +8,28 @@ commented YAML can never drift from what the loader accepts. Unknown keys are er
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.filter.options import FilterRules
-from synthmed.gan.options import ArchName, PipelineGanOptions
+from synthmed.gan.options import PipelineGanOptions, TrainConfig
 from synthmed.generate.options import Sampling
 from synthmed.metrics.options import PipelineMetricsOptions
 from synthmed.prepare.options import SOURCE_KEYS, PrepareOptions
-from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, given
+from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, description, given, like
 
 Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan False: '.inf' and '.nan' in the YAML are refused by name, as any other bad number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def key_fields(model: BaseModel) -> dict[str, Any]:
@@ -49,12 +52,14 @@ class DataConfig(_Section, PrepareOptions):
 
 
 class GanConfig(_Section):
-    arch: ArchName = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
-                           "(rare classes; its autoencoder phase: options.ae_kimg), or another registered family.")
-    kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
-    batch: int = Field(32, ge=2, description="Batch size.")
-    aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
-                                                   "overfitting on small data: none, diffaug or ada.")
+    # arch, kimg, batch and aug are train-gan's options (values and bounds declared once, in TrainConfig) with the
+    # pipeline's defaults (the profiles change them).
+    arch: like(TrainConfig, "arch") = Field("dcgan", description=description(TrainConfig, "arch"))
+    kimg: like(TrainConfig, "kimg") = Field(40.0, description="Training length in thousands of real images shown "
+                                            "to D.")
+    batch: like(TrainConfig, "batch") = Field(32, description=description(TrainConfig, "batch"))
+    aug: like(TrainConfig, "aug") = Field("diffaug", description=description(TrainConfig, "aug") + " Against "
+                                          "overfitting on small data.")
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "
@@ -169,8 +174,9 @@ class ClassifyConfig(_Section):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, v: list[int]) -> list[int]:
-        if any(r < 0 for r in v):
-            raise ValueError("ratios are percentages >= 0")
+        if any(not 0 <= r <= MAX_SYNTHETIC_RATIO for r in v):
+            raise ValueError(f"ratios are percentages in 0..{MAX_SYNTHETIC_RATIO:g} (synthetic images per 100 "
+                             "real ones)")
         return sorted(set(v))
 
     @field_validator("real_fractions")
@@ -213,7 +219,22 @@ class ExperimentConfig(_Section):
                 raise ValueError(f"{key} {value}: StyleGAN2 needs a power of two")
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
+        where = _non_finite(self.model_dump())
+        if where:  # values that no field's allow_inf_nan reaches (a family's own options, free-form mappings)
+            raise ValueError(f"{where}: must be a finite number")
         return self
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinity in ``value`` (nested dicts and lists), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the config"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{shown_key(key)}" if where else shown_key(key))
+        if found:
+            return found
+    return None
 
 
 # The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
@@ -338,12 +359,19 @@ def format_errors(exc: ValidationError) -> str:
     """One line: ``classify.epochs: Input should be greater than or equal to 1; ...``."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(shown_key(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; 'synthmed init' lists every key)"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where}: {msg}" if where else msg)  # a rule across keys names its keys itself
     return "; ".join(parts)
+
+
+def shown_key(key: Any) -> str:
+    """A key as a message shows it: as written, or quoted with escapes when it holds a line break or other
+    unprintable character (the message stays one line)."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
 
 
 def load_config(path: str | Path | None, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
@@ -360,7 +388,9 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     except UnicodeDecodeError as exc:
         raise BadInputError(path, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKeyError as exc:
+        raise BadInputError(path, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -375,6 +405,34 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     return with_source_paths_from(build_config(data, profile, source=str(path), **overrides), path.parent)
 
 
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names one key twice (PyYAML keeps the last silently)."""
+
+
+def _unique_keys_loader():
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming it and both lines: with the
+    plain loader the second value wins without a word, and a user edits the first."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            first: dict[Any, int] = {}
+            merging = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)  # '<<': overrides are meant
+            for key_node, _ in [] if merging else node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        where = f"on line {line}" if first[key] == line else f"on lines {first[key]} and {line}"
+                        raise DuplicateKeyError(f"key {str(key)!r} is given twice ({where}); keep one")
+                    first[key] = line
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfig:
     """Relative data source paths are relative to the config file; the resolved config holds absolute ones."""
     rel = cfg.data.source_path
@@ -384,30 +442,66 @@ def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfi
     return cfg.model_copy(update={"data": cfg.data.model_copy(update={cfg.data.source: absolute})})
 
 
-def to_commented_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML with each field's description as a comment above it."""
+def to_commented_yaml(cfg: ExperimentConfig, chosen: set[str] | None = None) -> str:
+    """The config as YAML with each field's description as a comment above it.
+
+    ``chosen``: the dotted keys the user chose (``synthmed init``: the profile and the data source); every
+    other key is written commented out, with the profile's value for reading, so that the file records only
+    those choices and ``--profile`` still sets all the rest. None: every key set (a resolved config).
+    """
     lines = [
         "# synthmed experiment config: 'synthmed run THIS_FILE' runs every stage from it.",
         "# Stages are cached by the hash of their options: change a value and re-run; only what depends on it",
         "# runs again. 'synthmed run THIS_FILE --dry-run' prints the plan without running it.",
     ]
-    _emit(cfg, lines, indent="")
+    if chosen is not None:
+        lines += [
+            f"# Keys written as '# key: value' are not set: they take the profile's value (shown: the "
+            f"{cfg.profile} profile's),",
+            "# also under 'synthmed run THIS_FILE --profile OTHER'. Uncomment a key (and its section's line) to "
+            "set it.",
+        ]
+    _emit(cfg, lines, indent="", chosen=chosen)
     return "\n".join(lines) + "\n"
 
 
-def _emit(model: BaseModel, lines: list[str], indent: str) -> None:
+def _emit(model: BaseModel, lines: list[str], indent: str, chosen: set[str] | None = None, prefix: str = "",
+          off: bool = False) -> None:
+    """``off``: inside a section none of whose keys is chosen (its header is commented out too)."""
     import yaml
 
     for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
+        value, key = getattr(model, name), prefix + name
         if isinstance(value, FurtherOptions):  # a stage's further options: the given ones, inline
             value = given(value)
         elif isinstance(value, BaseModel):
+            section_off = off or (chosen is not None and not any(c.startswith(key + ".") for c in chosen))
             lines.append("")
-            lines.append(f"{indent}{name}:")
-            _emit(value, lines, indent + "  ")
+            lines.append(f"{indent}{'# ' if section_off else ''}{name}:")
+            _emit(value, lines, indent + "  ", chosen, key + ".", section_off)
             continue
         if field.description:
             lines.append(f"{indent}# {field.description}")
         dumped = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
-        lines.append(f"{indent}{dumped.removeprefix('{').removesuffix('}')}")
+        unset = off or (chosen is not None and key not in chosen)
+        lines.append(f"{indent}{'# ' if unset else ''}{dumped.removeprefix('{').removesuffix('}')}")
+
+
+def profile_overrides(data: dict[str, Any], profile: str) -> list[str]:
+    """``key value (profile: its value)`` for each key a config file sets to other than ``profile``'s value.
+
+    What ``synthmed run FILE --profile P`` keeps from the file instead of P; the run says so rather than
+    running a silent mix of two profiles.
+    """
+    base = profile_defaults(profile)
+    out: list[str] = []
+
+    def walk(given_: Any, default: Any, key: str) -> None:
+        if isinstance(given_, dict) and isinstance(default, dict) and not key.endswith("options"):
+            for k, v in given_.items():
+                walk(v, default.get(k), f"{key}.{k}" if key else str(k))
+        elif key not in ("profile", "name", *(f"data.{k}" for k in SOURCE_KEYS)) and given_ != default:
+            out.append(f"{key} {given_!r} ({profile}: {default!r})")
+
+    walk(data, base, "")
+    return out

@@ -36,13 +36,20 @@ def prepare_command():
 def info(
     dataset: Path = typer.Argument(..., help="A prepared dataset folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    verify: bool = typer.Option(False, "--verify", help="Re-read every image and mask and check them against "
+                                "the recorded content hash (reads every byte; opening alone does not)."),
 ) -> None:
     """Print classes, counts per split and class, size, channels and imbalance ratio."""
     from synthmed.dataset import PreparedDataset
     from synthmed.prepare.info import describe, render_table
 
-    summary = describe(PreparedDataset.open(dataset))
+    ds = PreparedDataset.open(dataset)
+    if verify:
+        ds.verify_content()  # one line naming dataset.json on a mismatch
+    summary = describe(ds)
     typer.echo(json.dumps(summary, indent=2) if as_json else render_table(summary))
+    if verify and not as_json:
+        typer.echo(f"content hash verified: {ds.content_hash}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthmed.errors import SynthmedError
 from synthmed.prepare.readers import DEFAULT_MAX_PIXELS, parse_slice_mode
+from synthmed.prepare.splitting import ratios_problem
 from synthmed.utils.options import NOT_IN_KEY
 
 SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
@@ -80,8 +80,9 @@ class PrepareOptions(BaseModel):
     @field_validator("split_ratios")
     @classmethod
     def _ratios(cls, v: list[float]) -> list[float]:
-        if not all(math.isfinite(x) for x in v) or min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
-            raise ValueError("three fractions train, val, test >= 0 summing to 1")
+        problem = ratios_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("nifti_slices")

@@ -17,6 +17,7 @@ option; ``"cli_default"`` is its default there when it differs from the model's 
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -58,6 +59,7 @@ def _cli_type(annotation: Any) -> Any:
     the model checks and converts."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     args = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    args = [typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a for a in args]
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
@@ -109,11 +111,13 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
 
 
 def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[inspect.Parameter] = (),
-                doc: str | None = None, name: str = "command") -> Callable[..., Any]:
-    """A Typer command with one option per CLI field of ``model`` (plus ``extra``); it calls
+                doc: str | None = None, name: str = "command",
+                also: type[BaseModel] | None = None) -> Callable[..., Any]:
+    """A Typer command with one option per CLI field of ``model`` and of ``also`` (fields ``model`` takes by name
+    through a validator, e.g. the generator families' own options), plus ``extra``; it calls
     ``run(values, **extras)`` with ``values`` the given field values (lists split at commas), unvalidated:
     ``run`` builds the model with :func:`validate`."""
-    fields = cli_fields(model)
+    fields = {**cli_fields(model), **(cli_fields(also) if also is not None else {})}
     params = [_option(n, f) for n, f in fields.items()] + list(extra)
     extra_names = {p.name for p in extra}
 
@@ -139,9 +143,17 @@ def validate(model: type[BaseModel], values: dict[str, Any], source: str | None 
     """``model(**values)``; a validation error becomes one ``SynthmedError`` line naming each option
     (``--width: ...`` from the command line, ``source: key: ...`` otherwise)."""
     try:
-        return model.model_validate(values)
+        validated = model.model_validate(values)
     except ValidationError as exc:
         raise SynthmedError(format_errors(exc, source)) from None
+    for name in type(validated).model_fields:
+        value = getattr(validated, name)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            # Checked here rather than with allow_inf_nan on every stage's model: 'inf' parses as a float, and
+            # a bound like kimg > 0 lets it through (a run that never ends).
+            where = f"{source}: {name}" if source else flag(name)
+            raise SynthmedError(f"{where}: must be a finite number, got {value}")
+    return validated
 
 
 def format_errors(exc: ValidationError, source: str | None = None) -> str:
@@ -177,7 +189,7 @@ def auto_or_at_least(minimum: int):
 class FurtherOptions(BaseModel):
     """Base of :func:`optional_copy` models: every field optional (None: the stage's default), no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # '.inf' in a config is no number
 
 
 def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str,
@@ -192,6 +204,23 @@ def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str
         fields[fname] = (annotation | None, Field(None, description=f.description))
     fields.update(extra or {})
     return create_model(name, __base__=FurtherOptions, __doc__=doc, **fields)
+
+
+def like(model: type[BaseModel], name: str) -> Any:
+    """The type of ``model``'s field ``name`` with its bounds (``Annotated``), without ``None``, for a field that
+    another model declares again with a default of its own (the pipeline's ``gan.kimg`` is ``train-gan``'s
+    ``--kimg`` with the profile's default; None there means "the default"): the values a user may give are declared
+    once."""
+    field = model.model_fields[name]
+    annotation = field.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = tuple(a for a in typing.get_args(annotation) if a is not type(None))
+        annotation = args[0] if len(args) == 1 else typing.Union[args]  # noqa: UP007 (a tuple of types)
+    return Annotated[annotation, *field.metadata] if field.metadata else annotation
+
+
+def description(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].description or ""
 
 
 def given(options: BaseModel | None) -> dict[str, Any]:
