@@ -69,6 +69,9 @@ def _from_prepared(opts: PrepareOptions, out: Path, overwrite: bool) -> dict:
                             "(prepare it again from its source with the channels you want)")
     if opts.resolution not in (None, src.resolution):
         return resize_dataset(src, out, opts.resolution, opts.resize_filter, overwrite).meta  # type: ignore[arg-type]
+    # The copy reads every file; check first that each entry stays inside the dataset (symlinks resolved) and that
+    # the files are the ones the manifest hashed, so nothing from outside is copied in under the dataset's name.
+    src.verify_content()
     with atomic_dir(out, overwrite) as tmp:
         shutil.copytree(src.root, tmp, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
     return PreparedDataset.open(out).meta
