@@ -98,6 +98,15 @@ def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
     ("classify: {options: {synthetic_weight: 0}}", "classify.options.synthetic_weight: Input should be greater than 0"),
     ("classify: {options: {synthetic_schedule: first}}",
      "classify.options.synthetic_schedule: Input should be 'mixed' or 'pretrain'"),
+    ("gan: {kimg: .inf}", "gan.kimg: Input should be a finite number"),
+    ("gan: {kimg: .nan}", "gan.kimg: Input should be a finite number"),
+    ("data: {folder: x, split_ratios: [.nan, 0.5, 0.5]}", "data.split_ratios.0: Input should be a finite number"),
+    ("data: {folder: x, split_ratios: [1, 0, 0]}", "data.split_ratios: three fractions train, val, test, each > 0"),
+    ("gan: {options: {lr_g: .inf}}", "gan.options.lr_g: Input should be a finite number"),
+    ("classify: {options: {synthetic_weight: .inf}}", "classify.options.synthetic_weight: Input should be a finite"),
+    ("metrics: {options: {kid_subsets: .inf}}", "metrics.options.kid_subsets"),
+    ("classify: {ratios: [0, 50000]}", "classify.ratios: ratios are percentages in 0..1000"),
+    ("filter: {real_pass_rate: .nan}", "filter.real_pass_rate: Input should be a finite number"),
 ])
 def test_validation_errors_name_the_key(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -151,15 +160,15 @@ def test_further_options_reach_the_stages_as_given() -> None:
     from synthmed.pipeline.stages import classify_options, gan_options, metrics_options
 
     plain = ExperimentConfig()
-    assert gan_options(plain)["options"] == metrics_options(plain)["options"] == {}
-    assert classify_options(plain)["options"] == {}
+    assert gan_options(plain)["gan"]["options"] == metrics_options(plain)["metrics"]["options"] == {}
+    assert classify_options(plain)["classify"]["options"] == {}
     cfg = build_config({"gan": {"options": {"width": 32, "r1_interval": 4}}, "metrics": {"options": {"kid_subsets": 7}},
                         "classify": {"options": {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
                                                  "synthetic_schedule": "pretrain"}}})
-    assert gan_options(cfg)["options"] == {"width": 32, "r1_interval": 4}
-    assert metrics_options(cfg)["options"] == {"kid_subsets": 7}
-    assert classify_options(cfg)["options"] == {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
-                                                "synthetic_schedule": "pretrain"}
+    assert gan_options(cfg)["gan"]["options"] == {"width": 32, "r1_interval": 4}
+    assert metrics_options(cfg)["metrics"]["options"] == {"kid_subsets": 7}
+    assert classify_options(cfg)["classify"]["options"] == {"patience": 3, "balance": "sampler",
+                                                            "synthetic_weight": 0.5, "synthetic_schedule": "pretrain"}
 
 
 def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:
@@ -197,6 +206,56 @@ def test_generated_count_leaves_the_filter_room_to_choose() -> None:
     assert auto_per_class(minority, [147, 399]) == [1365, 0]
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: a\ngan: {kimg: 1}\nname: b\n", "key 'name' is given twice (on lines 1 and 3); keep one"),
+    ("gan: {kimg: 1, kimg: 2}\n", "key 'kimg' is given twice (on line 1); keep one"),
+    ("classify:\n  epochs: 1\n  seeds: [0]\n  epochs: 2\n", "key 'epochs' is given twice (on lines 2 and 4)"),
+])
+def test_duplicate_yaml_keys_are_refused(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(BadInputError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}")
+
+
+def test_yaml_anchors_and_merge_keys_still_load(tmp_path) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text("gan: &g {kimg: 2, batch: 8}\nclassify: {epochs: 1, seeds: [0]}\n"
+                    "generate: {<<: {per_class: 4, batch: 8}, batch: 16}\n")
+    cfg = load_config(path)
+    assert cfg.gan.kimg == 2 and cfg.generate.per_class == 4 and cfg.generate.batch == 16
+
+
+def test_init_file_leaves_every_other_key_to_the_run_profile(tmp_path, capsys, monkeypatch) -> None:
+    """``init --folder X > mine.yaml; run mine.yaml --profile quality`` runs the quality profile, not a mix."""
+    monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
+    (tmp_path / "imgs").mkdir()
+    cli(["init", "--folder", str(tmp_path / "imgs")])
+    path = tmp_path / "mine.yaml"
+    path.write_text(capsys.readouterr().out)
+    set_keys = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert set_keys == ["profile: cpu", "data:", f"  folder: {tmp_path / 'imgs'}"]
+    assert "  # kimg: 40.0" in path.read_text()  # the rest is there to read and uncomment
+    quality = load_config(path, "quality")
+    assert quality == build_config({"data": {"folder": str(tmp_path / "imgs")}}, "quality")
+    assert (quality.name, quality.gan.kimg, quality.data.size, quality.classify.seeds) == (
+        "imgs-quality", 180.0, 64, [0, 1, 2, 3, 4])
+    assert load_config(path) == build_config({"data": {"folder": str(tmp_path / "imgs")}}, "cpu")
+
+
+def test_run_with_profile_names_the_keys_the_file_keeps(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
+    path = tmp_path / "old.yaml"
+    path.write_text("profile: cpu\nseed: 0\ngan: {kimg: 20.0, arch: dcgan}\nclassify: {seeds: [0, 1, 2]}\n")
+    cli(["run", str(path), "--profile", "quality", "--dry-run", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"note: {path} sets 2 key(s) over the quality profile: ")
+    assert "gan.kimg 20.0 (quality: 180.0)" in err and "classify.seeds [0, 1, 2] (quality: [0, 1, 2, 3, 4])" in err
+    cli(["run", str(path), "--dry-run", "--out", str(tmp_path / "run")])  # the file's own profile: nothing to say
+    assert capsys.readouterr().err == ""
+
+
 def test_generator_is_another_name_of_the_gan_section(tmp_path) -> None:
     from synthmed.pipeline.stages import filter_options, gan_options, generate_options
 
@@ -205,12 +264,13 @@ def test_generator_is_another_name_of_the_gan_section(tmp_path) -> None:
                     "generate: {steps: 12, guidance: 1.5}\n")
     cfg = load_config(path, **{"generator.kimg": 3.0})
     assert (cfg.gan.arch, cfg.gan.aug, cfg.gan.kimg) == ("ddpm", "none", 3.0)
-    assert gan_options(cfg)["options"] == {"unet_channels": [16, 32], "guidance": 2.0}
-    assert {k: generate_options(cfg)[k] for k in ("steps", "guidance")} == {"steps": 12, "guidance": 1.5}
-    assert filter_options(cfg)["generate"] == {"trunc": 1.0, "steps": 12, "guidance": 1.5}
-    # left out when null: the options (and cache keys) of GAN runs stay as they were
-    assert "steps" not in generate_options(ExperimentConfig()) and filter_options(ExperimentConfig())["generate"] == {
-        "trunc": 1.0}
+    assert gan_options(cfg)["gan"]["options"] == {"unet_channels": [16, 32], "guidance": 2.0}
+    assert {k: generate_options(cfg)["generate"][k] for k in ("steps", "guidance")} == {"steps": 12, "guidance": 1.5}
+    # the filter's top-up samples like the generate stage
+    assert (filter_options(cfg)["generate.steps"], filter_options(cfg)["generate.guidance"]) == (12, 1.5)
+    # null is left out of the generate stage's options: the cache keys of GAN runs stay as they were
+    assert "steps" not in generate_options(ExperimentConfig())["generate"]
+    assert filter_options(ExperimentConfig()).get("generate.steps") is None
     path.write_text("generator: {arch: ddpm}\ngan: {arch: dcgan}\n")
     with pytest.raises(SynthmedError, match="as 'generator' or as 'gan', not both"):
         load_config(path)

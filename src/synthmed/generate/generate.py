@@ -92,6 +92,11 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
     if resolution is not None and not 8 <= resolution <= 4096:
         raise SynthmedError(f"--resolution must be between 8 and 4096, got {resolution}")
     G, meta = load_generator(checkpoint, device=device)
+    largest = max(int(meta["resolution"]), int(meta.get("data_resolution") or 0))
+    if resolution is not None and resolution > largest:  # upsampling a model's output adds no detail
+        raise SynthmedError(f"--resolution {resolution}: above the model's {meta['resolution']} px and its "
+                            f"training data's {meta.get('data_resolution')} px: a larger side would only "
+                            f"upsample (give at most {largest})")
     family = get_arch(meta["arch"])
     family.check_generates(meta)
     classes = list(meta["classes"])

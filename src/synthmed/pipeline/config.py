@@ -8,110 +8,47 @@ commented YAML can never drift from what the loader accepts. Unknown keys are er
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
+from synthmed.filter.options import FilterRules
 from synthmed.gan.options import PipelineGanOptions, TrainConfig
+from synthmed.generate.options import Sampling
 from synthmed.metrics.options import PipelineMetricsOptions
-from synthmed.utils.options import FurtherOptions, description, given, like
+from synthmed.prepare.options import SOURCE_KEYS, PrepareOptions
+from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, description, given, like
 
 Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan False: '.inf' and '.nan' in the YAML are refused by name, as any other bad number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
-SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
+def key_fields(model: BaseModel) -> dict[str, Any]:
+    """Every field of a config model, nested models included, except those marked ``NOT_IN_KEY``: a stage's
+    cache key takes its sections whole, so a new option is in the key without another edit. A null field is
+    left out (a model's fields are fixed, so absent still means null, and the plan stays readable)."""
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("cache_key") is False:
+            continue
+        value = getattr(model, name)
+        if value is not None:
+            out[name] = key_fields(value) if isinstance(value, BaseModel) else value
+    return out
 
 
-class DataConfig(_Section):
-    medmnist: str | None = Field("breastmnist", description="Source (exactly one of medmnist, folder, csv, dicom, "
-                                 "nifti, dataset): a MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
-    folder: str | None = Field(None, description="Source: a folder with one subfolder of images per class (PNG, JPEG, "
-                               "TIFF, BMP, DICOM, NIfTI; NAME_mask.png beside NAME.png is its mask). Relative paths "
-                               "are relative to the config file.")
-    csv: str | None = Field(None, description="Source: a CSV with columns path,label[,patient_id][,split][,mask] "
-                            "(paths relative to the CSV's folder).")
-    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.")
-    nifti: str | None = Field(None, description="Source: a folder with one subfolder of NIfTI volumes per class "
-                              "(axial slices, see nifti_slices).")
-    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.")
-    size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
-    resolution: int | None = Field(None, ge=8, le=4096, description="Side of the prepared images in pixels; null: "
-                                   "the MedMNIST size, a prepared dataset's own, or the files' most common side "
-                                   "(at most 256). The GAN and classifiers train at their own resolution.")
-    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's (RGB files "
-                                                             "with three equal channels count as gray).")
-    bit_depth: Literal[8, 16] = Field(8, description="PNG bit depth of file sources: 8 or 16 (grayscale).")
-    square: Literal["pad", "crop"] = Field("pad", description="File sources: pad (zero, centred) or crop (centre) "
-                                                              "to square.")
-    resize_filter: Literal["lanczos", "bicubic", "bilinear", "area", "nearest"] = Field(
-        "lanczos", description="Resize filter of file sources, and of the GAN's and classifiers' own resolutions.")
-    window_center: float | None = Field(None, description="DICOM/NIfTI window centre (after rescale, e.g. HU); "
-                                                          "null: min-max per image.")
-    window_width: float | None = Field(None, gt=0, description="DICOM/NIfTI window width.")
-    nifti_slices: str = Field("all", description="NIfTI axial slices: all, middle:N, or mask.")
-    nifti_volume: int | None = Field(None, ge=0, description="Volume index of 4-D NIfTI files.")
-    split_ratios: list[float] = Field([0.7, 0.15, 0.15], min_length=3, max_length=3,
-                                      description="train, val, test fractions when the source has no split.")
-    split_seed: int = Field(0, description="Seed of that split.")
-    group_by_patient: bool = Field(True, description="Keep each CSV patient_id in one split (StratifiedGroupKFold).")
-    skip_bad: bool = Field(False, description="Skip unreadable files (listed in the dataset's skipped.csv) "
-                                              "instead of stopping.")
-    max_pixels: int = Field(89_478_485, ge=1, description="Refuse images with more pixels than this (decompression "
-                                                          "bombs) before decoding; skip_bad skips them.")
-    allow_outside: bool = Field(False, description="Let CSV paths leave the CSV's folder (absolute or ../).")
-    root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
-                                               "then ~/.medmnist (not part of the cache key).")
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: int) -> int:
-        if v not in (28, 64, 128, 224):
-            raise ValueError("must be one of 28, 64, 128, 224")
-        return v
-
-    @field_validator("split_ratios")
-    @classmethod
-    def _ratios(cls, v: list[float]) -> list[float]:
-        if min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
-            raise ValueError("three fractions train, val, test >= 0 summing to 1")
-        return v
-
-    @field_validator("nifti_slices")
-    @classmethod
-    def _slices(cls, v: str) -> str:
-        from synthmed.prepare.readers import parse_slice_mode
-
-        try:
-            parse_slice_mode(v)
-        except SynthmedError:
-            raise ValueError("all, mask or middle:N (N > 0)") from None
-        return v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DataConfig:
-        chosen = [k for k in SOURCE_KEYS if getattr(self, k) is not None]
-        if len(chosen) != 1:
-            got = f"got {' and '.join(chosen)}" if chosen else "got none"
-            raise ValueError(f"give exactly one source of {', '.join(SOURCE_KEYS)} ({got})")
-        if (self.window_center is None) != (self.window_width is None):
-            raise ValueError("give both window_center and window_width, or neither")
-        return self
-
-    @property
-    def source(self) -> str:
-        """Which source key is set: medmnist, folder, csv, dicom, nifti or dataset."""
-        return next(k for k in SOURCE_KEYS if getattr(self, k) is not None)
-
-    @property
-    def source_path(self) -> str | None:
-        return None if self.source == "medmnist" else getattr(self, self.source)
+class DataConfig(_Section, PrepareOptions):
+    """The data source and how it is prepared (``prepare.options.PrepareOptions``, the same as 'synthmed
+    prepare''s options)."""
 
 
 class GanConfig(_Section):
@@ -133,9 +70,10 @@ class GanConfig(_Section):
                                         "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
 
 
-class GenerateConfig(_Section):
-    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: what the "
-                                                         "largest ratio needs, times 'oversample'.")
+class GenerateConfig(_Section, Sampling):
+    """The sampling options (``generate.options.Sampling``, the same as 'synthmed generate''s), plus how the
+    pipeline sizes and splits the pool."""
+
     oversample: float = Field(2.5, ge=1, description="With per_class null and the filter on: generate this many times "
                               "the images the classifier grid needs, for the filter to choose from (1.25 without "
                               "the filter).")
@@ -143,12 +81,6 @@ class GenerateConfig(_Section):
         "proportional", description="How a grid cell's synthetic images (ratio % of its real ones) are split among "
         "classes: proportional (like the real ones), balanced (equally), top-up (the smallest classes first, up to "
         "the largest), minority (only classes below the median count, smallest first).")
-    trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
-    steps: int | None = Field(None, ge=1, description="Diffusion models: DDIM steps per image (null: the run's "
-                              "sample_steps).")
-    guidance: float | None = Field(None, ge=0, description="Diffusion models: classifier-free guidance scale (0 "
-                                   "unconditional, 1 conditional, above 1 guided; null: the run's).")
-    batch: int = Field(64, ge=1, description="Generation batch size.")
 
 
 class MetricsConfig(_Section):
@@ -165,18 +97,11 @@ class MetricsConfig(_Section):
                                             "(msssim_pairs, kid_subsets, workers, cache_dir, ...).")
 
 
-class FilterConfig(_Section):
+class FilterConfig(_Section, FilterRules):
+    """The filter's rules (``filter.options.FilterRules``, the same as 'synthmed filter''s options), plus how the
+    pipeline uses it."""
+
     enabled: bool = Field(True, description="Filter the synthetic images before training classifiers.")
-    real_pass_rate: float | None = Field(0.9, gt=0, le=1, description="Keep an image when a real-data classifier "
-                                         "gives its class at least the probability this fraction of the real "
-                                         "val images of that class reach (per class; null: off).")
-    min_confidence: float | None = Field(None, ge=0, le=1, description="Also drop images whose class probability "
-                                         "is below this fixed value (null: off; 0.5 was the old default).")
-    realism_real_pass_rate: float | None = Field(None, gt=0, le=1, description="Keep an image when its realism "
-                                                 "score is at least what this fraction of the real val images of "
-                                                 "its class reach (null: off).")
-    drop_worst_realism: float = Field(0.0, ge=0, lt=1, description="Fraction of least realistic images to drop.")
-    drop_near_copies: bool = Field(True, description="Drop near-copies of real training images (memorization).")
     top_up_factor: float = Field(20.0, ge=1, description="When the filter leaves a class short of what the grid "
                                  "needs, generate more of it: at most this many times its need in all (1: never; "
                                  "20 feeds a class down to a 5 % pass rate).")
@@ -226,11 +151,11 @@ class ClassifyConfig(_Section):
     # How the grid runs, not what it computes: not part of the stage's cache key (each run records its threads).
     workers: int | Literal["auto"] = Field("auto", description="Runs at once: auto (one-thread runs on every core, "
                                            "or 4 runs per GPU), N (N > 1: Ray tasks), or 1 (one after another in "
-                                           "the main process).")
+                                           "the main process).", json_schema_extra=NOT_IN_KEY)
     threads: int | None = Field(None, ge=1, description="Intra-op threads per run (workers x threads <= cores); "
-                                "null: 1 with several workers, torch's default with one.")
+                                "null: 1 with several workers, torch's default with one.", json_schema_extra=NOT_IN_KEY)
     ray_address: str | None = Field(None, description="Run the grid on this Ray cluster (HOST:PORT of 'ray start "
-                                    "--head'); null: this machine.")
+                                    "--head'); null: this machine.", json_schema_extra=NOT_IN_KEY)
 
     @field_validator("workers")
     @classmethod
@@ -249,8 +174,9 @@ class ClassifyConfig(_Section):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, v: list[int]) -> list[int]:
-        if any(r < 0 for r in v):
-            raise ValueError("ratios are percentages >= 0")
+        if any(not 0 <= r <= MAX_SYNTHETIC_RATIO for r in v):
+            raise ValueError(f"ratios are percentages in 0..{MAX_SYNTHETIC_RATIO:g} (synthetic images per 100 "
+                             "real ones)")
         return sorted(set(v))
 
     @field_validator("real_fractions")
@@ -276,7 +202,7 @@ class ExperimentConfig(_Section):
                              "a CPU, aimed at <= 90 min on BreastMNIST) or gpu (StyleGAN2-ADA at 128).")
     seed: int = Field(0, description="Seed of the GAN, generation, filtering and of the real subsets "
                                        "(classifier seeds: classify.seeds).")
-    device: str = Field("auto", description="auto, cpu or cuda[:N].")
+    device: str = Field("auto", description="auto, cpu or cuda[:N].", json_schema_extra=NOT_IN_KEY)
     data: DataConfig = Field(default_factory=DataConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
@@ -293,7 +219,22 @@ class ExperimentConfig(_Section):
                 raise ValueError(f"{key} {value}: StyleGAN2 needs a power of two")
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
+        where = _non_finite(self.model_dump())
+        if where:  # values that no field's allow_inf_nan reaches (a family's own options, free-form mappings)
+            raise ValueError(f"{where}: must be a finite number")
         return self
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinity in ``value`` (nested dicts and lists), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the config"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{shown_key(key)}" if where else shown_key(key))
+        if found:
+            return found
+    return None
 
 
 # The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
@@ -427,12 +368,19 @@ def format_errors(exc: ValidationError) -> str:
     """One line: ``classify.epochs: Input should be greater than or equal to 1; ...``."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(shown_key(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; 'synthmed init' lists every key)"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where}: {msg}" if where else msg)  # a rule across keys names its keys itself
     return "; ".join(parts)
+
+
+def shown_key(key: Any) -> str:
+    """A key as a message shows it: as written, or quoted with escapes when it holds a line break or other
+    unprintable character (the message stays one line)."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
 
 
 def load_config(path: str | Path | None, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
@@ -449,7 +397,9 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     except UnicodeDecodeError as exc:
         raise BadInputError(path, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKeyError as exc:
+        raise BadInputError(path, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -464,6 +414,34 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     return with_source_paths_from(build_config(data, profile, source=str(path), **overrides), path.parent)
 
 
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names one key twice (PyYAML keeps the last silently)."""
+
+
+def _unique_keys_loader():
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming it and both lines: with the
+    plain loader the second value wins without a word, and a user edits the first."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            first: dict[Any, int] = {}
+            merging = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)  # '<<': overrides are meant
+            for key_node, _ in [] if merging else node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        where = f"on line {line}" if first[key] == line else f"on lines {first[key]} and {line}"
+                        raise DuplicateKeyError(f"key {str(key)!r} is given twice ({where}); keep one")
+                    first[key] = line
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfig:
     """Relative data source paths are relative to the config file; the resolved config holds absolute ones."""
     rel = cfg.data.source_path
@@ -473,30 +451,66 @@ def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfi
     return cfg.model_copy(update={"data": cfg.data.model_copy(update={cfg.data.source: absolute})})
 
 
-def to_commented_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML with each field's description as a comment above it."""
+def to_commented_yaml(cfg: ExperimentConfig, chosen: set[str] | None = None) -> str:
+    """The config as YAML with each field's description as a comment above it.
+
+    ``chosen``: the dotted keys the user chose (``synthmed init``: the profile and the data source); every
+    other key is written commented out, with the profile's value for reading, so that the file records only
+    those choices and ``--profile`` still sets all the rest. None: every key set (a resolved config).
+    """
     lines = [
         "# synthmed experiment config: 'synthmed run THIS_FILE' runs every stage from it.",
         "# Stages are cached by the hash of their options: change a value and re-run; only what depends on it",
         "# runs again. 'synthmed run THIS_FILE --dry-run' prints the plan without running it.",
     ]
-    _emit(cfg, lines, indent="")
+    if chosen is not None:
+        lines += [
+            f"# Keys written as '# key: value' are not set: they take the profile's value (shown: the "
+            f"{cfg.profile} profile's),",
+            "# also under 'synthmed run THIS_FILE --profile OTHER'. Uncomment a key (and its section's line) to "
+            "set it.",
+        ]
+    _emit(cfg, lines, indent="", chosen=chosen)
     return "\n".join(lines) + "\n"
 
 
-def _emit(model: BaseModel, lines: list[str], indent: str) -> None:
+def _emit(model: BaseModel, lines: list[str], indent: str, chosen: set[str] | None = None, prefix: str = "",
+          off: bool = False) -> None:
+    """``off``: inside a section none of whose keys is chosen (its header is commented out too)."""
     import yaml
 
     for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
+        value, key = getattr(model, name), prefix + name
         if isinstance(value, FurtherOptions):  # a stage's further options: the given ones, inline
             value = given(value)
         elif isinstance(value, BaseModel):
+            section_off = off or (chosen is not None and not any(c.startswith(key + ".") for c in chosen))
             lines.append("")
-            lines.append(f"{indent}{name}:")
-            _emit(value, lines, indent + "  ")
+            lines.append(f"{indent}{'# ' if section_off else ''}{name}:")
+            _emit(value, lines, indent + "  ", chosen, key + ".", section_off)
             continue
         if field.description:
             lines.append(f"{indent}# {field.description}")
         dumped = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
-        lines.append(f"{indent}{dumped.removeprefix('{').removesuffix('}')}")
+        unset = off or (chosen is not None and key not in chosen)
+        lines.append(f"{indent}{'# ' if unset else ''}{dumped.removeprefix('{').removesuffix('}')}")
+
+
+def profile_overrides(data: dict[str, Any], profile: str) -> list[str]:
+    """``key value (profile: its value)`` for each key a config file sets to other than ``profile``'s value.
+
+    What ``synthmed run FILE --profile P`` keeps from the file instead of P; the run says so rather than
+    running a silent mix of two profiles.
+    """
+    base = profile_defaults(profile)
+    out: list[str] = []
+
+    def walk(given_: Any, default: Any, key: str) -> None:
+        if isinstance(given_, dict) and isinstance(default, dict) and not key.endswith("options"):
+            for k, v in given_.items():
+                walk(v, default.get(k), f"{key}.{k}" if key else str(k))
+        elif key not in ("profile", "name", *(f"data.{k}" for k in SOURCE_KEYS)) and given_ != default:
+            out.append(f"{key} {given_!r} ({profile}: {default!r})")
+
+    walk(data, base, "")
+    return out

@@ -5,8 +5,10 @@ turns the fields into ``--kebab-case`` options (help = description, ``--x/--no-x
 list for list fields, choices of a ``Literal`` listed in the help); the command validates what it got with the
 same model, so a bound (``width >= 1``) holds on the command line, in ``synthmed run``'s YAML and in Python
 alike. ``json_schema_extra`` keys: ``"cli": False`` leaves a field off the command line; ``"flag"`` names its
-option; ``"comma": True`` makes a list field one text option, a comma list whose default shows as typed
-(``--ratios 0,25,50``); ``"envvar"`` lets an environment variable give the value.
+option; ``"cli_default"`` is its default there when it differs from the model's (a source the user names);
+``"comma": True`` makes a list field one text option, a comma list whose default shows as typed
+(``--ratios 0,25,50``); ``"envvar"`` lets an environment variable give the value; ``"cache_key": False``
+(``NOT_IN_KEY``) leaves it out of the pipeline's cache keys.
 
 :func:`optional_copy` makes the "further options" models the pipeline's YAML nests (every field optional,
 ``None`` = the stage's own default, unknown keys refused).
@@ -15,6 +17,7 @@ option; ``"comma": True`` makes a list field one text option, a comma list whose
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -25,6 +28,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 
 from synthmed.errors import SynthmedError
+
+# A field marked so is not part of the pipeline's cache keys: it says how a stage runs (workers, threads) or
+# where its input lies (the source's content is in the prepare key instead), not what it computes.
+NOT_IN_KEY: dict[str, Any] = {"cache_key": False}
 
 
 def flag(name: str) -> str:
@@ -56,6 +63,9 @@ def _cli_type(annotation: Any) -> Any:
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
+    choices = _choices(args[0]) if len(args) == 1 else None
+    if choices and all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+        return int | None if optional else int  # Literal[1, 3]: the model refuses "3" as text
     base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool, Path) else str
     if base is bool and not optional:
         return bool
@@ -84,7 +94,8 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
         from rich.markup import escape  # Typer renders help as rich markup: a bare "[a | b]" would vanish
 
         help_text += escape(f" [{' | '.join(map(str, choices))}]")
-    default = ... if field.is_required() else field.get_default(call_default_factory=True)
+    default = ... if field.is_required() else _extra(field).get("cli_default",
+                                                                 field.get_default(call_default_factory=True))
     cli_name = _extra(field).get("flag", name)
     decl = f"{flag(cli_name)}/--no-{cli_name.replace('_', '-')}" if annotation is bool else flag(cli_name)
     if _comma(field):
@@ -132,9 +143,17 @@ def validate(model: type[BaseModel], values: dict[str, Any], source: str | None 
     """``model(**values)``; a validation error becomes one ``SynthmedError`` line naming each option
     (``--width: ...`` from the command line, ``source: key: ...`` otherwise)."""
     try:
-        return model.model_validate(values)
+        validated = model.model_validate(values)
     except ValidationError as exc:
         raise SynthmedError(format_errors(exc, source)) from None
+    for name in type(validated).model_fields:
+        value = getattr(validated, name)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            # Checked here rather than with allow_inf_nan on every stage's model: 'inf' parses as a float, and
+            # a bound like kimg > 0 lets it through (a run that never ends).
+            where = f"{source}: {name}" if source else flag(name)
+            raise SynthmedError(f"{where}: must be a finite number, got {value}")
+    return validated
 
 
 def format_errors(exc: ValidationError, source: str | None = None) -> str:
@@ -170,7 +189,7 @@ def auto_or_at_least(minimum: int):
 class FurtherOptions(BaseModel):
     """Base of :func:`optional_copy` models: every field optional (None: the stage's default), no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # '.inf' in a config is no number
 
 
 def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str,
