@@ -10,7 +10,7 @@ images) plus copies of 35 distinct training images, 5 of each kind:
     flip         mirrored (3 left-right, 2 up-down)
     shift        moved by 2 px (edges repeated), in x or y
     brightness   + or - 10/255 on every pixel
-    blur         Gaussian blur, sigma 0.7 px (not in issue 15's list; measured to show the audit's limit)
+    blur         Gaussian blur, sigma 0.7 px (measured to show the audit's limit)
 
 The audit runs as ``synthmed metrics --real DATA:train --fake SET`` does (threshold calibrated on real
 images, leave-one-out within the training split). Printed: found per kind, and the flag rate on the
