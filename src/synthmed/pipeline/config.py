@@ -266,6 +266,8 @@ class ReportConfig(_Section):
 
 
 class ExperimentConfig(_Section):
+    """Everything ``synthmed run`` does, one section per stage; ``synthmed init`` writes it with every key."""
+
     name: str = Field("breastmnist-cpu", pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Run name; the default output folder is runs/<name>.")
     profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min), quality (DCGAN-ADA at 64 px on "
