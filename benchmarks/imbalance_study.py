@@ -47,7 +47,8 @@ REPO = HERE.parent
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "rbc" / "labels.csv"
 RARE = ("teardrop", "stomatocyte")
 ARCHS = ("dcgan", "wgan-gp", "stylegan2", "bagan-gp")
-# Per-arch options: the README's CPU recipes (widths for a 2-core machine), the papers' optimizers otherwise.
+# Per-arch options: the documented CPU recipes (docs/studies/gan-architectures.md; widths for a 2-core machine),
+# the papers' optimizers otherwise.
 GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "dcgan": {"width": 32, "aug": "ada"},
     "wgan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "lr_g": 2e-4, "lr_d": 2e-4,

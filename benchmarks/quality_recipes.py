@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 RATIOS = (50, 100, 200)
 FRACTIONS = (0.25, 0.1)
 SEEDS = (0, 1, 2)
-# The README's measured 64 px recipes ("What each architecture makes at 64 px"), and DCGAN-ADA with the ADA
+# The measured 64 px recipes (docs/studies/gan-architectures.md), and DCGAN-ADA with the ADA
 # paper's geometric ops. kimg is for the whole train split: a subset GAN trains kimg * fraction ** 0.5.
 GAN_RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-ada": {"arch": "dcgan", "aug": "ada", "kimg": 180.0, "options": {"width": 32}},
