@@ -216,13 +216,18 @@ def configuration_page() -> str:
 # --- CLI reference -----------------------------------------------------------------------------------------
 
 
+# click's type names in the words the annotations give, so the page is the same whichever Typer renders it.
+_CLICK_TYPES = {"text": "str", "integer": "int", "float": "float", "boolean": "bool", "path": "Path"}
+
+
 def _param_type(param: Any) -> str:
-    """click's type name, or (Typer's own parameter classes) the annotation it was declared with."""
-    kind = getattr(param, "type", None)
-    if kind is not None and getattr(kind, "name", None):
-        return str(kind.name)
+    """The type an option was declared with (Typer's own parameter classes keep the annotation; on click's, the
+    type's name)."""
     descriptor = getattr(param, "type_descriptor", None)
-    return _annotation_text(descriptor.annotation) if descriptor is not None else ""
+    if descriptor is not None:
+        return _annotation_text(descriptor.annotation)
+    name = str(getattr(getattr(param, "type", None), "name", "") or "")
+    return _CLICK_TYPES.get(name, name)
 
 
 def _option_row(param: Any) -> str:

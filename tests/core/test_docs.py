@@ -193,6 +193,19 @@ def test_short_documented_commands_run(capsys, tmp_path) -> None:
         assert path[-1] in _run_cli([*path, "--help"], capsys), path
 
 
+def test_getting_started_commands_run(capsys, tmp_path, monkeypatch) -> None:
+    """``synthmed init > experiment.yaml`` then ``synthmed run experiment.yaml --dry-run``, as the pages say."""
+    from tests.conftest import medmnist_root
+
+    if medmnist_root() is None:
+        pytest.skip("breastmnist.npz not found: set SYNTHMED_DATA_ROOT")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiment.yaml").write_text(_run_cli(["init"], capsys))
+    plan = _run_cli(["run", "experiment.yaml", "--dry-run"], capsys)
+    assert "runs/breastmnist-cpu" in plan and "report" in plan
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+
+
 # --- the prose speaks of the product ---------------------------------------------------------------------------
 
 # A commit-like hash: 7 to 40 hex digits with at least one letter and one digit, standing alone (not part of a
