@@ -37,7 +37,7 @@ bench: $(BIN)/.installed
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or a missing page is an error.
 docs: $(BIN)/.installed
 	$(BIN)/python -m synthmed.docs_reference --check
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # Rewrite the generated reference pages (docs/reference/configuration.md, cli.md) from the code.
 reference: $(BIN)/.installed
