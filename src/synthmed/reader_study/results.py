@@ -1,6 +1,6 @@
 """Reader-study statistics: the per-reader decision table of a visual Turing test, accuracy against chance, agreement.
 
-SQ-AGGAN's visual Turing test (2019) tabulates, per radiologist, the share of each image set
+SQ-AGGAN's visual Turing test (a lung-nodule synthesis GAN) tabulates, per radiologist, the share of each image set
 judged "real" and judged "synthetic", with the cells named as in that paper: real judged real = TP,
 real judged synthetic = FP, synthetic judged real = FN, synthetic judged synthetic = TN. We keep that
 layout. The statistics treat *spotting a synthetic image* as the positive outcome: sensitivity =
