@@ -25,11 +25,18 @@ foreground (nothing else), never an image of its own (it is not in any split lis
 counts). ``PreparedDataset.has_masks``, ``load_mask(entry)`` and ``load_masks(split)`` read them; the
 content hash covers their bytes. ``synthmed prepare`` writes them from ``NAME_mask.png`` files beside
 ``NAME.png`` or a CSV ``mask`` column (``prepare/masks.py``), and for NIfTI slices from the volume's mask.
+
+Entry paths stay inside the dataset: ``open`` refuses absolute paths and ``..`` in an entry's text, and
+reading an image or mask refuses one whose symlinks lead out of the folder (checked when the file is read,
+one ``realpath`` per image, so opening a large dataset stays a JSON parse). ``open`` does not re-hash the
+images (that reads every byte); ``verify_content`` does, and ``synthmed info --verify`` runs it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +70,7 @@ class PreparedDataset:
 
     root: Path
     meta: dict[str, Any]
+    _real_root: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def open(cls, root: str | Path) -> PreparedDataset:
@@ -162,7 +170,35 @@ class PreparedDataset:
         return hashlib.sha256(b"".join(digests)).hexdigest()
 
     def image_path(self, entry: dict[str, Any]) -> Path:
-        return self.root / entry["path"]
+        return self._inside(entry["path"])
+
+    def _inside(self, rel: str) -> Path:
+        """``root / rel``, refused when its symlinks lead out of the dataset folder (``open`` checked the text)."""
+        path = self.root / rel
+        if self._real_root is None:
+            self._real_root = _realpath(self.root)
+        real = _realpath(path)
+        if real is not None and self._real_root is not None and not real.is_relative_to(self._real_root):
+            raise BadInputError(path, f"leads outside the dataset folder (to {real}); entries must stay inside "
+                                      f"{self.root}")
+        return path
+
+    def verify_content(self) -> None:
+        """Re-hash every image and mask and compare with ``content_hash``: one line naming the manifest on a
+        mismatch (an image edited, replaced or missing since the dataset was written)."""
+        manifest = self.root / MANIFEST
+        for split in self.split_names:  # every file through the inside check before anything is read
+            for entry in self._stored(split):
+                self.image_path(entry)
+                self.mask_path(entry)
+        try:
+            found = content_hash(self.root, self.meta["splits"])
+        except OSError as exc:
+            raise BadInputError(manifest, f"cannot read {exc.filename} to check the content hash "
+                                          f"({exc.strerror})") from None
+        if found != self.content_hash:
+            raise BadInputError(manifest, f"content hash mismatch: the files hash to {found[:12]}..., the manifest "
+                                          f"records {self.content_hash[:12]}... (files changed since it was written)")
 
     def load_image(self, entry: dict[str, Any]) -> np.ndarray:
         """One image as (H, W, C) uint8 or uint16, exactly as stored."""
@@ -177,7 +213,7 @@ class PreparedDataset:
         return arr
 
     def mask_path(self, entry: dict[str, Any]) -> Path | None:
-        return self.root / entry["mask"] if entry.get("mask") else None
+        return self._inside(entry["mask"]) if entry.get("mask") else None
 
     def load_mask(self, entry: dict[str, Any]) -> np.ndarray | None:
         """The entry's mask as a bool (H, W) array (True = foreground), or None when it has none."""
@@ -256,15 +292,40 @@ def _validate_meta(manifest: Path, meta: Any) -> None:
     for split, entries in meta["splits"].items():
         if split not in SPLITS:
             raise BadInputError(manifest, f"unknown split '{split}' (expected one of {', '.join(SPLITS)})")
+        if not isinstance(entries, list | None):
+            raise BadInputError(manifest, f"splits.{split} must be a list of entries")
         for i, entry in enumerate(entries or []):
             if not isinstance(entry, dict) or "path" not in entry or "label" not in entry:
                 raise BadInputError(manifest, f"splits.{split}[{i}] needs 'path' and 'label'")
-            if "mask" in entry and not isinstance(entry["mask"], str):
-                raise BadInputError(manifest, f"splits.{split}[{i}].mask must be a path inside the dataset")
-            if not 0 <= int(entry["label"]) < len(classes):
-                raise BadInputError(
-                    manifest, f"splits.{split}[{i}] has label {entry['label']} outside 0..{len(classes) - 1}"
-                )
+            for key in ("path", "mask"):
+                if key in entry and (problem := _entry_path_problem(entry[key])):
+                    raise BadInputError(manifest, f"splits.{split}[{i}].{key}: {problem}")
+            label = entry["label"]
+            if isinstance(label, bool) or not isinstance(label, int):
+                raise BadInputError(manifest, f"splits.{split}[{i}] has label {label!r}, not a whole number")
+            if not 0 <= label < len(classes):
+                raise BadInputError(manifest, f"splits.{split}[{i}] has label {label} outside 0..{len(classes) - 1}")
+
+
+def _entry_path_problem(rel: Any) -> str | None:
+    """Why an entry's path text is not a relative path inside the dataset folder (None: it is)."""
+    if not isinstance(rel, str) or not rel.strip():
+        return f"{rel!r} is not a path inside the dataset"
+    if not rel.isprintable():  # NUL, line breaks, other control characters: no file our writer makes
+        return f"{rel!r} contains a control character"
+    if rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        return f"'{rel}' is absolute; entry paths are relative to the dataset folder"
+    if ".." in rel.replace("\\", "/").split("/"):
+        return f"'{rel}' leaves the dataset folder (..); entry paths must stay inside it"
+    return None
+
+
+def _realpath(path: Path) -> Path | None:
+    """``path`` with every symlink resolved; None when it cannot be (a symlink loop: the read names it)."""
+    try:
+        return Path(os.path.realpath(path))
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 @dataclass
@@ -302,7 +363,8 @@ class DatasetWriter:
             **extra: Any) -> dict[str, Any]:
         """Save one (H, W[, C]) image already in the output dtype, resolution and channels.
 
-        ``mask``: its (H, W) uint8 0/255 segmentation mask, saved beside it as ``<image>_mask.png``.
+        ``mask``: its (H, W) segmentation mask, saved beside it as ``<image>_mask.png``: uint8 0/255 as stored,
+        or bool as ``load_mask`` returns it, so a mask read from one dataset can be written into another.
         """
         assert self._tmp is not None, "use DatasetWriter as a context manager"
         if split not in SPLITS:
@@ -317,6 +379,8 @@ class DatasetWriter:
         save_png(image, dest)
         entry = {"path": rel, "label": int(label), **extra}
         if mask is not None:
+            if mask.dtype == np.bool_:
+                mask = mask.astype(np.uint8) * 255
             check_mask_array(mask, self.resolution)
             entry["mask"] = rel.removesuffix(".png") + "_mask.png"
             save_png(mask, self._tmp / entry["mask"])
@@ -382,7 +446,7 @@ def content_hash(root: Path, splits: dict[str, list[dict[str, Any]]]) -> str:
     """sha256 over every entry's split, path, label and image bytes (and mask bytes), in order."""
     h = hashlib.sha256()
     for split in SPLITS:
-        for entry in splits.get(split, []):
+        for entry in splits.get(split) or []:
             h.update(f"{split}\0{entry['path']}\0{entry['label']}\0".encode())
             h.update(hashlib.sha256((root / entry["path"]).read_bytes()).digest())
             if entry.get("mask"):  # entries without masks hash exactly as before masks existed

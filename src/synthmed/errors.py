@@ -20,7 +20,9 @@ class BadInputError(SynthmedError):
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = str(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        # A file name with a line break (legal on Linux) must not break the one-line message: quoted, escaped.
+        shown = self.path if self.path.isprintable() else repr(self.path)
+        super().__init__(f"{shown}: {problem}")
 
 
 class MissingWeightsError(SynthmedError):

@@ -68,6 +68,9 @@ def test_commands_have_one_option_per_model_field() -> None:
     ("--synthetic-weight", "0", "--synthetic-weight: Input should be greater than 0"),  # train-classifier's bounds
     ("--synthetic-weight", "2", "--synthetic-weight: Input should be less than or equal to 1"),
     ("--synthetic-smoothing", "-0.1", "--synthetic-smoothing: Input should be greater than or equal to 0"),
+    ("--ratios", "0,5000", "--ratios[1]: Input should be less than or equal to 1000"),
+    ("--ratios", "0,inf", "--ratios[1]: Input should be less than or equal to 1000"),
+    ("--lr", "inf", "--lr: must be a finite number, got inf"),
 ])
 def test_experiment_refuses_bad_values_in_one_line(tmp_path, capsys, option, value, message) -> None:
     err = _one_line_error(["experiment", "--real", str(tmp_path), "--out", str(tmp_path / "exp"), option, value],

@@ -32,6 +32,8 @@ def test_parse_synthetic_only_defaults() -> None:
     ("real=a,fraction=0", "fraction"),
     ("real=a,fraction=1.5", "fraction"),
     ("real=a,ratio=-5,synthetic=b", "ratio"),
+    ("real=a,ratio=5000,synthetic=b", r"ratio must be a percentage in 0\.\.1000"),
+    ("real=a,ratio=nan,synthetic=b", "ratio must be a percentage"),
     ("real=a,ratio=x", "numbers"),
     ("source=real,real=a,synthetic=b", "source=mixed"),
     ("source=mixed,real=a", "synthetic=DIR"),

@@ -42,6 +42,24 @@ def test_sixteen_bit_grayscale_is_kept_exactly(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out[0, :, :, 0], img)
 
 
+def test_a_mask_read_from_one_dataset_writes_into_another(tmp_path: Path) -> None:
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 3:7] = 255
+    with DatasetWriter(tmp_path / "a", ["a", "b"], 8, 1) as w:
+        w.add(np.zeros((8, 8), np.uint8), 0, "train", mask=mask)
+        first = w.finish(source={}, preprocessing={})
+    a = PreparedDataset.open(tmp_path / "a")
+    read = a.load_mask(a.entries("train")[0])
+    assert read.dtype == np.bool_
+    with DatasetWriter(tmp_path / "b", ["a", "b"], 8, 1) as w:
+        w.add(a.load_images("train")[0], 0, "train", mask=read)
+        second = w.finish(source={}, preprocessing={})
+    assert second["content_hash"] == first["content_hash"]  # the same mask bytes as the original
+    with pytest.raises(SynthmedError, match="is not 8x8 uint8 0/255"), \
+            DatasetWriter(tmp_path / "c", ["a", "b"], 8, 1) as w:
+        w.add(np.zeros((8, 8), np.uint8), 0, "train", mask=mask // 2)
+
+
 def test_content_hash_changes_with_pixels(tmp_path: Path) -> None:
     hashes = []
     for value in (10, 11):

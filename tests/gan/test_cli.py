@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -87,6 +88,48 @@ def test_resume_class_mismatch_and_corrupted_checkpoint(toy32, toy_dataset, tmp_
     stats_before = (run / "stats.jsonl").read_text()
     err = _fails_with_one_line(["train-gan", "--resume", str(run), "--arch", "wgan-gp"], capsys)
     assert (run / "stats.jsonl").read_text() == stats_before
+
+
+def test_resume_refuses_other_data_or_size_and_moved_data_resumes(toy32, toy_dataset, tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(runs), *TINY])
+    run = runs / "00000-dcgan-toy32"
+    before = sha256_file(run / "checkpoints" / "last.pt")
+    other = toy_dataset(counts={"train": [12, 8]}, seed=1, name="other")  # two classes, as many images, other pixels
+    err = _fails_with_one_line(["train-gan", "--resume", str(run), "--data", str(other.root), "--kimg", "0.064"],
+                               capsys)
+    assert "the run was trained on another dataset" in err and str(other.root) in err
+    err = _fails_with_one_line(["train-gan", "--resume", str(run), "--resolution", "64", "--kimg", "0.064"], capsys)
+    assert "--resume: the run trains at --resolution 32, not 64" in err
+    assert sha256_file(run / "checkpoints" / "last.pt") == before
+    moved = shutil.copytree(toy32.root, tmp_path / "moved")  # the same images elsewhere: the same data
+    _ok(["train-gan", "--resume", str(run), "--data", str(moved), "--resolution", "32", "--kimg", "0.064",
+         "--no-progress"])
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["nimg"] == 64
+
+
+def test_resume_without_last_pt_takes_the_newest_numbered_checkpoint(toy32, tmp_path, capsys) -> None:
+    """A kill while the first last.pt was copied leaves only ckpt-<nimg>.pt: resume starts from there."""
+    runs = tmp_path / "runs"
+    _ok(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out", str(runs), *TINY[:-3],
+         "--snapshot-kimg", "0.016", "--no-progress"])
+    ckpts = runs / "00000-dcgan-toy32" / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("ckpt-*.pt")) == ["ckpt-0000000016.pt", "ckpt-0000000032.pt"]
+    (ckpts / "last.pt").unlink()
+    _ok(["train-gan", "--resume", str(ckpts.parent), "--kimg", "0.048", "--no-progress"])
+    assert json.loads((ckpts.parent / "options.json").read_text())["resumed_at_kimg"] == 0.032
+    for name in (p.name for p in ckpts.glob("*.pt")):
+        (ckpts / name).unlink()
+    err = _fails_with_one_line(["train-gan", "--resume", str(ckpts.parent), "--kimg", "0.064"], capsys)
+    assert "no checkpoint found" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--kimg", "inf"), ("--kimg", "nan"), ("--lr-g", "inf"),
+                                               ("--ada-target", "nan")])
+def test_non_finite_numbers_are_refused(toy32, tmp_path, capsys, option, value) -> None:
+    err = _fails_with_one_line(["train-gan", "--data", str(toy32.root), "--arch", "dcgan", "--out",
+                                str(tmp_path / "runs"), option, value], capsys)
+    assert option in err and not (tmp_path / "runs").exists()
 
 
 def test_resume_keeps_the_fidelity_metric_of_the_run(toy32, tmp_path, monkeypatch) -> None:

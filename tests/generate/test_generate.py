@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from synthmed.cli import main
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
+from synthmed.gan.checkpoint import load_checkpoint
 from synthmed.generate.generate import class_targets, generate_dataset
 
 CLASSES = ["class0", "class1", "class2"]
@@ -112,3 +114,42 @@ def test_numeric_options_are_checked_before_anything_loads(tmp_path, kwargs, mes
     with pytest.raises(SynthmedError) as info:
         generate_dataset(tmp_path / "no-such-run", tmp_path / "out", per_class=2, **kwargs)
     assert message in str(info.value) and not (tmp_path / "out").exists()
+
+
+def _one_line_failure(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 1 and len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--per-class", "0"], "--per-class must be at least 1, got 0"),
+    (["--total", "0"], "--total must be at least 1, got 0"),
+    (["--per-class", "2", "--resolution", "33"], "--resolution 33: above the model's 32 px"),
+])
+def test_cli_refuses_empty_or_upsampled_sets(run28, tmp_path, capsys, extra, message) -> None:
+    err = _one_line_failure(["generate", "--checkpoint", str(run28), "--out", str(tmp_path / "o"), "--no-progress",
+                             *extra], capsys)
+    assert message in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "gpu"])
+def test_cli_device_without_cuda_is_one_line(run28, tmp_path, capsys, device) -> None:
+    err = _one_line_failure(["generate", "--checkpoint", str(run28), "--per-class", "1", "--device", device,
+                             "--out", str(tmp_path / "o")], capsys)
+    assert f"--device {device}:" in err and not (tmp_path / "o").exists()
+
+
+def test_checkpoint_whose_weights_do_not_match_its_record(run28, tmp_path, capsys) -> None:
+    """A checkpoint whose meta says one width and whose weights are another: one line naming the file."""
+    ck, _ = load_checkpoint(run28)
+    for change in ({"net_kwargs": {**ck["meta"]["net_kwargs"], "width": 16}}, {"resolution": 64}):
+        bad = tmp_path / f"bad-{len(list(tmp_path.iterdir()))}.pt"
+        torch.save({**ck, "meta": {**ck["meta"], **change}}, bad)
+        err = _one_line_failure(["generate", "--checkpoint", str(bad), "--per-class", "1",
+                                 "--out", str(tmp_path / "o")], capsys)
+        assert str(bad) in err and "the weights do not match the network it records" in err
+        assert not (tmp_path / "o").exists()

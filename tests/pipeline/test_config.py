@@ -98,6 +98,15 @@ def test_file_values_override_profile_and_cli_overrides_file(tmp_path) -> None:
     ("classify: {options: {synthetic_weight: 0}}", "classify.options.synthetic_weight: Input should be greater than 0"),
     ("classify: {options: {synthetic_schedule: first}}",
      "classify.options.synthetic_schedule: Input should be 'mixed' or 'pretrain'"),
+    ("gan: {kimg: .inf}", "gan.kimg: Input should be a finite number"),
+    ("gan: {kimg: .nan}", "gan.kimg: Input should be a finite number"),
+    ("data: {folder: x, split_ratios: [.nan, 0.5, 0.5]}", "data.split_ratios.0: Input should be a finite number"),
+    ("data: {folder: x, split_ratios: [1, 0, 0]}", "data.split_ratios: three fractions train, val, test, each > 0"),
+    ("gan: {options: {lr_g: .inf}}", "gan.options.lr_g: Input should be a finite number"),
+    ("classify: {options: {synthetic_weight: .inf}}", "classify.options.synthetic_weight: Input should be a finite"),
+    ("metrics: {options: {kid_subsets: .inf}}", "metrics.options.kid_subsets"),
+    ("classify: {ratios: [0, 50000]}", "classify.ratios: ratios are percentages in 0..1000"),
+    ("filter: {real_pass_rate: .nan}", "filter.real_pass_rate: Input should be a finite number"),
 ])
 def test_validation_errors_name_the_key(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -195,3 +204,24 @@ def test_generated_count_leaves_the_filter_room_to_choose() -> None:
     # Minority, no synthetic-only: ratio 100 % = 546 malignant, no benign image needed at all.
     minority = build_config({"generate": {"strategy": "minority"}, "classify": {"synthetic_only": False}})
     assert auto_per_class(minority, [147, 399]) == [1365, 0]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: a\ngan: {kimg: 1}\nname: b\n", "key 'name' is given twice (on lines 1 and 3); keep one"),
+    ("gan: {kimg: 1, kimg: 2}\n", "key 'kimg' is given twice (on line 1); keep one"),
+    ("classify:\n  epochs: 1\n  seeds: [0]\n  epochs: 2\n", "key 'epochs' is given twice (on lines 2 and 4)"),
+])
+def test_duplicate_yaml_keys_are_refused(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(BadInputError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}")
+
+
+def test_yaml_anchors_and_merge_keys_still_load(tmp_path) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text("gan: &g {kimg: 2, batch: 8}\nclassify: {epochs: 1, seeds: [0]}\n"
+                    "generate: {<<: {per_class: 4, batch: 8}, batch: 16}\n")
+    cfg = load_config(path)
+    assert cfg.gan.kimg == 2 and cfg.generate.per_class == 4 and cfg.generate.batch == 16

@@ -77,6 +77,27 @@ def test_folder_source_runs_with_own_gan_resolution(tmp_path) -> None:
     assert "the GAN learns and generates at\n      16&times;16" in html
 
 
+def test_folder_with_masks_runs_the_low_data_chain(tmp_path) -> None:
+    """A real fraction below 1 copies its subset's masks with their images (the default plan's 25 % does)."""
+    _class_folder(tmp_path / "images", masks=True)
+    rng = np.random.default_rng(2)
+    for mask_file in (tmp_path / "images").glob("*/*_mask.png"):  # lesion-like blobs, not whole-image masks
+        write_png(mask_file, np.where(rng.random((24, 24)) < 0.3, 255, 0).astype(np.uint8))
+    config = _config(tmp_path, "data: {folder: images}", gan_res="16")
+    config.write_text(config.read_text().replace("real_fractions: [1.0]", "real_fractions: [0.5]")
+                      .replace("synthetic_only: false", "synthetic_only: false, workers: 1"))  # no Ray start-up
+    results = _run(config, tmp_path / "run")
+    assert [c["real_fraction"] for c in results["classifier"]["conditions"]] == [0.5, 0.5]
+    stages = tmp_path / "run" / "stages"
+    real = PreparedDataset.open(next(stages.glob("prepare-*")) / "dataset")
+    subset = PreparedDataset.open(next(stages.glob("subset-f0.5-*")) / "dataset")
+    assert subset.has_masks("train") and subset.meta["masks"] == len(subset.entries("train")) == 10
+    chosen = [e["source_index"] for e in subset.entries("train")]
+    assert np.array_equal(subset.load_masks("train"), real.load_masks("train", chosen))
+    with Image.open(subset.mask_path(subset.entries("train")[0])) as im:
+        assert im.mode == "L" and set(np.unique(np.asarray(im))) <= {0, 255}
+
+
 def test_csv_source_keeps_patients_in_one_split(tmp_path) -> None:
     rng = np.random.default_rng(1)
     rows = ["path,label,patient_id"]

@@ -13,9 +13,11 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from synthmed.dataset import DatasetWriter
+from synthmed.errors import BadInputError
 from synthmed.utils.atomic import PROCESS_START
 from tests.prepare.helpers import png_folder, write_png
 
@@ -187,3 +189,84 @@ def test_bad_input_corpus_through_the_cli(tmp_path) -> None:
         assert not out.exists() or out == tmp_path / "file", args
         assert not list(tmp_path.glob(".*.partial")), args
         assert time.monotonic() - start < 60
+
+
+def test_csv_symlinks_out_of_its_folder_need_allow_outside(tmp_path, cli) -> None:
+    """The outside check follows symlinks: a linked file or a linked folder is read from where it leads."""
+    png_folder(tmp_path / "outside", {"a": 3, "b": 3})
+    src = png_folder(tmp_path / "src", {"a": 3, "b": 3})
+    (src / "a" / "link.png").symlink_to(tmp_path / "outside" / "a" / "000.png")
+    (src / "linked").symlink_to(tmp_path / "outside" / "b", target_is_directory=True)
+    (src / "inside.png").symlink_to(src / "b" / "000.png")  # a link that stays inside is the user's own
+    for row, shown in (("a/link.png,a", "a/link.png"), ("linked/001.png,b", "linked/001.png"),
+                       ("b/001.png,b\nb/002.png,b\nx,a", None)):
+        rows = ["path,label", "a/000.png,a", "a/001.png,a", "inside.png,b", row]
+        (src / "l.csv").write_text("\n".join(rows) + "\n")
+        code, _, err = cli(["prepare", "--csv", src / "l.csv", "--out", tmp_path / "ds", "--resolution", 8,
+                            "--split-ratios", "0.34,0.33,0.33"])
+        if shown is None:  # no link leads out: only the missing file 'x' stops it, by row
+            assert code == 1 and "l.csv row 7: file not found" in err, err
+            continue
+        assert code == 1 and _one_line(err) and f"row 5: {shown} is outside the CSV's folder" in err, err
+        assert not (tmp_path / "ds").exists()
+
+
+def test_folders_named_like_images_and_symlink_loops_are_named(tmp_path, cli) -> None:
+    src = png_folder(tmp_path / "src", {"a": 4, "b": 4})
+    (src / "a" / "x.png").mkdir()
+    (src / "b" / "loop.png").symlink_to(src / "b" / "loop.png")
+    (src / "b" / "sub").mkdir()  # a plain subfolder is only walked
+    write_png(src / "b" / "sub" / "deep.png", np.zeros((20, 20), np.uint8))
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--resolution", 8])
+    assert code == 1 and _one_line(err) and f"{src / 'a' / 'x.png'}: is a folder, not an image file" in err, err
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--resolution", 8, "--skip-bad"])
+    assert code == 0, err
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert sorted((Path(s["path"]).name, s["reason"]) for s in meta["skipped"]) == [
+        ("loop.png", "is a broken symlink or a symlink loop"), ("x.png", "is a folder, not an image file")]
+    assert meta["conversions"]["images"] == 9  # 8 + b/sub/deep.png
+
+
+def test_partly_nan_nifti_slices_are_counted(tmp_path, cli) -> None:
+    from tests.prepare.helpers import write_nifti
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        for i in range(3):
+            volume = rng.random((10, 10, 4)).astype(np.float32)
+            if cls == "a" and i == 0:
+                volume[:3, :, 1] = np.nan  # outside the field of view in slice 1
+                volume[0, 0, 2] = np.inf
+            write_nifti(tmp_path / "src" / cls / f"v{i}.nii.gz", volume)
+    write_nifti(tmp_path / "bad" / "v.nii.gz", np.full((4, 4, 2), np.nan, np.float32))
+    code, out, err = cli(["prepare", "--folder", tmp_path / "src", "--out", tmp_path / "ds", "--resolution", 8,
+                          "--split-ratios", "0.34,0.33,0.33"])
+    assert code == 0, err
+    meta = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert meta["conversions"]["non_finite_voxels_to_minimum"] == 2 and "non_finite_voxels_to_minimum 2" in out
+    flagged = sorted((e["source_file"], e["slice"], e["non_finite_voxels"]) for s in meta["splits"].values()
+                     for e in s if "non_finite_voxels" in e)
+    assert flagged == [("a/v0.nii.gz", 1, 30), ("a/v0.nii.gz", 2, 1)]
+    from synthmed.prepare.readers import ReadOptions, read_image
+
+    with pytest.raises(BadInputError, match="no finite voxel values"):
+        read_image(tmp_path / "bad" / "v.nii.gz", ReadOptions(window_center=0.5, window_width=1.0))
+
+
+@pytest.mark.parametrize(("ratios", "problem"), [
+    ("nan,0.5,0.5", "got a non-finite value"), ("inf,0,0", "got a non-finite value"),
+    ("1,0,0", "val is 0: that split would be empty"), ("0.5,0.5,0", "test is 0"), ("0.7,0.2", "got 2 values"),
+    ("0.5,0.3,0.3", "they sum to 1.1"), ("a,b,c", "each > 0, summing to 1, got 'a,b,c'"),
+])
+def test_split_ratios_are_three_positive_finite_fractions(tmp_path, cli, ratios, problem) -> None:
+    src = png_folder(tmp_path / "src", {"a": 4, "b": 4})
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--split-ratios", ratios])
+    assert code == 1 and _one_line(err) and "--split-ratios" in err and problem in err, err
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("resolution", ["0", "4", "-64"])
+def test_resolution_zero_is_refused_not_defaulted(tmp_path, cli, resolution) -> None:
+    src = png_folder(tmp_path / "src", {"a": 4, "b": 4})
+    code, _, err = cli(["prepare", "--folder", src, "--out", tmp_path / "ds", "--resolution", resolution])
+    assert code == 1 and _one_line(err) and f"--resolution must be between 8 and 4096, got {resolution}" in err

@@ -15,6 +15,9 @@ from synthmed.utils.options import auto_or_at_least, optional_copy
 
 _NO_CLI = {"cli": False}
 _COMMA = {"comma": True}  # one text option, a comma list: --ratios 0,25,50
+# The most synthetic images a run may add, as % of its real ones: ten per real image, beyond any ratio the
+# augmentation literature reports helping, and a bound that keeps a typo (50000) from asking for millions.
+MAX_SYNTHETIC_RATIO = 1000.0
 
 Head = Literal["linear", "bn-leakyrelu"]
 Augment = Literal["none", "traditional"]
@@ -121,7 +124,8 @@ class GridConfig(BaseModel):
     real: str = Field(description="Real prepared dataset (train split used; val/test as below).")
     synthetic: str | None = Field(None, description="Synthetic prepared dataset.")
     out: Path = Field(description="Experiment folder (re-run to resume).")
-    ratios: list[Annotated[float, Field(ge=0)]] = Field([0.0, 25.0, 50.0, 75.0, 100.0], min_length=1,
+    ratios: list[Annotated[float, Field(ge=0, le=MAX_SYNTHETIC_RATIO)]] = Field([0.0, 25.0, 50.0, 75.0, 100.0],
+                                                                               min_length=1,
                                                        json_schema_extra=_COMMA,
                                                        description="Synthetic as % of the real count used.")
     real_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(

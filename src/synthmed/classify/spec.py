@@ -36,7 +36,7 @@ from typing import get_args
 
 import numpy as np
 
-from synthmed.classify.options import Draw, Source
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO, Draw, Source
 from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.errors import SynthmedError
 from synthmed.utils.allocation import allocate
@@ -70,8 +70,9 @@ class TrainSpec:
             raise SynthmedError(f"training spec: draw must be one of {', '.join(DRAWS)}, got '{self.draw}'")
         if not 0.0 < self.fraction <= 1.0:
             raise SynthmedError(f"training spec: fraction must be in (0, 1], got {self.fraction}")
-        if self.ratio is not None and (self.ratio < 0 or not math.isfinite(self.ratio)):
-            raise SynthmedError(f"training spec: ratio must be a percentage >= 0, got {self.ratio}")
+        if self.ratio is not None and not 0 <= self.ratio <= MAX_SYNTHETIC_RATIO:  # NaN fails too
+            raise SynthmedError(f"training spec: ratio must be a percentage in 0..{MAX_SYNTHETIC_RATIO:g}, "
+                                f"got {self.ratio}")
         if source in ("real", "mixed") and not self.real:
             raise SynthmedError(f"training spec: source '{source}' needs real=DIR")
         if source in ("synthetic", "mixed") and not self.synthetic:

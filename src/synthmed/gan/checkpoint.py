@@ -20,6 +20,7 @@ from torch import nn
 
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.atomic import atomic_path, torch_save
+from synthmed.utils.device import pick_device
 from synthmed.utils.hashing import sha256_file
 
 FORMAT = "synthmed-gan-checkpoint"
@@ -82,11 +83,18 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
     if not p.exists():
         raise SynthmedError(f"{p}: no such checkpoint file or run folder")
     folder = p / "checkpoints" if (p / "checkpoints").is_dir() else p
-    order = ("best.pt", "last.pt") if prefer == "best" else ("last.pt", "best.pt")
-    for name in order:
-        if (folder / name).is_file():
-            return folder / name
-    raise SynthmedError(f"{p}: no checkpoint found (expected checkpoints/last.pt in a 'synthmed train-gan' run folder)")
+    # A kill while last.pt was copied (the first one, or after a pruned folder) leaves ckpt-<nimg>.pt without it:
+    # each numbered file is renamed into place complete (torch_save is atomic), so the newest is where the run
+    # stood, and a resume continues from it rather than from an older best.pt.
+    numbered = sorted((q for q in folder.iterdir() if CKPT_RE.match(q.name)), reverse=True) if folder.is_dir() else []
+    newest = numbered[:1]
+    order = [folder / "best.pt", folder / "last.pt", *newest] if prefer == "best" else \
+        [folder / "last.pt", *newest, folder / "best.pt"]
+    for candidate in order:
+        if candidate.is_file():
+            return candidate
+    raise SynthmedError(f"{p}: no checkpoint found (expected checkpoints/last.pt or ckpt-*.pt in a "
+                        "'synthmed train-gan' run folder)")
 
 
 def load_checkpoint(path: str | Path, prefer: str = "best") -> tuple[dict[str, Any], Path]:
@@ -101,6 +109,24 @@ def load_checkpoint(path: str | Path, prefer: str = "best") -> tuple[dict[str, A
     return ck, file
 
 
+def _state_mismatch(own: dict[str, torch.Tensor], saved: dict[str, Any]) -> str | None:
+    """Why ``saved`` cannot load into a module whose state dict is ``own`` (None: it can), in one line; torch's
+    own error is a multi-line list of every tensor."""
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [k for k in own if k in saved
+              and (not isinstance(saved[k], torch.Tensor) or saved[k].shape != own[k].shape)]
+    if not (missing or unexpected or shapes):
+        return None
+    parts = [f"{len(v)} {what} (first {v[0]})" for v, what in ((missing, "missing"), (unexpected, "unexpected"))
+             if v]
+    if shapes:
+        k = shapes[0]
+        got = tuple(saved[k].shape) if isinstance(saved[k], torch.Tensor) else type(saved[k]).__name__
+        parts.append(f"{len(shapes)} of another shape (first {k}: {got}, expected {tuple(own[k].shape)})")
+    return "; ".join(parts)
+
+
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """The EMA generator of a run folder (its best checkpoint) or of a checkpoint file, in eval mode.
 
@@ -109,11 +135,22 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     """
     from synthmed.gan.networks import build_networks
 
+    if isinstance(device, str):
+        device = pick_device(device)  # 'cuda' without CUDA, 'gpu': one line, before anything is read
     ck, file = load_checkpoint(path)
-    meta = dict(ck["meta"])
-    G, _ = build_networks(meta["arch"], meta["resolution"], meta["channels"], len(meta["classes"]),
-                          meta["cond"], **dict(meta["net_kwargs"]))
-    G.load_state_dict(ck["G_ema"])
+    meta = dict(ck.get("meta") or {})
+    try:
+        G, _ = build_networks(meta["arch"], meta["resolution"], meta["channels"], len(meta["classes"]),
+                              meta["cond"], **dict(meta["net_kwargs"]))
+    except (SynthmedError, KeyError, TypeError, ValueError) as exc:  # meta no family can build
+        raise BadInputError(file, f"its recorded network cannot be built ({type(exc).__name__}: {exc})") from None
+    weights = ck.get("G_ema")
+    mismatch = _state_mismatch(G.state_dict(), weights) if isinstance(weights, dict) else "no G_ema weights"
+    if mismatch:
+        raise BadInputError(file, f"the weights do not match the network it records ({meta['arch']}, "
+                                  f"{meta['resolution']} px, {dict(meta['net_kwargs']) or 'default options'}): "
+                                  f"{mismatch}")
+    G.load_state_dict(weights)
     G.to(device).eval().requires_grad_(False)
     meta.update(checkpoint_path=str(file), checkpoint_sha256=sha256_file(file), nimg=int(ck["nimg"]))
     return G, meta

@@ -106,6 +106,9 @@ def _merge_resume(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
             setattr(out, name, value)
     if given.arch and given.arch != saved.arch:
         raise SynthmedError(f"--resume: the run was trained with --arch {saved.arch}, not {given.arch}")
+    if given.resolution is not None and given.resolution != saved.resolution:  # its networks' size: say so
+        raise SynthmedError(f"--resume: the run trains at --resolution {saved.resolution}, not "
+                            f"{given.resolution} (start a new run for another size)")
     out.data = given.data or saved.data
     out.resume = given.resume
     return out
@@ -118,6 +121,12 @@ def _check_resume_compatible(old: dict[str, Any], new: dict[str, Any], file: Pat
     for key in ("channels", "resolution"):
         if old[key] != new[key]:
             raise SynthmedError(f"{file}: {key} mismatch: checkpoint {old[key]}, now {new[key]}")
+    # The same data by content, wherever it lies now: another dataset (even with as many classes) would
+    # silently train the checkpoint on other images. Checkpoints from before the hash was recorded pass.
+    if old.get("dataset_hash") and old["dataset_hash"] != new["dataset_hash"]:
+        raise SynthmedError(f"{file}: the run was trained on another dataset ({old.get('dataset')}, content hash "
+                            f"{old['dataset_hash'][:12]}); {new['dataset']} has {new['dataset_hash'][:12]} "
+                            "(resume with the run's own data, or start a new run)")
 
 
 def peek_run_dir(out: str | Path, desc: str) -> Path:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from synthmed.errors import SynthmedError
+
 
 def generate(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="Run folder (its best checkpoint) or checkpoint file."),
@@ -32,6 +34,10 @@ def generate(
     from synthmed.generate.generate import generate_dataset
     from synthmed.prepare.info import describe, render_table
 
+    for name, value in (("--per-class", per_class), ("--total", total), ("--balance-to", balance_to),
+                        ("--copies", copies)):
+        if value is not None and value < 1:
+            raise SynthmedError(f"{name} must be at least 1, got {value}")
     if masks is not None:
         from synthmed.lesion.generate import generate_from_masks
         from synthmed.lesion.masks import MaskAugment

@@ -88,6 +88,11 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
     if resolution is not None and not 8 <= resolution <= 4096:
         raise SynthmedError(f"--resolution must be between 8 and 4096, got {resolution}")
     G, meta = load_generator(checkpoint, device=device)
+    largest = max(int(meta["resolution"]), int(meta.get("data_resolution") or 0))
+    if resolution is not None and resolution > largest:  # upsampling a model's output adds no detail
+        raise SynthmedError(f"--resolution {resolution}: above the model's {meta['resolution']} px and its "
+                            f"training data's {meta.get('data_resolution')} px: a larger side would only "
+                            f"upsample (give at most {largest})")
     if meta["arch"] in ("pix2pix", "inject"):  # image-to-image: no latent to sample from
         raise SynthmedError(f"{meta['checkpoint_path']}: a {meta['arch']} run makes images from masks: "
                             + ("add --masks DATASET[:split]" if meta["arch"] == "pix2pix" else "use synthmed inject"))

@@ -8,11 +8,13 @@ commented YAML can never drift from what the loader accepts. Unknown keys are er
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.gan.options import PipelineGanOptions, TrainConfig
@@ -23,7 +25,8 @@ Profile = Literal["cpu", "quality", "gpu"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan False: '.inf' and '.nan' in the YAML are refused by name, as any other bad number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
@@ -79,8 +82,11 @@ class DataConfig(_Section):
     @field_validator("split_ratios")
     @classmethod
     def _ratios(cls, v: list[float]) -> list[float]:
-        if min(v) < 0 or v[0] <= 0 or abs(sum(v) - 1.0) > 1e-6:
-            raise ValueError("three fractions train, val, test >= 0 summing to 1")
+        from synthmed.prepare.splitting import ratios_problem
+
+        problem = ratios_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("nifti_slices")
@@ -245,8 +251,9 @@ class ClassifyConfig(_Section):
     @field_validator("ratios")
     @classmethod
     def _ratios(cls, v: list[int]) -> list[int]:
-        if any(r < 0 for r in v):
-            raise ValueError("ratios are percentages >= 0")
+        if any(not 0 <= r <= MAX_SYNTHETIC_RATIO for r in v):
+            raise ValueError(f"ratios are percentages in 0..{MAX_SYNTHETIC_RATIO:g} (synthetic images per 100 "
+                             "real ones)")
         return sorted(set(v))
 
     @field_validator("real_fractions")
@@ -291,7 +298,22 @@ class ExperimentConfig(_Section):
                 raise ValueError(f"{key} {value}: StyleGAN2 needs a power of two")
         if not self.device.startswith(("auto", "cpu", "cuda", "mps")):
             raise ValueError(f"device '{self.device}': expected auto, cpu, cuda or cuda:N")
+        where = _non_finite(self.model_dump())
+        if where:  # values that no field's allow_inf_nan reaches (a family's own options, free-form mappings)
+            raise ValueError(f"{where}: must be a finite number")
         return self
+
+
+def _non_finite(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first NaN or infinity in ``value`` (nested dicts and lists), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the config"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{where}.{shown_key(key)}" if where else shown_key(key))
+        if found:
+            return found
+    return None
 
 
 # The GAN's and the classifiers' resolution when the config leaves it null: the prepared one, at most this.
@@ -415,12 +437,19 @@ def format_errors(exc: ValidationError) -> str:
     """One line: ``classify.epochs: Input should be greater than or equal to 1; ...``."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(shown_key(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; 'synthmed init' lists every key)"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where}: {msg}" if where else msg)  # a rule across keys names its keys itself
     return "; ".join(parts)
+
+
+def shown_key(key: Any) -> str:
+    """A key as a message shows it: as written, or quoted with escapes when it holds a line break or other
+    unprintable character (the message stays one line)."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
 
 
 def load_config(path: str | Path | None, profile: str | None = None, **overrides: Any) -> ExperimentConfig:
@@ -437,7 +466,9 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     except UnicodeDecodeError as exc:
         raise BadInputError(path, f"not UTF-8 text (byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKeyError as exc:
+        raise BadInputError(path, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -450,6 +481,34 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     if not isinstance(data, dict):
         raise BadInputError(path, "the top level must be a mapping of keys to values")
     return with_source_paths_from(build_config(data, profile, source=str(path), **overrides), path.parent)
+
+
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names one key twice (PyYAML keeps the last silently)."""
+
+
+def _unique_keys_loader():
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming it and both lines: with the
+    plain loader the second value wins without a word, and a user edits the first."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            first: dict[Any, int] = {}
+            merging = any(k.tag == "tag:yaml.org,2002:merge" for k, _ in node.value)  # '<<': overrides are meant
+            for key_node, _ in [] if merging else node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        where = f"on line {line}" if first[key] == line else f"on lines {first[key]} and {line}"
+                        raise DuplicateKeyError(f"key {str(key)!r} is given twice ({where}); keep one")
+                    first[key] = line
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfig:

@@ -97,7 +97,7 @@ def build_from_files(source: FileSource, out: Path, opts: PreprocessOptions, rea
                     skipped.append({"path": str(item.path), "reason": exc.problem})
                     continue
                 for (pixels, info), mask in zip(slices, masks, strict=True):
-                    conversions.count(pixels)
+                    conversions.count(pixels, info)
                     writer.add(preprocess_unit(pixels, opts, channels), item.label, split,
                                mask=preprocess_mask(mask, opts) if mask is not None else None,
                                **_entry_extra(item, source, info))
@@ -214,10 +214,12 @@ class Conversions:
         self.counts: Counter[str] = Counter()
         self.sizes: Counter[str] = Counter()
 
-    def count(self, pixels: np.ndarray) -> None:
+    def count(self, pixels: np.ndarray, info: dict[str, Any] | None = None) -> None:
         h, w = pixels.shape[:2]
         c = 1 if pixels.ndim == 2 else pixels.shape[2]
         self.counts["images"] += 1
+        if (info or {}).get("non_finite_voxels"):
+            self.counts["non_finite_voxels_to_minimum"] += 1
         self.sizes[f"{h}x{w}x{c}"] += 1
         if c in (2, 4):
             self.counts["alpha_dropped"] += 1

@@ -60,8 +60,8 @@ def prepare(
         raise SynthmedError("choose exactly one source: --medmnist NAME, --folder DIR or --csv FILE"
                             + (f" (got {', '.join(chosen)})" if chosen else ""))
     if medmnist is not None:
-        _prepare_medmnist(medmnist, size, root, out, _options(resolution or size, channels, bit_depth, square,
-                                                              resize_filter), overwrite)
+        _prepare_medmnist(medmnist, size, root, out, _options(size if resolution is None else resolution, channels,
+                                                              bit_depth, square, resize_filter), overwrite)
         typer.echo(render_table(describe(PreparedDataset.open(out))))
         return
     from synthmed.prepare.build import build_from_files
@@ -69,7 +69,8 @@ def prepare(
     from synthmed.prepare.readers import ReadOptions
     from synthmed.prepare.splitting import parse_ratios
 
-    opts = _options(resolution or DEFAULT_FILE_RESOLUTION, channels, bit_depth, square, resize_filter)
+    opts = _options(DEFAULT_FILE_RESOLUTION if resolution is None else resolution, channels, bit_depth, square,
+                    resize_filter)
     read_opts = ReadOptions(window_center=window_center, window_width=window_width, nifti_slices=nifti_slices,
                             nifti_mask_suffix=nifti_mask, nifti_volume=nifti_volume, max_pixels=max_pixels)
     ratios = parse_ratios(split_ratios)
@@ -107,13 +108,20 @@ def _options(resolution: int, channels: int | None, bit_depth: int, square: str,
 def info(
     dataset: Path = typer.Argument(..., help="A prepared dataset folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    verify: bool = typer.Option(False, "--verify", help="Re-read every image and mask and check them against "
+                                "the recorded content hash (reads every byte; opening alone does not)."),
 ) -> None:
     """Print classes, counts per split and class, size, channels and imbalance ratio."""
     from synthmed.dataset import PreparedDataset
     from synthmed.prepare.info import describe, render_table
 
-    summary = describe(PreparedDataset.open(dataset))
+    ds = PreparedDataset.open(dataset)
+    if verify:
+        ds.verify_content()  # one line naming dataset.json on a mismatch
+    summary = describe(ds)
     typer.echo(json.dumps(summary, indent=2) if as_json else render_table(summary))
+    if verify and not as_json:
+        typer.echo(f"content hash verified: {ds.content_hash}")
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from synthmed.errors import BadInputError
 from synthmed.prepare.masks import pair_masks
-from synthmed.prepare.readers import ReadOptions, is_ignored, is_mask_file, is_nifti, kind_of
+from synthmed.prepare.readers import IMAGE_SUFFIXES, ReadOptions, is_ignored, is_mask_file, is_nifti, kind_of
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -64,7 +64,7 @@ def scan_folder(root: Path, opts: ReadOptions, kind: str | None = None) -> FileS
     require_two_classes(root, classes)
     items: list[FileItem] = []
     for label, folder in enumerate(class_dirs):
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden_below(p, folder))
+        files = sorted(p for p in folder.rglob("*") if _maybe_image(p) and not _hidden_below(p, folder))
         files, masks = pair_masks([p for p in files if not is_mask_file(p, opts)])
         if not files:
             raise BadInputError(folder, f"class folder '{folder.name}' has no image files")
@@ -75,6 +75,17 @@ def scan_folder(root: Path, opts: ReadOptions, kind: str | None = None) -> FileS
     return FileSource(classes=classes, items=items, root=root,
                       description={"type": "folder", "path": str(root.absolute()), "files": len(items),
                                    **({"mask_files": n_masks} if n_masks else {})})
+
+
+def _maybe_image(path: Path) -> bool:
+    """A file, or something a user meant as one: a folder named like an image (``x.png/``), a broken symlink
+    or a symlink loop. Those become items so that they fail by name (or are listed with --skip-bad) instead of
+    vanishing; plain subfolders are only walked."""
+    if path.is_file():
+        return True
+    if path.is_dir():
+        return path.name.lower().endswith(IMAGE_SUFFIXES)
+    return True  # not a file and not a folder: a dangling link, a loop, a device or socket
 
 
 def _require_kind(items: list[FileItem], kind: str) -> None:
@@ -152,7 +163,7 @@ def read_csv_source(csv_path: Path, allow_outside: bool = False) -> FileSource:
         first_row[key] = i
         split = _row_split(csv_path, i, row) if has_split else None
         mask = _row_path(csv_path, i, row, "mask")
-        leaving = [p for p in (rel, mask) if p and _leaves_folder(p)]
+        leaving = [p for p in (rel, mask) if p and _leaves_folder(base, p)]
         if leaving and not allow_outside:
             raise BadInputError(csv_path, f"row {i + 2}: {leaving[0]} is outside the CSV's folder "
                                           "(pass --allow-outside, or data.allow_outside: true, to read it)")
@@ -176,13 +187,26 @@ def _row_path(csv_path: Path, i: int, row: dict[str, str], column: str) -> str:
     return value
 
 
-def _leaves_folder(rel: str) -> bool:
-    """Absolute, or climbing out with ``..`` (judged on the text: a symlink inside the folder is the user's own)."""
-    return Path(rel).is_absolute() or os.path.normpath(rel).split(os.sep)[0] == ".."
+def _leaves_folder(base: Path, rel: str) -> bool:
+    """Absolute, climbing out with ``..``, or led out by a symlink (a linked file or folder): judged on the
+    path with every symlink resolved, so a link inside the folder cannot make prepare read elsewhere unasked."""
+    if Path(rel).is_absolute() or os.path.normpath(rel).split(os.sep)[0] == "..":
+        return True
+    try:
+        return not Path(os.path.realpath(base / rel)).is_relative_to(os.path.realpath(base))
+    except (OSError, RuntimeError, ValueError):  # a symlink loop: reading it fails later, naming the row
+        return False
 
 
 def missing_file_error(item: FileItem) -> BadInputError:
-    return BadInputError(item.where, f"file not found: {item.path}")
+    path = item.path
+    try:
+        problem = ("is a folder, not an image file" if path.is_dir() else
+                   "is a broken symlink or a symlink loop" if path.is_symlink() else
+                   "is not a regular file" if path.exists() else "file not found")
+    except OSError:
+        problem = "cannot be opened"
+    return BadInputError(item.where, f"{problem}: {path}" if item.where != str(path) else problem)
 
 
 def _read_rows(csv_path: Path) -> list[dict[str, str]]:

@@ -35,7 +35,8 @@ from synthmed.errors import BadInputError, SynthmedError
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DICOM_SUFFIXES = (".dcm", ".dicom")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-SUPPORTED = ", ".join((*RASTER_SUFFIXES, *DICOM_SUFFIXES, *NIFTI_SUFFIXES))
+IMAGE_SUFFIXES = (*RASTER_SUFFIXES, *DICOM_SUFFIXES, *NIFTI_SUFFIXES)
+SUPPORTED = ", ".join(IMAGE_SUFFIXES)
 # Files an OS or a viewer leaves in folders; never images, never errors.
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 
@@ -418,9 +419,19 @@ def read_nifti_masks(path: Path, opts: ReadOptions, mask: Path | None, slices: l
 def _read_nifti(path: Path, opts: ReadOptions, mask: Path | None) -> SliceList:
     volume = _nifti_volume(path, opts)
     slices = _chosen_slices(path, volume, opts, mask)
+    # Voxels outside a scanner's field of view are often stored as NaN: they take the volume's lowest finite
+    # value (black after the min-max or a window), and each slice says how many it had, so dataset.json's
+    # conversions count the images (never a silent 0).
+    finite = np.isfinite(volume)
+    non_finite = (~finite).sum(axis=(0, 1))
+    if not finite.any():
+        raise BadInputError(path, "volume has no finite voxel values (all NaN or infinite)")
+    if non_finite.any():
+        volume = np.where(finite, volume, volume[finite].min())
     if opts.window_center is not None and opts.window_width is not None:
         scaled = linear_window(volume, opts.window_center, opts.window_width)
     else:
         scaled = _minmax(path, volume)
     # RAS axial slice [x, y] -> rows = y (anterior up), columns = x.
-    return [(np.ascontiguousarray(np.flipud(scaled[:, :, k].T)), {"slice": k}) for k in slices]
+    return [(np.ascontiguousarray(np.flipud(scaled[:, :, k].T)),
+             {"slice": k, **({"non_finite_voxels": int(non_finite[k])} if non_finite[k] else {})}) for k in slices]

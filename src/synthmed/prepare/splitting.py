@@ -13,6 +13,7 @@ split is made per file.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -20,14 +21,32 @@ import numpy as np
 
 from synthmed.errors import SynthmedError
 
+RATIOS_RULE = "three fractions train, val, test, each > 0, summing to 1"
+
+
+def ratios_problem(values: Sequence[float]) -> str | None:
+    """Why ``values`` are not usable split ratios (None: they are). Every split must get images: a dataset
+    without val or test cannot choose a checkpoint or measure one, and NaN or infinity is no fraction."""
+    if len(values) != 3:
+        return f"{RATIOS_RULE} (got {len(values)} values)"
+    if not all(math.isfinite(v) for v in values):
+        return f"{RATIOS_RULE} (got a non-finite value)"
+    if min(values) <= 0:
+        name = ("train", "val", "test")[int(np.argmin(values))]
+        return f"{RATIOS_RULE} ({name} is {min(values):g}: that split would be empty)"
+    if abs(sum(values) - 1.0) > 1e-6:
+        return f"{RATIOS_RULE} (they sum to {sum(values):g})"
+    return None
+
 
 def parse_ratios(text: str) -> tuple[float, float, float]:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) < 0 or values[0] <= 0 or abs(sum(values) - 1.0) > 1e-6:
-        raise SynthmedError(f"--split-ratios must be three numbers train,val,test >= 0 summing to 1, got '{text}'")
+        raise SynthmedError(f"--split-ratios must be {RATIOS_RULE}, got '{text}'") from None
+    problem = ratios_problem(values)
+    if problem:
+        raise SynthmedError(f"--split-ratios '{text}': {problem}")
     return values  # type: ignore[return-value]
 
 

@@ -15,6 +15,7 @@ option; ``"comma": True`` makes a list field one text option, a comma list whose
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -132,9 +133,17 @@ def validate(model: type[BaseModel], values: dict[str, Any], source: str | None 
     """``model(**values)``; a validation error becomes one ``SynthmedError`` line naming each option
     (``--width: ...`` from the command line, ``source: key: ...`` otherwise)."""
     try:
-        return model.model_validate(values)
+        validated = model.model_validate(values)
     except ValidationError as exc:
         raise SynthmedError(format_errors(exc, source)) from None
+    for name in type(validated).model_fields:
+        value = getattr(validated, name)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            # Checked here rather than with allow_inf_nan on every stage's model: 'inf' parses as a float, and
+            # a bound like kimg > 0 lets it through (a run that never ends).
+            where = f"{source}: {name}" if source else flag(name)
+            raise SynthmedError(f"{where}: must be a finite number, got {value}")
+    return validated
 
 
 def format_errors(exc: ValidationError, source: str | None = None) -> str:
@@ -170,7 +179,7 @@ def auto_or_at_least(minimum: int):
 class FurtherOptions(BaseModel):
     """Base of :func:`optional_copy` models: every field optional (None: the stage's default), no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # '.inf' in a config is no number
 
 
 def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str,
