@@ -176,10 +176,11 @@ def configuration_page() -> str:
         HEADER + "# Configuration reference",
         "",
         "Every key of the experiment config that `synthmed run CONFIG` reads, in the order `synthmed init` writes",
-        "them, with its default (the `cpu` profile's, which `synthmed init` writes) and what the `quality` and `gpu`",
-        "profiles change. `synthmed init --profile quality` writes the quality column's values. A key left out of",
-        "a config keeps its default; an unknown key stops the run with one line naming it. Relative paths are",
-        "relative to the config file.",
+        "them, with its default (the `cpu` profile's) and what the `quality` and `gpu` profiles change. `synthmed",
+        "init` sets the profile and the data source and writes every other key commented out, with the profile's",
+        "value (`synthmed init --profile quality` shows the quality column's); a key left out, or commented out,",
+        "takes the value of the profile the run uses. An unknown key stops the run with one line naming it.",
+        "Relative paths are relative to the config file.",
         "",
     ]
     for section, model in _section_models():

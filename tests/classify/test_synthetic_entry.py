@@ -75,7 +75,7 @@ def sets(toy_dataset):
 
 
 def _weights(model_dir) -> dict[str, torch.Tensor]:
-    return torch.load(model_dir / "model.pt")["state_dict"]
+    return torch.load(model_dir / "model.pt", weights_only=True)["state_dict"]
 
 
 def _same(a, b) -> bool:

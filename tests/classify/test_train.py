@@ -30,7 +30,7 @@ def test_training_is_reproducible_and_writes_the_model_folder(toy, tmp_path) -> 
     a = train_classifier(str(toy.root), str(toy.root), tmp_path / "a", **opts)
     b = train_classifier(str(toy.root), str(toy.root), tmp_path / "b", **opts)
     assert {p.name for p in a.iterdir()} == {"model.pt", "config.json", "train_log.jsonl", "val_predictions.csv"}
-    sa, sb = torch.load(a / "model.pt")["state_dict"], torch.load(b / "model.pt")["state_dict"]
+    sa, sb = (torch.load(m / "model.pt", weights_only=True)["state_dict"] for m in (a, b))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     log = [json.loads(line) for line in (a / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2] and all(0 <= r["val_auc"] <= 1 for r in log)
@@ -49,7 +49,7 @@ def test_epoch_steps_budget_counts_steps_and_matches_the_pass_loop(toy, tmp_path
     passes = train_classifier(str(toy.root), str(toy.root), tmp_path / "passes", **opts)
     steps = train_classifier(str(toy.root), str(toy.root), tmp_path / "steps", epoch_steps=3, **opts)
     # One "epoch" of 3 steps is one pass over these 36 images: the same weights, batch for batch.
-    sa, sb = torch.load(passes / "model.pt")["state_dict"], torch.load(steps / "model.pt")["state_dict"]
+    sa, sb = (torch.load(m / "model.pt", weights_only=True)["state_dict"] for m in (passes, steps))
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     longer = train_classifier(str(toy.root), str(toy.root), tmp_path / "longer", epoch_steps=5, patience=0, **opts)
     log = [json.loads(line) for line in (longer / "train_log.jsonl").read_text().splitlines()]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from synthmed.metrics.memorization import aligned_nearest, check_memorization, prepare_pixels
+from synthmed.metrics.memorization import aligned_nearest, calibrate, check_memorization, prepare_pixels
 
 
 def _smooth_fields(n: int, side: int, seed: int) -> np.ndarray:
@@ -23,14 +23,22 @@ def _tensor(images: np.ndarray) -> torch.Tensor:
 
 def _planted(train: np.ndarray) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
-    x = train[:6].astype(np.float64)
+    x = train[:12].astype(np.float64)
+    centre = (np.array(x[0].shape) - 1) / 2
     kinds = {
         "exact": x[0],
-        "noise_4_255": x[1] + rng.normal(0, 4, x[1].shape),
+        "noise_10_255": x[1] + rng.normal(0, 10, x[1].shape),
         "flip_left_right": x[2][:, ::-1],
         "flip_up_down": x[3][::-1, :],
-        "shift_2px": ndimage.shift(x[4], (2, -2), order=0, mode="nearest"),
-        "brightness_plus_10": x[5] + 10,
+        "shift_3px": ndimage.shift(x[4], (3, -2), order=0, mode="nearest"),
+        "brightness_plus_20": x[5] + 20,
+        "contrast_0.8": (x[6] - 128) * 0.8 + 128,
+        "rotate_9_degrees": ndimage.rotate(x[7], 9, reshape=False, order=1, mode="nearest"),
+        "zoom_1.1": ndimage.affine_transform(x[8], np.eye(2) / 1.1, offset=centre - centre / 1.1, order=1,
+                                             mode="nearest"),
+        "blur_1px": ndimage.gaussian_filter(x[9], 1.0),
+        "shift_contrast_noise": ndimage.shift(x[10], (-2, 0), order=0, mode="nearest") * 1.1 - 10
+        + rng.normal(0, 5, x[10].shape),
     }
     return {k: np.clip(np.round(v), 0, 255).astype(np.uint8) for k, v in kinds.items()}
 
@@ -60,15 +68,49 @@ def test_real_new_image_not_flagged(audit) -> None:
     assert result.chance_rate <= 0.05
 
 
-def test_aligned_distance_is_rms_after_flip_shift_and_offset() -> None:
-    """Hand-checkable: a flipped, brightened copy is at distance 0; a constant difference of 0.1 on half the image
-    (after removing the mean: +-0.05 everywhere) is at RMS 0.05 before the low-pass (which keeps the step)."""
-    img = (_smooth_fields(1, 32, seed=3) // 2 + 40).astype(np.uint8)  # 40..167: no clipping below
-    copy = img[:, :, ::-1] + np.uint8(20)
-    flat = np.zeros((1, 32, 32), dtype=np.uint8)
-    half = flat.copy()
-    half[:, :, 16:] = round(0.1 * 255)
-    d, idx = aligned_nearest(prepare_pixels(_tensor(copy)), prepare_pixels(_tensor(img)))
-    assert idx[0] == 0 and d[0] == pytest.approx(0.0, abs=1e-6)
-    d, _ = aligned_nearest(prepare_pixels(_tensor(half)), prepare_pixels(_tensor(flat)))
-    assert 0.035 < d[0] <= 0.05 + 1e-3  # shifting the step by 2 px can hide a little of it, never add
+def test_aligned_distance_ignores_flip_gain_and_offset_and_registers_small_turns() -> None:
+    """A flipped copy with another gain and offset is at distance ~0 (8-bit rounding only); a turned and moved
+    copy is registered to a small fraction of the distance between two different images (about sqrt(2): the
+    RMS difference of two independent patterns of unit contrast)."""
+    img = (_smooth_fields(1, 32, seed=3) // 2 + 40).astype(np.uint8)  # 40..167: no clipping
+    other = _smooth_fields(1, 32, seed=4)
+    copy = np.round(img[:, :, ::-1] * 0.8 + 30).astype(np.uint8)
+    turned = np.stack([ndimage.shift(ndimage.rotate(img[0].astype(float), 7, reshape=False, order=1,
+                                                    mode="nearest"), (1, -2), order=1, mode="nearest")])
+    refs = prepare_pixels(_tensor(np.concatenate([other, img])))
+    d, idx = aligned_nearest(prepare_pixels(_tensor(copy)), refs)
+    assert idx[0] == 1 and d[0] < 0.02
+    d_turned, idx = aligned_nearest(prepare_pixels(_tensor(turned.round().astype(np.uint8))), refs)
+    d_other, _ = aligned_nearest(prepare_pixels(_tensor(other)), prepare_pixels(_tensor(img)))
+    assert idx[0] == 1 and d_turned[0] < 0.1 < 0.5 < d_other[0]
+
+
+def test_registration_refines_the_whole_pixel_search(monkeypatch) -> None:
+    """The gradient registration only ever lowers the distance the shift search found, and for a turned and
+    zoomed copy by a lot (a grid over whole pixels leaves it misaligned by up to a pixel at the edges)."""
+    from synthmed.metrics import memorization
+
+    img = _smooth_fields(1, 32, seed=5)
+    centre = (np.array(img[0].shape) - 1) / 2
+    turned = ndimage.rotate(img[0].astype(float), -8, reshape=False, order=1, mode="nearest")
+    zoomed = ndimage.affine_transform(turned, np.eye(2) / 1.08, offset=centre - centre / 1.08, order=1,
+                                      mode="nearest")
+    q, r = prepare_pixels(_tensor(zoomed[None].round().astype(np.uint8))), prepare_pixels(_tensor(img))
+    registered, _ = aligned_nearest(q, r)
+    monkeypatch.setattr(memorization, "REGISTER_STEPS", 0)
+    searched, _ = aligned_nearest(q, r)
+    assert registered[0] < 0.5 * searched[0]
+
+
+def test_calibration_leaves_out_reference_images_that_are_copies() -> None:
+    """A reference set where 30 % are copies of training images (a low mode of distances): the threshold is the
+    percentile of the other 70 %; a reference set of new images only is taken as it is."""
+    rng = np.random.default_rng(0)
+    new = np.exp(rng.normal(np.log(0.35), 0.15, 350))
+    copies = np.exp(rng.normal(np.log(0.01), 0.5, 150))
+    threshold, is_copy = calibrate(np.concatenate([copies, new]), 2.0)
+    assert is_copy[:150].mean() > 0.95 and not is_copy[150:].any()
+    assert threshold == pytest.approx(np.percentile(new, 2.0))
+    for unimodal in (new, rng.gamma(3, 0.1, 500), rng.weibull(2, 500)):
+        threshold, is_copy = calibrate(unimodal, 2.0)
+        assert not is_copy.any() and threshold == pytest.approx(np.percentile(unimodal, 2.0))

@@ -225,3 +225,32 @@ def test_yaml_anchors_and_merge_keys_still_load(tmp_path) -> None:
                     "generate: {<<: {per_class: 4, batch: 8}, batch: 16}\n")
     cfg = load_config(path)
     assert cfg.gan.kimg == 2 and cfg.generate.per_class == 4 and cfg.generate.batch == 16
+
+
+def test_init_file_leaves_every_other_key_to_the_run_profile(tmp_path, capsys, monkeypatch) -> None:
+    """``init --folder X > mine.yaml; run mine.yaml --profile quality`` runs the quality profile, not a mix."""
+    monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
+    (tmp_path / "imgs").mkdir()
+    cli(["init", "--folder", str(tmp_path / "imgs")])
+    path = tmp_path / "mine.yaml"
+    path.write_text(capsys.readouterr().out)
+    set_keys = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert set_keys == ["profile: cpu", "data:", f"  folder: {tmp_path / 'imgs'}"]
+    assert "  # kimg: 40.0" in path.read_text()  # the rest is there to read and uncomment
+    quality = load_config(path, "quality")
+    assert quality == build_config({"data": {"folder": str(tmp_path / "imgs")}}, "quality")
+    assert (quality.name, quality.gan.kimg, quality.data.size, quality.classify.seeds) == (
+        "imgs-quality", 180.0, 64, [0, 1, 2, 3, 4])
+    assert load_config(path) == build_config({"data": {"folder": str(tmp_path / "imgs")}}, "cpu")
+
+
+def test_run_with_profile_names_the_keys_the_file_keeps(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("SYNTHMED_DATA_ROOT", str(tmp_path / "no-data"))
+    path = tmp_path / "old.yaml"
+    path.write_text("profile: cpu\nseed: 0\ngan: {kimg: 20.0, arch: dcgan}\nclassify: {seeds: [0, 1, 2]}\n")
+    cli(["run", str(path), "--profile", "quality", "--dry-run", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"note: {path} sets 2 key(s) over the quality profile: ")
+    assert "gan.kimg 20.0 (quality: 180.0)" in err and "classify.seeds [0, 1, 2] (quality: [0, 1, 2, 3, 4])" in err
+    cli(["run", str(path), "--dry-run", "--out", str(tmp_path / "run")])  # the file's own profile: nothing to say
+    assert capsys.readouterr().err == ""

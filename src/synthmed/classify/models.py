@@ -25,6 +25,7 @@ from torch import nn
 
 from synthmed.errors import BadInputError, MissingWeightsError, SynthmedError
 from synthmed.utils.device import pick_device  # noqa: F401 (the one device choice, used from here)
+from synthmed.utils.torchfile import load_weights
 
 HEADS = ("linear", "bn-leakyrelu")
 SMALL_STEM_MAX_SIDE = 64
@@ -208,10 +209,11 @@ def _small_stem(backbone: nn.Module, in_chans: int) -> None:
 
 
 def _load_backbone_file(backbone: nn.Module, path: Path) -> None:
-    if not path.is_file():
-        raise BadInputError(path, "pretrained weights file not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights(path, "pretrained weights file")
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict):
+        raise BadInputError(path, f"not a usable pretrained weights file: holds a {type(state).__name__}, "
+                                  f"not a state dict")
     prefix = "backbone."
     own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)} or state
     try:
@@ -247,11 +249,10 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
     path = path / MODEL_FILE if path.is_dir() else path
     if not path.is_file():
         raise BadInputError(path, f"no {MODEL_FILE} (not a model folder made by 'synthmed train-classifier')")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        meta = ckpt["meta"]
-    except (RuntimeError, KeyError, OSError, EOFError) as exc:
-        raise BadInputError(path, f"cannot read classifier checkpoint ({exc})") from None
+    ckpt = load_weights(path, "classifier checkpoint")
+    if not isinstance(ckpt, dict) or "meta" not in ckpt or "state_dict" not in ckpt:
+        raise BadInputError(path, "not a classifier checkpoint made by 'synthmed train-classifier'")
+    meta = ckpt["meta"]
     model = build_model(meta["arch"], meta["in_chans"], meta["num_classes"], "none", meta["head"],
                         resolution=None, input_size=meta.get("input_size"),
                         channel_mode=meta.get("channel_mode", "native"), small_stem=meta.get("small_stem"))

@@ -13,7 +13,7 @@ def filter_(
                              "near-copy check use its train split)."),
     out: Path = typer.Option(..., "--out", help="Output folder for the filtered prepared dataset."),
     classifier: Path | None = typer.Option(None, "--classifier", help="Model folder from 'synthmed "
-                                           "train-classifier' or a saved nn.Module (default: a CNN trained on "
+                                           "train-classifier' or a TorchScript module (default: a CNN trained on "
                                            "the real train split)."),
     real_pass_rate: float = typer.Option(0.9, "--real-pass-rate", help="Keep when P(intended class) is at least "
                                          "what this fraction of the real val images of the class reach for their "

@@ -22,6 +22,7 @@ from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.atomic import atomic_path, torch_save
 from synthmed.utils.device import pick_device
 from synthmed.utils.hashing import sha256_file
+from synthmed.utils.torchfile import load_weights
 
 FORMAT = "synthmed-gan-checkpoint"
 CKPT_RE = re.compile(r"^ckpt-(\d{10})\.pt$")
@@ -100,10 +101,7 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
 def load_checkpoint(path: str | Path, prefer: str = "best") -> tuple[dict[str, Any], Path]:
     """Read a checkpoint; anything unreadable or foreign is a one-line ``BadInputError``."""
     file = resolve_checkpoint(path, prefer)
-    try:
-        ck = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, wrong format, pickled code: all mean "not our checkpoint"
-        raise BadInputError(file, f"corrupted or not a synthmed checkpoint ({type(exc).__name__})") from None
+    ck = load_weights(file, "synthmed GAN checkpoint")
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise BadInputError(file, "not a synthmed GAN checkpoint")
     return ck, file

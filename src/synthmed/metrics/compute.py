@@ -338,10 +338,13 @@ def _memorization_family(ctx: MetricContext) -> None:
     labels = fake.ds.labels(fake.split)
     ctx.info["memorization"] = {
         "reference": "leave-one-out within the training split" if loo else f"real '{real.split}' split vs train",
-        "rule": f"aligned pixel distance (flips, shifts up to {memorization.MAX_SHIFT} px, brightness offset, "
-                f"low-pass) <= percentile {result.percentile:g} of real held-out images' distances",
+        "rule": f"aligned pixel distance (flips, shifts up to {memorization.SHIFT_FRACTION:.0%} of the side, "
+                f"rotation up to {memorization.MAX_ANGLE:g} degrees, zoom up to {memorization.MAX_ZOOM:.0%}, gain "
+                f"and offset, low-pass) <= percentile {result.percentile:g} of the distances of real reference "
+                f"images new to the training set",
         "threshold_pixel_rms": result.threshold_pixel, "n_audited": len(labels),
         "n_flagged": int(result.flagged.sum()), "chance_rate": result.chance_rate,
+        "reference_copies": result.reference_copies,
         "flagged_fake_indices": [int(i) for i in np.flatnonzero(result.flagged)],
     }
     for scope, label in ctx.scopes:
@@ -360,9 +363,10 @@ def _memorization_family(ctx: MetricContext) -> None:
 
 
 def privacy_message(fraction: float, n: int, chance: float) -> str:
-    return (f"{n} synthetic image(s) ({fraction:.1%}) are near copies of a training image (up to a flip, a shift "
-            f"of a few pixels, mild noise or a brightness change: closer than {100 - memorization.PERCENTILE:g}% "
-            f"of real held-out images are; real images pass this test at {chance:.1%}): possible copies of "
+    return (f"{n} synthetic image(s) ({fraction:.1%}) are near copies of a training image (up to a flip, a small "
+            f"shift, turn or zoom, noise, blur, a brightness or contrast change: closer than "
+            f"{100 - memorization.PERCENTILE:g}% of new real images are; new real images pass this test at "
+            f"{chance:.1%}): possible copies of "
             f"patients' images, a privacy leak if released; inspect memorization_pairs.png; 'synthmed filter' "
             f"drops them")
 

@@ -6,7 +6,8 @@ with classify's training loop (``synthmed.classify.train``: the small ``cnn`` ar
 augmentation, class-weighted loss, 20 epochs, cosine schedule; train split only), caches the model folder
 by the training split's content hash, and uses its backbone features for FID/KID/PRDC/realism and
 its softmax for ``synthmed filter``. ``--features PATH`` replaces it with the user's own extractor (a
-TorchScript file or a pickled ``nn.Module`` mapping (N, C, H, W) images in [-1, 1] to (N, D) features).
+TorchScript file mapping (N, C, H, W) images in [-1, 1] to (N, D) features; a pickled ``nn.Module`` is
+refused, since unpickling it could run any code).
 
 Every network here is wrapped in an :class:`Extractor`: an identity string (what feature caches are
 keyed by) and one ``outputs`` call that gives features and, for a classifier, class probabilities from
@@ -27,6 +28,7 @@ from torch import nn
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.hashing import sha256_file, sha256_json
+from synthmed.utils.torchfile import load_torchscript, load_weights
 
 
 @dataclass(frozen=True)
@@ -166,19 +168,21 @@ def domain_extractor(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNN
 
 # -- a user's networks -------------------------------------------------------------------------------------
 def load_user_extractor(path: str | Path) -> tuple[nn.Module, str]:
-    """A user's feature extractor: TorchScript, or a pickled ``nn.Module`` (trusted file)."""
+    """A user's feature extractor, saved as TorchScript (``torch.jit.script(model).save(PATH)``).
+
+    A pickled ``nn.Module`` is refused: unpickling a file can run any code, and TorchScript loads without it.
+    """
     path = Path(path)
     if not path.is_file():
         raise BadInputError(path, "feature extractor file not found")
-    try:
-        model = torch.jit.load(str(path), map_location="cpu")
-    except (RuntimeError, ValueError):
+    model = load_torchscript(path)
+    if model is None:
+        hint = "save the extractor as TorchScript: torch.jit.script(model).save(PATH)"
         try:
-            model = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # any unpickling failure means an unusable file
-            raise BadInputError(path, f"cannot load a torch model ({exc})") from None
-    if not isinstance(model, nn.Module):
-        raise BadInputError(path, f"expected a saved nn.Module, got {type(model).__name__}")
+            load_weights(path, "feature extractor")  # only to say why: pickled code, or not a torch file
+        except BadInputError as exc:
+            raise BadInputError(path, f"{exc.problem}; {hint}") from None
+        raise BadInputError(path, f"holds weights but no network; {hint}")
     return model.eval(), f"user-{sha256_file(path)[:32]}"
 
 

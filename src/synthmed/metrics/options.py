@@ -19,7 +19,7 @@ class MetricsOptions(BaseModel):
     fake: str = Field(description="Synthetic prepared dataset, DIR[:split] (default split: train).")
     per_class: bool = Field(True, description="Also compute every metric per class, with a reference row per "
                             "class: the real train split against the real val split.")
-    features: str | None = Field(None, description="Your own feature extractor (TorchScript or pickled nn.Module); "
+    features: str | None = Field(None, description="Your own feature extractor, saved as TorchScript; "
                                  "default: a CNN trained on the real train split.")
     inception_weights: str | None = Field(None, description="pt_inception-2015-12-05-6726825d.pth (default: look in "
                                           "$TORCH_HOME/hub/checkpoints, then download when online).")

@@ -39,7 +39,11 @@ def init(
         medmnist_info(dataset.lower())  # an unknown name fails here, not after the config is edited
         name, data = dataset.lower(), {"medmnist": dataset.lower()}
     cfg = build_config({"name": f"{name}-{profile}", "data": data}, profile, source="init")
-    typer.echo(to_commented_yaml(cfg), nl=False)
+    # Only the profile and the source are set: every other key stays the profile's, also under --profile.
+    chosen = {"profile", *(f"data.{k}" for k in data)}
+    if cfg.name != build_config({"data": data}, profile).name:  # the name the source gives, unless it has none
+        chosen.add("name")
+    typer.echo(to_commented_yaml(cfg, chosen), nl=False)
 
 
 def run(
@@ -67,11 +71,25 @@ def run(
             "classify.threads": threads, "classify.ray_address": ray_address}
     cfg = load_config(config, profile, **{"data.root": str(data_root) if data_root else None, "device": device},
                       **grid)
+    if config is not None and profile is not None:
+        _say_profile_overrides(config, profile)
     out = out or Path("runs") / cfg.name
     if dry_run:
         typer.echo(dry_run_text(cfg, out))
         return
     run_pipeline(cfg, out, echo=typer.echo)
+
+
+def _say_profile_overrides(config: Path, profile: str) -> None:
+    """One line on stderr naming the keys the file keeps over ``--profile``: no silent mix of two profiles."""
+    import yaml
+
+    from synthmed.pipeline.config import profile_overrides
+
+    keys = profile_overrides(yaml.safe_load(config.read_text(encoding="utf-8-sig")) or {}, profile)
+    if keys:
+        typer.echo(f"note: {config} sets {len(keys)} key(s) over the {profile} profile: {', '.join(keys)}; "
+                   f"remove them from the file to run the {profile} profile as it is", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -520,30 +520,66 @@ def with_source_paths_from(cfg: ExperimentConfig, base: Path) -> ExperimentConfi
     return cfg.model_copy(update={"data": cfg.data.model_copy(update={cfg.data.source: absolute})})
 
 
-def to_commented_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML with each field's description as a comment above it."""
+def to_commented_yaml(cfg: ExperimentConfig, chosen: set[str] | None = None) -> str:
+    """The config as YAML with each field's description as a comment above it.
+
+    ``chosen``: the dotted keys the user chose (``synthmed init``: the profile and the data source); every
+    other key is written commented out, with the profile's value for reading, so that the file records only
+    those choices and ``--profile`` still sets all the rest. None: every key set (a resolved config).
+    """
     lines = [
         "# synthmed experiment config: 'synthmed run THIS_FILE' runs every stage from it.",
         "# Stages are cached by the hash of their options: change a value and re-run; only what depends on it",
         "# runs again. 'synthmed run THIS_FILE --dry-run' prints the plan without running it.",
     ]
-    _emit(cfg, lines, indent="")
+    if chosen is not None:
+        lines += [
+            f"# Keys written as '# key: value' are not set: they take the profile's value (shown: the "
+            f"{cfg.profile} profile's),",
+            "# also under 'synthmed run THIS_FILE --profile OTHER'. Uncomment a key (and its section's line) to "
+            "set it.",
+        ]
+    _emit(cfg, lines, indent="", chosen=chosen)
     return "\n".join(lines) + "\n"
 
 
-def _emit(model: BaseModel, lines: list[str], indent: str) -> None:
+def _emit(model: BaseModel, lines: list[str], indent: str, chosen: set[str] | None = None, prefix: str = "",
+          off: bool = False) -> None:
+    """``off``: inside a section none of whose keys is chosen (its header is commented out too)."""
     import yaml
 
     for name, field in type(model).model_fields.items():
-        value = getattr(model, name)
+        value, key = getattr(model, name), prefix + name
         if isinstance(value, FurtherOptions):  # a stage's further options: the given ones, inline
             value = given(value)
         elif isinstance(value, BaseModel):
+            section_off = off or (chosen is not None and not any(c.startswith(key + ".") for c in chosen))
             lines.append("")
-            lines.append(f"{indent}{name}:")
-            _emit(value, lines, indent + "  ")
+            lines.append(f"{indent}{'# ' if section_off else ''}{name}:")
+            _emit(value, lines, indent + "  ", chosen, key + ".", section_off)
             continue
         if field.description:
             lines.append(f"{indent}# {field.description}")
         dumped = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=1000).strip()
-        lines.append(f"{indent}{dumped.removeprefix('{').removesuffix('}')}")
+        unset = off or (chosen is not None and key not in chosen)
+        lines.append(f"{indent}{'# ' if unset else ''}{dumped.removeprefix('{').removesuffix('}')}")
+
+
+def profile_overrides(data: dict[str, Any], profile: str) -> list[str]:
+    """``key value (profile: its value)`` for each key a config file sets to other than ``profile``'s value.
+
+    What ``synthmed run FILE --profile P`` keeps from the file instead of P; the run says so rather than
+    running a silent mix of two profiles.
+    """
+    base = profile_defaults(profile)
+    out: list[str] = []
+
+    def walk(given_: Any, default: Any, key: str) -> None:
+        if isinstance(given_, dict) and isinstance(default, dict) and not key.endswith("options"):
+            for k, v in given_.items():
+                walk(v, default.get(k), f"{key}.{k}" if key else str(k))
+        elif key not in ("profile", "name", *(f"data.{k}" for k in SOURCE_KEYS)) and given_ != default:
+            out.append(f"{key} {given_!r} ({profile}: {default!r})")
+
+    walk(data, base, "")
+    return out

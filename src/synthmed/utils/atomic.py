@@ -20,9 +20,32 @@ from typing import Any
 from synthmed.errors import SynthmedError
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it.
+
+    ``os.umask`` can only be read by setting it, which would briefly give files made by other threads
+    the wrong mode; Linux shows it in /proc (since 4.7). Elsewhere, set and restore it at once.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def follow_umask(path: Path, directory: bool = False) -> None:
+    """Give a temporary file (mkstemp: 0600) or folder (mkdtemp: 0700) the mode a plain ``open``/``mkdir``
+    would have given it, so an output renamed into place is as readable as the user's umask allows."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success rename it onto ``target``."""
+    """Yield a temporary path beside ``target``; on success rename it onto ``target`` (mode per the umask)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -30,6 +53,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        follow_umask(tmp)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -125,7 +149,7 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Build a whole output folder in a temporary sibling and rename it into place at the end.
+    """Build a whole output folder in a temporary sibling and rename it into place at the end (mode per the umask).
 
     On any exception the temporary folder is removed, so no half-written output is ever left.
     An existing non-empty ``target`` is an error unless ``overwrite``; then it is replaced only
@@ -141,6 +165,7 @@ def atomic_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    follow_umask(tmp, directory=True)
     old = None
     if target.exists():
         old = target.parent / f".{target.name}.old-{os.getpid()}"
