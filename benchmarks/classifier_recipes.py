@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from synthmed.dataset import PreparedDataset
+
 RECIPES: dict[str, dict[str, Any]] = {
     "default": {},  # constant lr, patience 10, no augmentation
     "cosine": {"lr_schedule": "cosine", "patience": None},
@@ -33,7 +35,7 @@ OUT = Path(__file__).parent / "_out"
 
 def prepared_breastmnist() -> Path:
     target = OUT / "breastmnist28"
-    if not (target / "dataset.json").is_file():
+    if not PreparedDataset.exists(target):
         subprocess.run([sys.executable, "-m", "synthmed", "prepare", "--medmnist", "breastmnist", "--size", "28",
                         "--out", str(target)], check=True, stdout=subprocess.DEVNULL)
     return target

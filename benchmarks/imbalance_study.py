@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from synthmed.dataset import PreparedDataset
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "rbc" / "labels.csv"
@@ -82,7 +84,7 @@ def say(text: str) -> None:
 def prepared(args: argparse.Namespace, resolution: int) -> Path:
     """RBC prepared at ``resolution`` with train/val/test grouped by smear (``patient_id``)."""
     out = Path(args.work) / f"rbc{resolution}"
-    if not (out / "dataset.json").is_file():
+    if not PreparedDataset.exists(out):
         say(f"prepare RBC at {resolution} px")
         subprocess.run([sys.executable, "-m", "synthmed", "prepare", "--csv", str(args.csv), "--resolution",
                         str(resolution), "--out", str(out), "--seed", "0"], check=True, stdout=subprocess.DEVNULL)
@@ -180,11 +182,10 @@ def save_grids(args: argparse.Namespace, results: Path) -> None:
 # -- 3. synthetic sets and per-class metrics ------------------------------------------------------------------------
 def synthetic_set(args: argparse.Namespace, arch: str, data: Path, kind: str) -> Path:
     """``top-up``: each class filled up to the largest class; ``metrics``: ``--metric-per-class`` per class."""
-    from synthmed.dataset import PreparedDataset
     from synthmed.generate.generate import generate_dataset
 
     out = Path(args.work) / "synthetic" / f"{arch}-{kind}"
-    if not (out / "dataset.json").is_file():
+    if not PreparedDataset.exists(out):
         run = Path(args.work) / "gans" / arch
         if kind == "top-up":
             largest = max(PreparedDataset.open(data).class_counts("train").values())
@@ -219,10 +220,10 @@ def top_up_training_set(args: argparse.Namespace, data: Path, synthetic: Path) -
     A training SPEC draws synthetic images in proportion to the real counts (or equally); top-up needs every
     generated image, which is a different count per class, so the two sets are merged here.
     """
-    from synthmed.dataset import DatasetWriter, PreparedDataset
+    from synthmed.dataset import DatasetWriter
 
     out = Path(args.work) / "train-sets" / synthetic.name
-    if (out / "dataset.json").is_file():
+    if PreparedDataset.exists(out):
         return out
     real, syn = PreparedDataset.open(data), PreparedDataset.open(synthetic)
     with DatasetWriter(out, real.classes, real.resolution, real.channels, overwrite=True) as writer:
@@ -240,8 +241,6 @@ def train_arm(args: argparse.Namespace, results: Path, arm: str, seed: int, data
               train_set: Path, augment: str) -> dict[str, Any]:
     from synthmed.classify.evaluate import evaluate_model
     from synthmed.classify.train import TrainConfig, batches_per_pass, train_classifier
-    from synthmed.dataset import PreparedDataset
-
     name = f"clf-{arm}-s{seed}.json"
     unit = read_unit(results, name)
     if unit is not None:
@@ -423,7 +422,6 @@ def markdown(study: dict[str, Any]) -> str:
 
 # -- main --------------------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from synthmed.dataset import PreparedDataset
     from synthmed.utils.atomic import write_json, write_text
 
     results, work = Path(args.results), Path(args.work)

@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from synthmed.dataset import PreparedDataset
+
 HERE = Path(__file__).resolve().parent
 PH2 = HERE.parent.parent / "shared" / "data" / "ph2"
 ARMS = ("real", "real+pix2pix", "real+inject")
@@ -71,7 +73,7 @@ def prepared(work: Path, source: Path, resolution: int) -> Path:
     import subprocess
 
     out = work / f"ph2-{resolution}"
-    if not (out / "dataset.json").is_file():
+    if not PreparedDataset.exists(out):
         log(f"prepare {source} -> {out}")
         subprocess.run([sys.executable, "-m", "synthmed", "prepare", "--folder", str(source), "--resolution",
                         str(resolution), "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
@@ -81,9 +83,9 @@ def prepared(work: Path, source: Path, resolution: int) -> Path:
 def derived(src: Path, out: Path, classes: list[str], relabel: dict[str, str], keep=lambda name: True) -> Path:
     """A copy of a prepared dataset with classes merged (``relabel``: old name -> new) and entries filtered by
     their old class name; images and masks are copied byte for byte."""
-    from synthmed.dataset import DatasetWriter, PreparedDataset
+    from synthmed.dataset import DatasetWriter
 
-    if (out / "dataset.json").is_file():
+    if PreparedDataset.exists(out):
         return out
     ds = PreparedDataset.open(src)
     with DatasetWriter(out, classes, ds.resolution, ds.channels) as writer:
@@ -123,13 +125,11 @@ def synthetic_sets(work: Path, ph2: Path, binary: Path, s: Setting) -> dict[str,
     from synthmed.lesion.inject import InjectOptions, inject_dataset
 
     out = {"pix2pix": work / "syn-pix2pix", "inject": work / "syn-inject"}
-    if not (out["pix2pix"] / "dataset.json").is_file():
+    if not PreparedDataset.exists(out["pix2pix"]):
         run = gan_run(work, "pix2pix", ph2, s)
         log("generate pix2pix images for the train masks")
         generate_from_masks(run, f"{ph2}:train", out["pix2pix"], copies=s.copies, seed=0, progress=False)
-    if not (out["inject"] / "dataset.json").is_file():
-        from synthmed.dataset import PreparedDataset
-
+    if not PreparedDataset.exists(out["inject"]):
         run = gan_run(work, "inject", binary, s)
         n = len(PreparedDataset.open(binary).entries("train")) * s.copies
         log(f"inject {n} lesions (melanoma and nevus in turn) over the train lesions")
@@ -141,8 +141,6 @@ def synthetic_sets(work: Path, ph2: Path, binary: Path, s: Setting) -> dict[str,
 
 # -- (a) segmentation ---------------------------------------------------------------------------------
 def seg_tensors(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from synthmed.dataset import PreparedDataset
-
     ds, split = PreparedDataset.open_spec(spec)
     x, _ = ds.load_tensor(split)
     return x, torch.from_numpy(ds.load_masks(split)[:, None].astype(np.float32))

@@ -50,15 +50,17 @@ def make_folder(out: Path, side: int, per_class: int | None) -> int:
 
 
 def stage_times(run_dir: Path) -> dict:
-    info = json.loads((run_dir / "run.json").read_text())
+    from synthmed.pipeline.runner import RunRecord, StageRecord
+
+    run = RunRecord.load(run_dir)
+    finished = run.finished_stages(run_dir)
     times = {}
-    for p in info["plan"]:
-        done = Path(p["folder"]) / "done.json"
-        if done.is_file():
-            d = json.loads(done.read_text())
-            times[p["stage"]] = {"seconds": d.get("seconds"), "cpu_seconds": d.get("cpu_seconds")}
+    for p in run.plan:
+        if p.stage in finished:
+            record = StageRecord.load(finished[p.stage])
+            times[p.stage] = {"seconds": record.seconds, "cpu_seconds": record.cpu_seconds}
         else:
-            times[p["stage"]] = {"status": p["status"]}
+            times[p.stage] = {"status": p.status}
     return times
 
 
@@ -73,6 +75,7 @@ def main() -> None:
 
     from synthmed.pipeline.config import build_config
     from synthmed.pipeline.main import run_pipeline
+    from synthmed.report.build import published_results
 
     if args.csv is not None:
         data, images = {"csv": str(args.csv.absolute())}, None
@@ -89,7 +92,7 @@ def main() -> None:
     start = time.monotonic()
     run_pipeline(cfg, run_dir, echo=lambda line: (lines.append(line), print(line, file=sys.stderr)))
     total = time.monotonic() - start
-    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else {}
+    results = published_results(run_dir) or {}
     print(json.dumps({"source": data, "images": images, "tiny": args.tiny, "run": str(run_dir),
                       "wall_seconds": round(total, 1), "stages": stage_times(run_dir),
                       "note": "cpu_seconds count the stage's own process: the classifier grid's worker "

@@ -121,10 +121,9 @@ def gan_config(args: argparse.Namespace, recipe: str):
 
 def gan_stages(cfg) -> list:
     """The pipeline's stages up to and including the filter: no classifier grid, statistics or report."""
-    from synthmed.pipeline.stages import stages_for
+    from synthmed.pipeline.stages import Scope, stages_for
 
-    chain = ("prepare", "subset", "gan", "generate", "metrics", "filter")
-    return [s for s in stages_for(cfg) if s.name.split("-f")[0] in chain]
+    return [s for s in stages_for(cfg) if s.name == "prepare" or Scope.parse(s.name)]
 
 
 # -- classifier grids -------------------------------------------------------------------------------------------------

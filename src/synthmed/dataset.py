@@ -84,6 +84,11 @@ class PreparedDataset:
         _validate_meta(manifest, meta)
         return cls(root=root, meta=meta)
 
+    @staticmethod
+    def exists(root: str | Path) -> bool:
+        """Whether ``root`` holds a prepared dataset (finished: its manifest is written last)."""
+        return (Path(root) / MANIFEST).is_file()
+
     @classmethod
     def open_spec(cls, spec: str | Path, default_split: str = "train") -> tuple[PreparedDataset, str]:
         """Open ``DIR[:split]``; check that the split exists and is not empty."""

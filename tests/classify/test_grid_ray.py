@@ -144,3 +144,17 @@ def test_worker_plan_fits_the_cores(monkeypatch) -> None:
     assert engine.parse_workers("auto") is None and engine.parse_workers("3") == 3
     with pytest.raises(SynthmedError, match="--workers must be"):
         engine.parse_workers("0")
+
+
+def test_a_local_instance_prints_no_token_warning() -> None:
+    """Ray's notice that it turned token authentication on must not land among the user's progress lines."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    env |= {"RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(Path(engine.__file__).parents[2]),
+                                                      os.environ.get("PYTHONPATH")) if p)}
+    code = ("from synthmed.classify import engine; ray = engine._ray(); engine._init_ray(ray, None, 1, 0); "
+            "import os; print('mode', os.environ['RAY_AUTH_MODE']); ray.shutdown()")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mode token" in done.stdout  # still on
+    assert "Token authentication" not in done.stdout + done.stderr

@@ -127,3 +127,19 @@ def test_a_null_split_verifies_in_one_line(toy_dataset) -> None:
     meta = json.loads((ds.root / "dataset.json").read_text())
     (ds.root / "dataset.json").write_text(json.dumps({**meta, "splits": {**meta["splits"], "val": None}}))
     PreparedDataset.open(ds.root).verify_content()  # the same content: the null split adds nothing
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_preparing_from_a_prepared_dataset_copies_nothing_from_outside(toy_dataset, tmp_path, capsys) -> None:
+    """``prepare --dataset`` (and the pipeline's ``data: {dataset: X}``) copies the folder: a link out is refused
+    before the copy, and the copy of a clean dataset opens and verifies."""
+    ds = toy_dataset(counts={"train": [3, 3], "val": [1, 1], "test": [1, 1]})
+    code, _, err = run_cli(["prepare", "--dataset", str(ds.root), "--out", str(tmp_path / "copy")], capsys)
+    assert code == 0, err
+    PreparedDataset.open(tmp_path / "copy").verify_content()
+    first = ds.root / ds.entries("train")[0]["path"]
+    first.unlink()
+    first.symlink_to(_outside_png(tmp_path / "out" / "x.png"))
+    code, _, err = run_cli(["prepare", "--dataset", str(ds.root), "--out", str(tmp_path / "copy2")], capsys)
+    assert code == 1 and "leads outside the dataset folder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "copy2").exists()

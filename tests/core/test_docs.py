@@ -70,6 +70,12 @@ def test_configuration_reference_lists_every_init_key_with_its_default(profile: 
         assert documented == value, (key, documented, value)
 
 
+def test_readme_links_point_at_files() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    assert links and not [t for t in links if not (ROOT / t).exists()]
+
+
 # --- commands in the README and the docs ---------------------------------------------------------------------
 
 

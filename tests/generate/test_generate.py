@@ -125,8 +125,8 @@ def _one_line_failure(argv: list[str], capsys) -> str:
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--per-class", "0"], "--per-class must be at least 1, got 0"),
-    (["--total", "0"], "--total must be at least 1, got 0"),
+    (["--per-class", "0"], "--per-class: Input should be greater than or equal to 1"),
+    (["--total", "0"], "--total: Input should be greater than or equal to 1"),
     (["--per-class", "2", "--resolution", "33"], "--resolution 33: above the model's 32 px"),
 ])
 def test_cli_refuses_empty_or_upsampled_sets(run28, tmp_path, capsys, extra, message) -> None:

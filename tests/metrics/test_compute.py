@@ -65,6 +65,9 @@ def test_compute_metrics_toy(toy_pair, cache: Path, tmp_path: Path, monkeypatch:
         assert "\n" not in note and "pt_inception-2015-12-05-6726825d.pth" in note
         assert str(tmp_path / "torch_home" / "hub" / "checkpoints") in note
     json.dumps(result)  # JSON-able as is
+    from synthmed.metrics.result import MetricsResult
+
+    assert MetricsResult.model_validate(result).as_dict() == result  # the record the pipeline keeps, field for field
 
 
 def test_cli_writes_json_and_prints_table(toy_pair, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -160,15 +160,15 @@ def test_further_options_reach_the_stages_as_given() -> None:
     from synthmed.pipeline.stages import classify_options, gan_options, metrics_options
 
     plain = ExperimentConfig()
-    assert gan_options(plain)["options"] == metrics_options(plain)["options"] == {}
-    assert classify_options(plain)["options"] == {}
+    assert gan_options(plain)["gan"]["options"] == metrics_options(plain)["metrics"]["options"] == {}
+    assert classify_options(plain)["classify"]["options"] == {}
     cfg = build_config({"gan": {"options": {"width": 32, "r1_interval": 4}}, "metrics": {"options": {"kid_subsets": 7}},
                         "classify": {"options": {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
                                                  "synthetic_schedule": "pretrain"}}})
-    assert gan_options(cfg)["options"] == {"width": 32, "r1_interval": 4}
-    assert metrics_options(cfg)["options"] == {"kid_subsets": 7}
-    assert classify_options(cfg)["options"] == {"patience": 3, "balance": "sampler", "synthetic_weight": 0.5,
-                                                "synthetic_schedule": "pretrain"}
+    assert gan_options(cfg)["gan"]["options"] == {"width": 32, "r1_interval": 4}
+    assert metrics_options(cfg)["metrics"]["options"] == {"kid_subsets": 7}
+    assert classify_options(cfg)["classify"]["options"] == {"patience": 3, "balance": "sampler",
+                                                            "synthetic_weight": 0.5, "synthetic_schedule": "pretrain"}
 
 
 def test_dry_run_prints_plan_and_creates_nothing(tmp_path, capsys, monkeypatch) -> None:

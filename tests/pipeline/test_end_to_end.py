@@ -25,7 +25,7 @@ from synthmed.dataset import PreparedDataset
 from synthmed.gan.run import GanRun
 from synthmed.pipeline.config import load_config
 from synthmed.pipeline.main import run_pipeline
-from synthmed.pipeline.runner import plan
+from synthmed.pipeline.runner import RunRecord, StageRecord, plan
 from synthmed.pipeline.stages import stages_for
 from synthmed.report.build import SECTIONS
 
@@ -98,10 +98,11 @@ def test_killed_run_resumes_where_it_stopped(tiny_run) -> None:
 
 def test_run_folder_has_config_seeds_and_report(tiny_run) -> None:
     out = tiny_run["out"]
-    info = json.loads((out / "run.json").read_text())
-    assert info["seeds"] == {"gan": 0, "generate": 0, "metrics": 0, "filter": 0, "real_subsets": 0,
-                             "classify": [0, 1]}
-    assert [p["status"] for p in info["plan"]][:6] == ["cached"] * 6
+    info = RunRecord.load(out)
+    assert info.seeds == {"gan": 0, "generate": 0, "metrics": 0, "filter": 0, "real_subsets": 0,
+                          "classify": [0, 1]}
+    assert [p.status for p in info.plan][:6] == ["cached"] * 6
+    assert all(not Path(p.folder).is_absolute() for p in info.plan)  # the run folder can move
     assert load_config(out / "config.yaml") == load_config(tiny_run["config"])
     results = json.loads((out / "results.json").read_text())
     assert results["missing"] == {}
@@ -127,8 +128,7 @@ def test_run_folder_has_config_seeds_and_report(tiny_run) -> None:
 def test_subset_gan_saw_exactly_the_classifiers_subset(tiny_run) -> None:
     """The low-data cell's GAN, metrics reference and filter learnt from the classifiers' 25 %, by content hash."""
     out = tiny_run["out"]
-    done = {p.name.rsplit("-", 1)[0]: json.loads((p / "done.json").read_text())["summary"]
-            for p in (out / "stages").iterdir()}
+    done = {p.name.rsplit("-", 1)[0]: StageRecord.load(p).summary for p in (out / "stages").iterdir()}
     assert "gan" not in done  # no real fraction 1 in this grid: no GAN on the whole train split
     gan_dir = next((out / "stages").glob("gan-f0.25-*")) / done["gan-f0.25"]["run"]
     gan_data = PreparedDataset.open(GanRun.open(gan_dir).options()["data"])

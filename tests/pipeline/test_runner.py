@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from synthmed.pipeline.runner import Stage, StageContext, execute, plan, stage_key
+from synthmed.pipeline.runner import Stage, StageContext, StageRecord, execute, plan, stage_key
 
 
 @dataclass
@@ -41,8 +41,8 @@ def test_outputs_flow_downstream_and_rerun_is_all_cached(tmp_path) -> None:
     lines: list[str] = []
     execute(STAGES, cfg, tmp_path, echo=lines.append)
     assert cfg.calls == ["one", "two", "three", "side"]
-    final = json.loads(next((tmp_path / "stages").glob("three-*/done.json")).read_text())
-    assert final["summary"]["value"] == 1 + 2
+    final = StageRecord.load(next((tmp_path / "stages").glob("three-*")))
+    assert final.summary["value"] == 1 + 2
     assert any("done in" in line for line in lines)
     cfg2 = Cfg()
     lines = []
@@ -85,9 +85,9 @@ def test_killed_run_resumes(tmp_path, killed: str) -> None:
     cfg = Cfg()
     execute(STAGES, cfg, tmp_path, echo=lambda _: None)
     assert cfg.calls == order[order.index(killed):]
-    done = json.loads(next((tmp_path / "stages").glob(f"{killed}-*/done.json")).read_text())
+    done = StageRecord.load(next((tmp_path / "stages").glob(f"{killed}-*"))).summary
     # A resumable stage continued in its work folder; the others started again from nothing.
-    assert done["summary"]["progress"] == (2 if killed == "two" else 1)
+    assert done["progress"] == (2 if killed == "two" else 1)
     assert not any((tmp_path / "work").iterdir())
 
 
@@ -124,3 +124,18 @@ def test_run_outputs_name_the_finished_stages_and_their_summaries(tmp_path) -> N
     done = run_outputs(Cfg(), tmp_path, STAGES)
     assert done.complete and done.summary("three")["value"] == 3 and set(done.seconds()) == {"one", "two", "three",
                                                                                               "side"}
+
+
+def test_a_summary_the_stage_does_not_declare_stops_the_stage(tmp_path) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Declared(BaseModel):
+        model_config = {"extra": "forbid"}
+        value: int
+
+    good = Stage("one", (), lambda cfg: {}, lambda ctx: {"value": 1}, summary=Declared)
+    execute([good], Cfg(), tmp_path / "a", echo=lambda _: None)
+    renamed = Stage("one", (), lambda cfg: {}, lambda ctx: {"valeu": 1}, summary=Declared)
+    with pytest.raises(ValidationError):
+        execute([renamed], Cfg(), tmp_path / "b", echo=lambda _: None)
+    assert not (tmp_path / "b" / "stages").exists()  # nothing counts as done

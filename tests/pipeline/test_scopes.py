@@ -29,15 +29,15 @@ def test_run_outputs_give_each_fractions_finished_filter_or_generate_set(tmp_pat
 
     from synthmed.errors import SynthmedError
     from synthmed.pipeline.outputs import run_outputs
-    from synthmed.pipeline.runner import DONE, plan
+    from synthmed.pipeline.runner import StageRecord, plan
 
     cfg = build_config({"classify": {"real_fractions": [0.25, 0.1]}})
     with pytest.raises(SynthmedError, match=r"stage filter-f0\.25 has status 'run'"):
         run_outputs(cfg, tmp_path).synthetic_sets()
     planned = {p.name: p for p in plan(stages_for(cfg), cfg, tmp_path)}
     for name in ("prepare", "filter-f0.25", "filter-f0.1", "generate-f0.1"):
-        planned[name].folder.mkdir(parents=True)
-        (planned[name].folder / DONE).write_text("{}")
+        StageRecord(stage=name, key=planned[name].key, options={}, deps=[], seconds=1.0, cpu_seconds=1.0,
+                    finished_at="2026-01-01T00:00:00+00:00", summary={}).write(planned[name].folder)
     sets = run_outputs(cfg, tmp_path).synthetic_sets()
     assert sets == {0.25: planned["filter-f0.25"].folder / "dataset", 0.1: planned["filter-f0.1"].folder / "dataset"}
     assert run_outputs(cfg, tmp_path).real_dataset == planned["prepare"].folder / "dataset"

@@ -10,11 +10,13 @@ from tests.conftest import write_toy_dataset
 
 from synthmed.dataset import PreparedDataset
 from synthmed.filter.filtering import _sum_summaries, keep_best_rejected, merge_filtered
+from synthmed.filter.result import FilterResult
+from synthmed.filter.top_up import extra_per_class
 from synthmed.gan.train import TrainConfig, train_gan
 from synthmed.generate.generate import generate_dataset
 from synthmed.pipeline.config import build_config
 from synthmed.pipeline.runner import StageContext
-from synthmed.pipeline.stages import _extra, class_need, run_filter
+from synthmed.pipeline.stages import class_need, run_filter
 
 
 def test_extra_hand_computed() -> None:
@@ -22,8 +24,8 @@ def test_extra_hand_computed() -> None:
     limit = np.array([30, 30, 30, 10])
     # class 0: short 8 at pass rate 1/4 -> ceil(1.25 * 8 * 4) = 40, clipped to 30 - 8 = 22; class 1: not short;
     # class 2: nothing passed yet -> as many as the limit allows (20); class 3: short 3 at 1/4 -> 15, clipped to 6
-    assert _extra(need, kept, made, limit).tolist() == [22, 0, 20, 6]
-    assert _extra(need, kept, limit, limit).tolist() == [0, 0, 0, 0]  # limit reached: give up
+    assert extra_per_class(need, kept, made, limit).tolist() == [22, 0, 20, 6]
+    assert extra_per_class(need, kept, limit, limit).tolist() == [0, 0, 0, 0]  # limit reached: give up
 
 
 def test_sum_summaries() -> None:
@@ -55,7 +57,7 @@ def test_filter_stage_tops_up_short_classes(tmp_path: Path) -> None:
     need = class_need(cfg, real, [1.0])
     assert need.tolist() == [12, 12]  # ratio 100 % of 24 real images, split like the real classes
     top = summary["top_up"]
-    saved = json.loads((tmp_path / "filter" / "filter.json").read_text())
+    saved = FilterResult.load(tmp_path / "filter").as_dict()
     assert saved["top_up"] == top
     kept = PreparedDataset.open(tmp_path / "filter" / "dataset")
     assert len(kept.entries("train")) == saved["kept"] == sum(r["kept"] for r in top["per_class"].values())
@@ -144,7 +146,7 @@ def test_filter_stage_fills_a_short_class_with_its_best_rejected_images(tmp_path
     assert any(relaxed.values()), top  # the 0.016-kimg GAN cannot pass a 99 % real rule for every class
     kept = PreparedDataset.open(tmp_path / "filter" / "dataset")
     counts = np.bincount(kept.labels("train"), minlength=2)
-    saved = json.loads((tmp_path / "filter" / "filter.json").read_text())
+    saved = FilterResult.load(tmp_path / "filter").as_dict()
     for k, (name, row) in enumerate(top["per_class"].items()):
         assert counts[k] == row["kept"] + relaxed[name] == saved["per_class"][name]["kept"]
         if relaxed[name]:

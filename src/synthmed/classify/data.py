@@ -55,11 +55,6 @@ class ImageSet(Dataset):
             x = self.transform(x)
         return x, self.labels[i], self.synthetic[i]
 
-    def all_images(self) -> torch.Tensor:
-        if self.images is not None:
-            return self.images
-        return torch.stack([self[i][0] for i in range(len(self))])
-
 
 def augmentation(kind: str, seed: int) -> Callable | None:
     """``traditional``: horizontal flip, rotation up to 10 degrees, +-10 % intensity scale and shift (MONAI).

@@ -245,6 +245,9 @@ def _init_ray(ray: Any, address: str | None, num_cpus: int | None = None, num_gp
     else:  # "local": always a new instance of our own, never a cluster some earlier `ray start` left behind
         kwargs |= {"address": "local", "num_cpus": num_cpus, "num_gpus": num_gpus,
                    "object_store_memory": LOCAL_OBJECT_STORE_BYTES}
+        # Ray turns token authentication on for a new local instance (good) and says so in a warning amid the
+        # user's progress lines (noise: nothing to do about it); its logger is told to keep that one to itself.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     started = time.perf_counter()
     try:
         ray.init(**kwargs)

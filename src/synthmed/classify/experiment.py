@@ -49,6 +49,7 @@ from typing import Any, get_args
 from synthmed.classify.engine import Job, plan_cluster, plan_local, run_cells
 from synthmed.classify.evaluate import evaluate_model
 from synthmed.classify.options import Budget
+from synthmed.classify.results import RESULTS_FILE
 from synthmed.classify.spec import TrainSpec, resolve
 from synthmed.classify.train import train_classifier
 from synthmed.dataset import PreparedDataset
@@ -292,7 +293,7 @@ def write_results(out: str | Path) -> list[dict[str, Any]]:
     """Rewrite ``results.jsonl`` and ``results.csv`` from every finished run folder."""
     out = Path(out)
     rows = collect_rows(out)
-    write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    write_text(out / RESULTS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     write_text(out / "results.csv", _csv(rows))
     return rows
 

@@ -110,6 +110,12 @@ def results_path(results: str | Path) -> Path:
     return path
 
 
+def results_exist(results: str | Path) -> bool:
+    """Whether an experiment folder (or file) has results to load."""
+    path = Path(results)
+    return (path / RESULTS_FILE if path.is_dir() else path).is_file()
+
+
 def _number(row: dict, name: str, default: float, path: Path, line: int) -> float:
     value = row.get(name, default)
     if value is None:

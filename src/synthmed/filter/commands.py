@@ -7,42 +7,33 @@ from pathlib import Path
 import typer
 
 
-def filter_(
-    synthetic: str = typer.Option(..., "--synthetic", help="Synthetic prepared dataset, DIR[:split]."),
-    real: str = typer.Option(..., "--real", help="Real prepared dataset, DIR[:split] (the classifier and "
-                             "near-copy check use its train split)."),
-    out: Path = typer.Option(..., "--out", help="Output folder for the filtered prepared dataset."),
-    classifier: Path | None = typer.Option(None, "--classifier", help="Model folder from 'synthmed "
-                                           "train-classifier' or a TorchScript module (default: a CNN trained on "
-                                           "the real train split)."),
-    real_pass_rate: float = typer.Option(0.9, "--real-pass-rate", help="Keep when P(intended class) is at least "
-                                         "what this fraction of the real val images of the class reach for their "
-                                         "own class (0: off)."),
-    min_confidence: float | None = typer.Option(None, "--min-confidence", help="Also keep only when P(intended "
-                                                "class) >= this fixed value (off by default)."),
-    realism_real_pass_rate: float = typer.Option(0.0, "--realism-real-pass-rate", help="Keep when the realism "
-                                                 "score is at least what this fraction of the real val images of "
-                                                 "the class reach (0: off)."),
-    calibration: str | None = typer.Option(None, "--calibration", help="Real images the pass rates are calibrated "
-                                           "on, DIR[:split] (default: the --real dataset's val split)."),
-    drop_worst_realism: float = typer.Option(0.0, "--drop-worst-realism",
-                                             help="Drop this fraction of each class with the lowest realism score."),
-    drop_near_copies: bool = typer.Option(True, "--drop-near-copies/--keep-near-copies",
-                                          help="Drop images flagged as near copies of training images."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Model/feature cache (default: "
-                                          "$SYNTHMED_CACHE or ~/.cache/synthmed)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the default CNN."),
-) -> None:
-    """Filter a synthetic set; writes the kept images, filter_scores.csv and per-class counts."""
+def _filter(values: dict, out: Path, overwrite: bool) -> None:
     from synthmed.filter.filtering import filter_synthetic
+    from synthmed.filter.options import FilterOptions
+    from synthmed.utils.options import validate
 
-    summary = filter_synthetic(synthetic, real, out, classifier, min_confidence, drop_worst_realism,
-                               drop_near_copies, seed, real_pass_rate=real_pass_rate or None,
-                               realism_real_pass_rate=realism_real_pass_rate or None, calibration=calibration,
-                               cache_dir=cache_dir if cache_dir is not None else "default", overwrite=overwrite)
+    opts: FilterOptions = validate(FilterOptions, values)
+    summary = filter_synthetic(opts.synthetic, opts.real, out, opts.classifier, seed=opts.seed,
+                               calibration=opts.calibration, overwrite=overwrite,
+                               cache_dir=opts.cache_dir if opts.cache_dir is not None else "default",
+                               **opts.rule_kwargs())
     typer.echo(render(summary))
     typer.echo(f"wrote {out} (scores: {out / 'filter_scores.csv'})")
+
+
+def filter_command():
+    """``filter``: one option per field of synthmed.filter.options.FilterOptions, declared there once."""
+    import inspect
+
+    from synthmed.filter.options import FilterOptions
+    from synthmed.utils.options import cli_command
+
+    extra = [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                               default=typer.Option(..., "--out", help="Output folder for the filtered prepared "
+                                                    "dataset.")),
+             inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                               default=typer.Option(False, "--overwrite", help="Replace an existing output folder."))]
+    return cli_command(FilterOptions, _filter, extra=extra, name="filter")
 
 
 def _cell(value: int | float | None) -> str:
@@ -67,4 +58,4 @@ def render(summary: dict) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("filter")(filter_)
+    app.command("filter")(filter_command())

@@ -65,7 +65,7 @@ class Backgrounds:
     @classmethod
     def load(cls, spec: str, resolution: int, channels: int) -> Backgrounds:
         path, _ = parse_spec(spec)
-        if (path / "dataset.json").is_file():
+        if PreparedDataset.exists(path):
             ds, split = PreparedDataset.open_spec(spec, "train")
             if ds.resolution != resolution or ds.channels != channels:
                 raise SynthmedError(f"{ds.root}: backgrounds are {ds.resolution} px with {ds.channels} channel(s); "

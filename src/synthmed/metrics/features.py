@@ -94,12 +94,6 @@ def extract(model: nn.Module | Extractor, images: torch.Tensor, batch: int = 256
     return extractor_outputs(ex, images, batch)["features"]
 
 
-def predict_proba(model: nn.Module | Extractor, images: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """(N, K) softmax probabilities."""
-    ex = model if isinstance(model, Extractor) else Extractor("model", model, "logits")
-    return extractor_outputs(ex, images, batch)["probs"]
-
-
 def as_extractor(model: nn.Module, ident: str) -> Extractor:
     from synthmed.classify.models import Classifier
 

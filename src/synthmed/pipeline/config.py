@@ -17,9 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from synthmed.classify.options import MAX_SYNTHETIC_RATIO
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
+from synthmed.filter.options import FilterRules
 from synthmed.gan.options import PipelineGanOptions, TrainConfig
+from synthmed.generate.options import Sampling
 from synthmed.metrics.options import PipelineMetricsOptions
-from synthmed.utils.options import FurtherOptions, description, given, like
+from synthmed.prepare.options import SOURCE_KEYS, PrepareOptions
+from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, description, given, like
 
 Profile = Literal["cpu", "quality", "gpu"]
 
@@ -29,95 +32,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
-SOURCE_KEYS = ("medmnist", "folder", "csv", "dicom", "nifti", "dataset")
+def key_fields(model: BaseModel) -> dict[str, Any]:
+    """Every field of a config model, nested models included, except those marked ``NOT_IN_KEY``: a stage's
+    cache key takes its sections whole, so a new option is in the key without another edit. A null field is
+    left out (a model's fields are fixed, so absent still means null, and the plan stays readable)."""
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("cache_key") is False:
+            continue
+        value = getattr(model, name)
+        if value is not None:
+            out[name] = key_fields(value) if isinstance(value, BaseModel) else value
+    return out
 
 
-class DataConfig(_Section):
-    medmnist: str | None = Field("breastmnist", description="Source (exactly one of medmnist, folder, csv, dicom, "
-                                 "nifti, dataset): a MedMNIST dataset name (breastmnist, pneumoniamnist, ...).")
-    folder: str | None = Field(None, description="Source: a folder with one subfolder of images per class (PNG, JPEG, "
-                               "TIFF, BMP, DICOM, NIfTI; NAME_mask.png beside NAME.png is its mask). Relative paths "
-                               "are relative to the config file.")
-    csv: str | None = Field(None, description="Source: a CSV with columns path,label[,patient_id][,split][,mask] "
-                            "(paths relative to the CSV's folder).")
-    dicom: str | None = Field(None, description="Source: a folder with one subfolder of DICOM files per class.")
-    nifti: str | None = Field(None, description="Source: a folder with one subfolder of NIfTI volumes per class "
-                              "(axial slices, see nifti_slices).")
-    dataset: str | None = Field(None, description="Source: a folder already made by 'synthmed prepare'.")
-    size: int = Field(28, description="MedMNIST file size to read: 28, 64, 128 or 224.")
-    resolution: int | None = Field(None, ge=8, le=4096, description="Side of the prepared images in pixels; null: "
-                                   "the MedMNIST size, a prepared dataset's own, or the files' most common side "
-                                   "(at most 256). The GAN and classifiers train at their own resolution.")
-    channels: Literal[1, 3] | None = Field(None, description="1 or 3 channels; null keeps the source's (RGB files "
-                                                             "with three equal channels count as gray).")
-    bit_depth: Literal[8, 16] = Field(8, description="PNG bit depth of file sources: 8 or 16 (grayscale).")
-    square: Literal["pad", "crop"] = Field("pad", description="File sources: pad (zero, centred) or crop (centre) "
-                                                              "to square.")
-    resize_filter: Literal["lanczos", "bicubic", "bilinear", "area", "nearest"] = Field(
-        "lanczos", description="Resize filter of file sources, and of the GAN's and classifiers' own resolutions.")
-    window_center: float | None = Field(None, description="DICOM/NIfTI window centre (after rescale, e.g. HU); "
-                                                          "null: min-max per image.")
-    window_width: float | None = Field(None, gt=0, description="DICOM/NIfTI window width.")
-    nifti_slices: str = Field("all", description="NIfTI axial slices: all, middle:N, or mask.")
-    nifti_volume: int | None = Field(None, ge=0, description="Volume index of 4-D NIfTI files.")
-    split_ratios: list[float] = Field([0.7, 0.15, 0.15], min_length=3, max_length=3,
-                                      description="train, val, test fractions when the source has no split.")
-    split_seed: int = Field(0, description="Seed of that split.")
-    group_by_patient: bool = Field(True, description="Keep each CSV patient_id in one split (StratifiedGroupKFold).")
-    skip_bad: bool = Field(False, description="Skip unreadable files (listed in the dataset's skipped.csv) "
-                                              "instead of stopping.")
-    max_pixels: int = Field(89_478_485, ge=1, description="Refuse images with more pixels than this (decompression "
-                                                          "bombs) before decoding; skip_bad skips them.")
-    allow_outside: bool = Field(False, description="Let CSV paths leave the CSV's folder (absolute or ../).")
-    root: str | None = Field(None, description="Folder with the MedMNIST .npz files; null: $SYNTHMED_DATA_ROOT, "
-                                               "then ~/.medmnist (not part of the cache key).")
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: int) -> int:
-        if v not in (28, 64, 128, 224):
-            raise ValueError("must be one of 28, 64, 128, 224")
-        return v
-
-    @field_validator("split_ratios")
-    @classmethod
-    def _ratios(cls, v: list[float]) -> list[float]:
-        from synthmed.prepare.splitting import ratios_problem
-
-        problem = ratios_problem(v)
-        if problem:
-            raise ValueError(problem)
-        return v
-
-    @field_validator("nifti_slices")
-    @classmethod
-    def _slices(cls, v: str) -> str:
-        from synthmed.prepare.readers import parse_slice_mode
-
-        try:
-            parse_slice_mode(v)
-        except SynthmedError:
-            raise ValueError("all, mask or middle:N (N > 0)") from None
-        return v
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DataConfig:
-        chosen = [k for k in SOURCE_KEYS if getattr(self, k) is not None]
-        if len(chosen) != 1:
-            got = f"got {' and '.join(chosen)}" if chosen else "got none"
-            raise ValueError(f"give exactly one source of {', '.join(SOURCE_KEYS)} ({got})")
-        if (self.window_center is None) != (self.window_width is None):
-            raise ValueError("give both window_center and window_width, or neither")
-        return self
-
-    @property
-    def source(self) -> str:
-        """Which source key is set: medmnist, folder, csv, dicom, nifti or dataset."""
-        return next(k for k in SOURCE_KEYS if getattr(self, k) is not None)
-
-    @property
-    def source_path(self) -> str | None:
-        return None if self.source == "medmnist" else getattr(self, self.source)
+class DataConfig(_Section, PrepareOptions):
+    """The data source and how it is prepared (``prepare.options.PrepareOptions``, the same as 'synthmed
+    prepare''s options)."""
 
 
 class GanConfig(_Section):
@@ -139,9 +70,10 @@ class GanConfig(_Section):
                                         "r1_interval: 4, ...; 'synthmed train-gan --help' lists them).")
 
 
-class GenerateConfig(_Section):
-    per_class: int | None = Field(None, ge=1, description="Synthetic images per class (balanced); null: what the "
-                                                         "largest ratio needs, times 'oversample'.")
+class GenerateConfig(_Section, Sampling):
+    """The sampling options (``generate.options.Sampling``, the same as 'synthmed generate''s), plus how the
+    pipeline sizes and splits the pool."""
+
     oversample: float = Field(2.5, ge=1, description="With per_class null and the filter on: generate this many times "
                               "the images the classifier grid needs, for the filter to choose from (1.25 without "
                               "the filter).")
@@ -149,8 +81,6 @@ class GenerateConfig(_Section):
         "proportional", description="How a grid cell's synthetic images (ratio % of its real ones) are split among "
         "classes: proportional (like the real ones), balanced (equally), top-up (the smallest classes first, up to "
         "the largest), minority (only classes below the median count, smallest first).")
-    trunc: float = Field(1.0, gt=0, le=2, description="Truncation psi (1.0 = no truncation).")
-    batch: int = Field(64, ge=1, description="Generation batch size.")
 
 
 class MetricsConfig(_Section):
@@ -167,18 +97,11 @@ class MetricsConfig(_Section):
                                             "(msssim_pairs, kid_subsets, workers, cache_dir, ...).")
 
 
-class FilterConfig(_Section):
+class FilterConfig(_Section, FilterRules):
+    """The filter's rules (``filter.options.FilterRules``, the same as 'synthmed filter''s options), plus how the
+    pipeline uses it."""
+
     enabled: bool = Field(True, description="Filter the synthetic images before training classifiers.")
-    real_pass_rate: float | None = Field(0.9, gt=0, le=1, description="Keep an image when a real-data classifier "
-                                         "gives its class at least the probability this fraction of the real "
-                                         "val images of that class reach (per class; null: off).")
-    min_confidence: float | None = Field(None, ge=0, le=1, description="Also drop images whose class probability "
-                                         "is below this fixed value (null: off; 0.5 was the old default).")
-    realism_real_pass_rate: float | None = Field(None, gt=0, le=1, description="Keep an image when its realism "
-                                                 "score is at least what this fraction of the real val images of "
-                                                 "its class reach (null: off).")
-    drop_worst_realism: float = Field(0.0, ge=0, lt=1, description="Fraction of least realistic images to drop.")
-    drop_near_copies: bool = Field(True, description="Drop near-copies of real training images (memorization).")
     top_up_factor: float = Field(20.0, ge=1, description="When the filter leaves a class short of what the grid "
                                  "needs, generate more of it: at most this many times its need in all (1: never; "
                                  "20 feeds a class down to a 5 % pass rate).")
@@ -228,11 +151,11 @@ class ClassifyConfig(_Section):
     # How the grid runs, not what it computes: not part of the stage's cache key (each run records its threads).
     workers: int | Literal["auto"] = Field("auto", description="Runs at once: auto (one-thread runs on every core, "
                                            "or 4 runs per GPU), N (N > 1: Ray tasks), or 1 (one after another in "
-                                           "the main process).")
+                                           "the main process).", json_schema_extra=NOT_IN_KEY)
     threads: int | None = Field(None, ge=1, description="Intra-op threads per run (workers x threads <= cores); "
-                                "null: 1 with several workers, torch's default with one.")
+                                "null: 1 with several workers, torch's default with one.", json_schema_extra=NOT_IN_KEY)
     ray_address: str | None = Field(None, description="Run the grid on this Ray cluster (HOST:PORT of 'ray start "
-                                    "--head'); null: this machine.")
+                                    "--head'); null: this machine.", json_schema_extra=NOT_IN_KEY)
 
     @field_validator("workers")
     @classmethod
@@ -281,7 +204,7 @@ class ExperimentConfig(_Section):
                              "a CPU, aimed at <= 90 min on BreastMNIST) or gpu (StyleGAN2-ADA at 128).")
     seed: int = Field(0, description="Seed of the GAN, generation, filtering and of the real subsets "
                                        "(classifier seeds: classify.seeds).")
-    device: str = Field("auto", description="auto, cpu or cuda[:N].")
+    device: str = Field("auto", description="auto, cpu or cuda[:N].", json_schema_extra=NOT_IN_KEY)
     data: DataConfig = Field(default_factory=DataConfig)
     gan: GanConfig = Field(default_factory=GanConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import platform
-import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
+
+import synthmed
+from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig, to_commented_yaml
-from synthmed.pipeline.runner import Stage, execute, format_plan, format_seconds, plan
-from synthmed.utils.atomic import write_json, write_text
+from synthmed.pipeline.runner import RunRecord, Stage, execute, format_plan, format_seconds, plan
+from synthmed.pipeline.stages import stages_for
+from synthmed.report.build import publish
+from synthmed.utils.atomic import write_text
 
 
 def seeds_of(cfg: ExperimentConfig) -> dict:
@@ -20,8 +26,6 @@ def seeds_of(cfg: ExperimentConfig) -> dict:
 
 
 def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = None) -> str:
-    from synthmed.pipeline.stages import stages_for
-
     planned = plan(stages or stages_for(cfg), cfg, out)
     return "\n".join([
         f"run folder: {out}",
@@ -36,8 +40,6 @@ def dry_run_text(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = 
 def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] = print,
                  stages: list[Stage] | None = None) -> Path:
     """Run every stage into ``out``; returns the path of ``out/report.html`` (or ``out`` without a report)."""
-    from synthmed.pipeline.stages import stages_for
-
     stages = stages or stages_for(cfg)
     _check_device(cfg.device)
     out = out.absolute()  # stage outputs record the paths of their inputs; a resume from elsewhere must match
@@ -45,20 +47,17 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
     # folder exists.
     first_plan = plan(stages, cfg, out)
     if out.exists() and not out.is_dir():
-        from synthmed.errors import SynthmedError
-
         raise SynthmedError(f"{out}: is a file; the run folder must be a folder (give --out another name)")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.yaml", to_commented_yaml(cfg))
     info = {"name": cfg.name, "config": cfg.model_dump(), "seeds": seeds_of(cfg), "environment": _environment(),
             "started_at": _now()}
-    write_json(out / "run.json", {**info, "plan": [p.as_dict() for p in first_plan]})
+    RunRecord(**info, plan=[p.entry(out) for p in first_plan]).write(out)
     echo(f"run folder: {out}")
     start = time.monotonic()
     planned = execute(stages, cfg, out, echo=echo)
     total = time.monotonic() - start
-    write_json(out / "run.json", {**info, "finished_at": _now(), "seconds": round(total, 1),
-                                  "plan": [p.as_dict() for p in planned]})
+    RunRecord(**info, finished_at=_now(), seconds=round(total, 1), plan=[p.entry(out) for p in planned]).write(out)
     report = _publish_report(out, planned)
     echo(f"finished in {format_seconds(total)}" + (f"; report: {report}" if report else ""))
     return report or out
@@ -66,10 +65,6 @@ def run_pipeline(cfg: ExperimentConfig, out: Path, echo: Callable[[str], None] =
 
 def _check_device(device: str) -> None:
     """Fail before any stage runs, not after the CPU stages, when the config asks for a missing GPU."""
-    import torch
-
-    from synthmed.errors import SynthmedError
-
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise SynthmedError(f"device '{device}' asked for (the gpu profile uses cuda) but no CUDA GPU is available; "
                             "use --device cpu or --profile cpu")
@@ -78,21 +73,13 @@ def _check_device(device: str) -> None:
 def _publish_report(out: Path, planned) -> Path | None:
     """Copy the report stage's files to the top of the run folder, where people look for them."""
     for p in planned:
-        if p.name == "report" and (p.folder / "report.html").is_file():
-            for name in ("report.html", "results.json"):
-                tmp = out / f".{name}.tmp"
-                shutil.copyfile(p.folder / name, tmp)
-                tmp.replace(out / name)
-            return out / "report.html"
+        if p.name == "report" and p.status in ("cached", "done"):
+            return publish(p.folder, out)
     return None
 
 
 def _environment() -> dict:
-    import os
 
-    import torch
-
-    import synthmed
 
     return {"synthmed": getattr(synthmed, "__version__", "unknown"), "python": platform.python_version(),
             "torch": torch.__version__, "platform": platform.platform(),

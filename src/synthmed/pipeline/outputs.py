@@ -13,7 +13,8 @@ from pathlib import Path
 
 from synthmed.errors import SynthmedError
 from synthmed.pipeline.config import ExperimentConfig
-from synthmed.pipeline.runner import PlannedStage, Stage, plan, read_done
+from synthmed.pipeline.runner import PlannedStage, Stage, StageRecord, plan
+from synthmed.pipeline.stages import scope_of_fraction, stages_for, synthetic_stage
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class RunOutputs:
     config: ExperimentConfig
     out: Path
     planned: dict[str, PlannedStage]
-    records: dict[str, dict]  # a finished stage's done.json: key, options, seconds, cpu_seconds, summary
+    records: dict[str, StageRecord]  # each finished stage's record: key, options, seconds, cpu_seconds, summary
 
     @property
     def complete(self) -> bool:
@@ -37,11 +38,12 @@ class RunOutputs:
 
     def summary(self, stage: str) -> dict:
         """What the finished stage's run function returned (empty when it has not finished)."""
-        return self.records.get(stage, {}).get("summary", {})
+        record = self.records.get(stage)
+        return record.summary if record is not None else {}
 
     def seconds(self) -> dict[str, float]:
         """Wall-clock seconds each finished stage took when it ran (a cached stage keeps its first time)."""
-        return {name: float(r.get("seconds", 0.0)) for name, r in self.records.items()}
+        return {name: r.seconds for name, r in self.records.items()}
 
     def require(self, stage: str) -> Path:
         folder = self.finished(stage)
@@ -65,8 +67,6 @@ class RunOutputs:
     def synthetic_sets(self) -> dict[float, Path]:
         """Each real fraction's synthetic dataset, the one the grid's cells of that fraction train on (its GAN's
         filtered set, or its generated set without the filter); its GAN chain must have finished."""
-        from synthmed.pipeline.stages import scope_of_fraction, synthetic_stage
-
         cfg = self.config
         return {f: self.require(synthetic_stage(cfg, scope_of_fraction(cfg, f))) / "dataset"
                 for f in cfg.classify.real_fractions}
@@ -74,8 +74,6 @@ class RunOutputs:
     def gan_run(self, fraction: float = 1.0) -> Path | None:
         """The GAN run that made the synthetic images of the cells of real ``fraction`` (None: no GAN chain ran,
         e.g. a grid of real images only)."""
-        from synthmed.pipeline.stages import scope_of_fraction
-
         stage = scope_of_fraction(self.config, fraction).stage("gan")
         folder = self.finished(stage)
         return folder / self.summary(stage)["run"] if folder is not None else None
@@ -83,9 +81,7 @@ class RunOutputs:
 
 def run_outputs(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = None) -> RunOutputs:
     """Plan ``cfg``'s stages against ``out`` (nothing runs) and collect the finished ones."""
-    from synthmed.pipeline.stages import stages_for
-
     out = out.absolute()
     planned = {p.name: p for p in plan(stages or stages_for(cfg), cfg, out)}
-    records = {name: read_done(p.folder) for name, p in planned.items() if p.status == "cached"}
+    records = {name: StageRecord.load(p.folder) for name, p in planned.items() if p.status == "cached"}
     return RunOutputs(cfg, out, planned, records)

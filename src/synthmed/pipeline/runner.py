@@ -1,7 +1,9 @@
 """Run a list of stages with a cache keyed by the hash of each stage's options and inputs.
 
-A stage's key is ``sha256(stage name, version, its options, the keys of the stages it reads)``, so a
-changed option changes that stage's key and the key of everything downstream, and nothing else.
+A stage's key is ``sha256(stage name, its code, its options, the keys of the stages it reads)``, so a
+changed option changes that stage's key and the key of everything downstream, and nothing else. Its code is
+synthmed's version and a fingerprint of the source of the stage's own packages (``Stage.code``): after an
+upgrade, or an edit of that package in a checkout, the stage runs again instead of reusing what older code built.
 
 Layout of a run folder::
 
@@ -17,6 +19,8 @@ continues in its work folder with the stage's own resume.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
 import time
@@ -26,11 +30,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synthmed.errors import SynthmedError
-from synthmed.utils.atomic import write_json
-from synthmed.utils.hashing import sha256_json
+from pydantic import BaseModel, ConfigDict
 
-DONE = "done.json"
+import synthmed
+from synthmed.errors import SynthmedError
+from synthmed.utils.hashing import sha256_json
+from synthmed.utils.records import Record
+
+
+class StageRecord(Record):
+    """A finished stage's ``done.json``: its key, options, timing and the summary its run function returned."""
+
+    FILE = "done.json"
+    stage: str
+    key: str
+    options: dict[str, Any]
+    deps: list[str]
+    seconds: float
+    cpu_seconds: float
+    finished_at: str
+    summary: dict[str, Any]
+
+
+def stage_folder(out: Path, name: str, key: str, building: bool = False) -> Path:
+    """Where a stage lives in the run folder ``out``: ``stages/`` when finished, ``work/`` while it is built."""
+    return out / ("work" if building else "stages") / f"{name}-{key[:12]}"
 
 
 @dataclass
@@ -58,7 +82,9 @@ class Stage:
 
     ``options(config)`` returns everything that changes the stage's output (it goes into the key);
     ``run(ctx)`` builds the output in ``ctx.work`` and returns a small JSON summary;
-    ``skip(config)`` returns a reason when the stage is turned off.
+    ``skip(config)`` returns a reason when the stage is turned off;
+    ``code``: the synthmed packages (``"filter"``) or modules (``"dataset"``) whose source is in the key;
+    ``summary``: the model of the summary ``run`` returns.
     """
 
     name: str
@@ -68,6 +94,8 @@ class Stage:
     resumable: bool = False
     skip: Callable[[Any], str | None] = field(default=lambda cfg: None)
     version: int = 1
+    code: tuple[str, ...] = ()
+    summary: type[BaseModel] | None = None  # what ``run`` returns, checked before the stage counts as done
 
 
 @dataclass
@@ -80,13 +108,75 @@ class PlannedStage:
     folder: Path
     reason: str | None = None
 
-    def as_dict(self) -> dict:
-        return {"stage": self.name, "key": self.key, "status": self.status, "folder": str(self.folder),
-                "deps": list(self.deps), "reason": self.reason, "options": self.options}
+    def entry(self, out: Path) -> PlanEntry:
+        """The plan's line in ``run.json``: the folder relative to the run folder ``out``, so that a moved or
+        copied run folder reads its own stages."""
+        folder = self.folder.relative_to(out) if self.folder.is_relative_to(out) else self.folder
+        return PlanEntry(stage=self.name, key=self.key, status=self.status, folder=folder.as_posix(),
+                         deps=list(self.deps), reason=self.reason, options=self.options)
+
+
+class PlanEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: str
+    key: str
+    status: str
+    folder: str  # relative to the run folder (absolute in run folders made before they were portable)
+    deps: list[str]
+    reason: str | None
+    options: dict[str, Any]
+
+    def resolve(self, run_dir: Path) -> Path:
+        """The stage's folder inside ``run_dir``, wherever the run folder has moved since."""
+        folder = Path(self.folder)
+        if not folder.is_absolute():
+            return run_dir / folder
+        return run_dir / folder.parent.name / folder.name  # an older run.json: stages/NAME-KEY or work/NAME-KEY
+
+
+class RunRecord(Record):
+    """``run.json`` at the top of a run folder: the resolved config, seeds, environment and the plan."""
+
+    FILE = "run.json"
+    name: str
+    config: dict[str, Any]
+    seeds: dict[str, Any]
+    environment: dict[str, Any]
+    started_at: str
+    finished_at: str | None = None
+    seconds: float | None = None
+    plan: list[PlanEntry]
+
+    def finished_stages(self, run_dir: Path) -> dict[str, Path]:
+        """Each finished stage's folder in ``run_dir`` (a stage whose folder has no record is left out)."""
+        out = {}
+        for p in self.plan:
+            folder = p.resolve(run_dir)
+            if p.status != "skipped" and StageRecord.exists(folder):
+                out[p.stage] = folder
+        return out
 
 
 def stage_key(stage: Stage, options: dict, dep_keys: dict[str, str]) -> str:
-    return sha256_json({"stage": stage.name, "version": stage.version, "options": options, "deps": dep_keys})
+    return sha256_json({"stage": stage.name, "version": stage.version, "synthmed": synthmed.__version__,
+                        "code": code_fingerprint(stage.code), "options": options, "deps": dep_keys})
+
+
+@functools.cache
+def code_fingerprint(parts: tuple[str, ...]) -> str:
+    """sha256 of the source files (and templates) of synthmed packages or modules, by path and content."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for part in parts:
+        base = root.joinpath(*part.split("."))
+        module = base.with_suffix(".py")
+        files = [module] if module.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        if not files:
+            raise ValueError(f"stage code {part!r}: no such synthmed package or module")
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def plan(stages: list[Stage], config: Any, out: Path) -> list[PlannedStage]:
@@ -97,12 +187,11 @@ def plan(stages: list[Stage], config: Any, out: Path) -> list[PlannedStage]:
         options = stage.options(config)
         key = stage_key(stage, options, {d: keys[d] for d in stage.deps})
         keys[stage.name] = key
-        final = out / "stages" / f"{stage.name}-{key[:12]}"
-        work = out / "work" / f"{stage.name}-{key[:12]}"
+        final, work = stage_folder(out, stage.name, key), stage_folder(out, stage.name, key, building=True)
         reason = stage.skip(config)
         if reason:
             status, folder = "skipped", final
-        elif (final / DONE).is_file():
+        elif StageRecord.exists(final):
             status, folder = "cached", final
         elif stage.resumable and work.is_dir() and any(work.iterdir()):
             status, folder = "resume", work
@@ -118,9 +207,16 @@ def format_plan(planned: list[PlannedStage]) -> str:
     for i, p in enumerate(planned, 1):
         note = f"  ({p.reason})" if p.reason else ""
         lines.append(f"[{i}/{len(planned)}] {p.name:<{width}}  {p.key[:12]}  {p.status:<7} {p.folder}{note}")
-        for k, v in p.options.items():
-            lines.append(f"{'':>{width + 8}}{k}: {v}")
+        lines += [f"{'':>{width + 8}}{k}: {v}" for k, v in _flat(p.options)]
     return "\n".join(lines)
+
+
+def _flat(options: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested options as dotted keys (``gan.options.width``), one line each in the plan."""
+    out: list[tuple[str, Any]] = []
+    for k, v in options.items():
+        out += _flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [(f"{prefix}{k}", v)]
+    return out
 
 
 def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], None] = print) -> list[PlannedStage]:
@@ -134,14 +230,13 @@ def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], N
     width = max(len(p.name) for p in planned)
     for i, p in enumerate(planned, 1):
         prefix = f"[{i}/{len(planned)}] {p.name:<{width}}"
-        final = out / "stages" / f"{p.name}-{p.key[:12]}"
+        final = stage_folder(out, p.name, p.key)
         if p.status == "skipped":
             inputs[p.name], skipped[p.name] = None, p.reason or "skipped"
             echo(f"{prefix}  skipped ({p.reason})")
             continue
         if p.status == "cached":
-            done = read_done(final)
-            inputs[p.name], summaries[p.name] = final, done.get("summary", {})
+            inputs[p.name], summaries[p.name] = final, StageRecord.load(final).summary
             echo(f"{prefix}  cached  {final}")
             continue
         stage = by_name[p.name]
@@ -157,8 +252,7 @@ def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], N
 
 def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, summaries: dict,
            skipped: dict) -> dict:
-    work = out / "work" / f"{p.name}-{p.key[:12]}"
-    final = out / "stages" / f"{p.name}-{p.key[:12]}"
+    work, final = stage_folder(out, p.name, p.key, building=True), stage_folder(out, p.name, p.key)
     if work.exists() and not stage.resumable:
         shutil.rmtree(work)  # a non-resumable stage that was cut off starts again from nothing
     work.mkdir(parents=True, exist_ok=True)
@@ -170,23 +264,16 @@ def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, 
         summary = stage.run(ctx) or {}
     except SynthmedError as exc:  # one line that also says which stage stopped
         raise SynthmedError(f"stage {p.name}: {exc}") from None
-    write_json(work / DONE, {
-        "stage": p.name, "key": p.key, "options": p.options, "deps": list(p.deps),
-        "seconds": round(time.monotonic() - start, 2), "cpu_seconds": round(time.process_time() - cpu_start, 2),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "summary": summary,
-    })
+    if stage.summary is not None:  # a key the stage's summary model does not declare is a bug: fail here
+        summary = stage.summary.model_validate(summary).model_dump(exclude_unset=True)
+    StageRecord(stage=p.name, key=p.key, options=p.options, deps=list(p.deps),
+                seconds=round(time.monotonic() - start, 2), cpu_seconds=round(time.process_time() - cpu_start, 2),
+                finished_at=datetime.now(UTC).isoformat(timespec="seconds"), summary=summary).write(work)
     if final.exists():  # an incomplete leftover (no done.json) from an interrupted rename
         shutil.rmtree(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(work, final)
     return summary
-
-
-def read_done(folder: Path) -> dict:
-    """A finished stage's record: its key, options, timing and the summary its run function returned."""
-    import json
-
-    return json.loads((folder / DONE).read_text(encoding="utf-8"))
 
 
 def _remove_stale_work(out: Path, planned: list[PlannedStage]) -> None:

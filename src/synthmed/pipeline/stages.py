@@ -2,6 +2,10 @@
 
 prepare -> gan -> generate -> metrics -> filter -> classify (grid of train + evaluate) -> stats -> report.
 Each ``run_*`` calls the stage package's public Python API and writes into ``ctx.work``.
+
+A stage's cache key takes its own config sections whole (``key_options``; only fields marked ``NOT_IN_KEY``
+are left out), plus the single fields of other sections it also reads, so an option added to a section is in
+its stage's key without an edit here.
 """
 
 from __future__ import annotations
@@ -12,99 +16,61 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel
 
-from synthmed.classify.spec import round_half_up, synthetic_counts
-from synthmed.dataset import PreparedDataset
+from synthmed.classify.experiment import capped_epoch_steps, run_experiment
+from synthmed.classify.spec import real_subset, round_half_up, synthetic_counts
+from synthmed.classify.train import batches_per_pass
+from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.errors import SynthmedError
-from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution
+from synthmed.filter.filtering import filter_synthetic, merge_filtered
+from synthmed.filter.result import FilterResult
+from synthmed.filter.top_up import Sampler, admit_best, top_up_classes
+from synthmed.gan.options import TrainConfig
+from synthmed.gan.run import GanRun
+from synthmed.gan.train import train_gan
+from synthmed.generate.generate import generate_dataset
+from synthmed.metrics.compute import compute_metrics
+from synthmed.metrics.result import MetricsResult
+from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution, key_fields
 from synthmed.pipeline.runner import Stage, StageContext
-from synthmed.utils.atomic import write_bytes, write_json
+from synthmed.pipeline.summaries import SUMMARIES
+from synthmed.prepare.resize import resized_view
+from synthmed.prepare.run import prepare_dataset, source_content
+from synthmed.stats.compare import compare_results
+from synthmed.stats.result import StatsResult
+from synthmed.utils.device import pick_device
+from synthmed.utils.hashing import sha256_json
 from synthmed.utils.options import given
 
 
 def resolve_device(device: str) -> str:
-    from synthmed.utils.device import pick_device
-
     return device if device != "auto" else pick_device(device).type
 
 
+def key_options(cfg: ExperimentConfig, sections: tuple[str, ...], reads: tuple[str, ...] = (), **extra) -> dict:
+    """A stage's cache-key options: its config ``sections`` whole, the dotted ``reads`` of other sections and of
+    the run (``seed``, ``classify.ratios``), and ``extra`` values (the source's content, the scope)."""
+    key: dict = {section: key_fields(getattr(cfg, section)) for section in sections}
+    for path in reads:
+        value = cfg
+        for part in path.split("."):
+            value = getattr(value, part)
+        key[path] = value
+    return {**key, **extra}
+
+
 # -- prepare ------------------------------------------------------------------------------------------------
-def _data_root(cfg: ExperimentConfig) -> Path | None:
-    from synthmed.prepare.medmnist_source import default_root
-
-    return Path(cfg.data.root) if cfg.data.root else default_root()
-
-
 def prepare_options(cfg: ExperimentConfig) -> dict:
     """The cache key covers the source's content, not its path: moving the data changes nothing, editing it does."""
-    if cfg.data.source == "medmnist":
-        return _medmnist_options(cfg)
-    d = cfg.data
-    if d.source == "dataset":
-        return {"dataset": PreparedDataset.open(d.dataset).content_hash, "resolution": d.resolution,
-                "channels": d.channels, "resize_filter": d.resize_filter}
-    from synthmed.prepare.file_sources import fingerprint
-
-    return {"source": d.source, "content": fingerprint(_file_source(cfg)), "resolution": d.resolution,
-            "channels": d.channels, "bit_depth": d.bit_depth, "square": d.square, "resize_filter": d.resize_filter,
-            "read": _read_options(cfg).to_dict(), "split_ratios": d.split_ratios, "split_seed": d.split_seed,
-            "group_by_patient": d.group_by_patient, "skip_bad": d.skip_bad,
-            **({"allow_outside": True} if d.allow_outside else {})}
-
-
-def _medmnist_options(cfg: ExperimentConfig) -> dict:
-    from synthmed.prepare.medmnist_source import medmnist_filename
-    from synthmed.utils.hashing import sha256_file
-
-    # The source file's hash, not its path, goes into the key: moving the data root changes nothing.
-    root = _data_root(cfg) or Path.home() / ".medmnist"
-    path = root / medmnist_filename(cfg.data.medmnist, cfg.data.size)
-    source = sha256_file(path) if path.is_file() else "not downloaded yet"
-    return {"medmnist": cfg.data.medmnist, "size": cfg.data.size, "resolution": cfg.data.resolution or cfg.data.size,
-            "channels": cfg.data.channels, "source_sha256": source}
-
-
-def _read_options(cfg: ExperimentConfig):
-    from synthmed.prepare.readers import ReadOptions
-
-    d = cfg.data
-    return ReadOptions(window_center=d.window_center, window_width=d.window_width, nifti_slices=d.nifti_slices,
-                       nifti_volume=d.nifti_volume, max_pixels=d.max_pixels)
-
-
-def _file_source(cfg: ExperimentConfig):
-    from synthmed.prepare.file_sources import read_csv_source, scan_folder
-
-    d = cfg.data
-    if d.source == "csv":
-        return read_csv_source(Path(d.csv), d.allow_outside)  # type: ignore[arg-type]
-    kind = d.source if d.source in ("dicom", "nifti") else None
-    return scan_folder(Path(d.source_path), _read_options(cfg), kind=kind)  # type: ignore[arg-type]
+    return key_options(cfg, ("data",), content=source_content(cfg.data))
 
 
 def run_prepare(ctx: StageContext) -> dict:
-    from synthmed.prepare.preprocess import PreprocessOptions
-
     cfg: ExperimentConfig = ctx.config
     d = cfg.data
     out = ctx.work / "dataset"
-    if d.source == "medmnist":
-        from synthmed.prepare.build import build_from_arrays
-        from synthmed.prepare.medmnist_source import locate_or_download, read_medmnist
-
-        path = locate_or_download(d.medmnist, d.size, _data_root(cfg))
-        opts = PreprocessOptions(resolution=d.resolution or d.size, channels=d.channels)
-        meta = build_from_arrays(read_medmnist(path, d.medmnist), out, opts)
-    elif d.source == "dataset":
-        meta = _copy_prepared(cfg, out)
-    else:
-        from synthmed.prepare.build import build_from_files
-
-        opts = PreprocessOptions(resolution=d.resolution, channels=d.channels, bit_depth=d.bit_depth, square=d.square,
-                                 resize_filter=d.resize_filter)
-        meta = build_from_files(_file_source(cfg), out, opts, _read_options(cfg), ratios=tuple(d.split_ratios),
-                                seed=d.split_seed, skip_bad=d.skip_bad, group_by_patient=d.group_by_patient,
-                                progress=False)
+    meta = prepare_dataset(d, out, progress=False)
     _require_splits(PreparedDataset.open(out), d.source_path or d.medmnist)
     prepared = int(meta["resolution"])
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
@@ -125,27 +91,9 @@ def _require_splits(ds: PreparedDataset, source: str | None) -> None:
                                 "with every class (give a split column, or leave the split to prepare)")
 
 
-def _copy_prepared(cfg: ExperimentConfig, out: Path) -> dict:
-    """An already prepared dataset, copied (so the run folder stands alone), resized when data.resolution asks."""
-    import shutil
-
-    from synthmed.prepare.resize import resize_dataset
-
-    src = PreparedDataset.open(cfg.data.dataset)  # type: ignore[arg-type]
-    if cfg.data.channels not in (None, src.channels):
-        raise SynthmedError(f"data.channels {cfg.data.channels}: the prepared dataset {src.root} has "
-                            f"{src.channels} (prepare it again with --channels)")
-    if cfg.data.resolution not in (None, src.resolution):
-        return resize_dataset(src, out, cfg.data.resolution, cfg.data.resize_filter).meta  # type: ignore[arg-type]
-    shutil.copytree(src.root, out, ignore=shutil.ignore_patterns(".*"))
-    return PreparedDataset.open(out).meta
-
-
 def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDataset:
     """The prepared real dataset, at ``resolution`` when given (resized once with data.resize_filter, cached in
     OUT/views/ by content and size, shared by the stages that need that size)."""
-    from synthmed.prepare.resize import resized_view
-
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     if resolution is None:
         return real
@@ -154,8 +102,6 @@ def real_dataset(ctx: StageContext, resolution: int | None = None) -> PreparedDa
 
 def at_resolution(ctx: StageContext, ds: PreparedDataset, resolution: int) -> PreparedDataset:
     """Any dataset of the run (e.g. the synthetic one) at ``resolution``, the same way as ``real_dataset``."""
-    from synthmed.prepare.resize import resized_view
-
     return resized_view(ds, ctx.run_dir / "views", resolution, ctx.config.data.resize_filter)
 
 
@@ -186,6 +132,24 @@ class Scope:
     def data_stage(self) -> str:
         return "prepare" if self.fraction >= 1 else f"subset{self.suffix}"
 
+    @staticmethod
+    def parse(name: str) -> tuple[str, Scope] | None:
+        """(chain step, scope) of a GAN chain's stage name (``gan``, ``filter-f0.25``, ``subset-f0.1``);
+        None for every other stage."""
+        step, _, fraction = name.partition("-f")
+        if step not in CHAIN:
+            return None
+        if not fraction:
+            return None if step == "subset" else (step, Scope(1.0))
+        try:
+            scope = Scope(float(fraction))
+        except ValueError:
+            return None
+        return (step, scope) if 0 < scope.fraction < 1 and scope.stage(step) == name else None
+
+
+CHAIN = ("subset", "gan", "generate", "metrics", "filter")  # the stages of one GAN scope, in order
+
 
 def gan_scopes(cfg: ExperimentConfig) -> list[Scope]:
     """The whole train split's scope when a cell uses it (fraction 1, or every fraction with the oracle GAN),
@@ -202,14 +166,11 @@ def scope_of_fraction(cfg: ExperimentConfig, fraction: float) -> Scope:
 
 
 def subset_options(cfg: ExperimentConfig, scope: Scope) -> dict:
-    return {"fraction": scope.fraction, "seed": cfg.seed}
+    return key_options(cfg, (), ("seed",), fraction=scope.fraction)
 
 
 def run_subset(ctx: StageContext, scope: Scope) -> dict:
     """The fraction's real subset as a prepared dataset with a train split only: nothing else can leak from it."""
-    from synthmed.classify.spec import real_subset
-    from synthmed.dataset import DatasetWriter
-
     cfg: ExperimentConfig = ctx.config
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
     idx, _ = real_subset(real.labels("train"), scope.fraction, cfg.seed, real.classes)
@@ -246,31 +207,11 @@ def scope_kimg(cfg: ExperimentConfig, scope: Scope) -> float:
 
 
 def gan_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    return {"arch": cfg.gan.arch, "kimg": scope_kimg(cfg, scope), "batch": cfg.gan.batch, "aug": cfg.gan.aug,
-            "seed": cfg.seed, "options": given(cfg.gan.options), **_resolution_key(cfg, cfg.gan.resolution)}
-
-def _resolution_key(cfg: ExperimentConfig, explicit: int | None) -> dict:
-    """What sets a stage's training resolution, for its cache key.
-
-    Nothing when it is the prepared resolution known at plan time (MedMNIST), so runs made before stages had
-    their own resolution keep their keys; otherwise the number, or the rule for a size known only once prepared.
-    """
-    from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION
-
-    cap = MAX_TRAIN_RESOLUTION[cfg.profile]
-    if cfg.data.source == "medmnist":
-        prepared = cfg.data.resolution or cfg.data.size
-        chosen = explicit or min(prepared, cap)
-        return {} if chosen == prepared else {"resolution": chosen}
-    return {"resolution": explicit or f"prepared, at most {cap}"}
-
+    # profile: its resolution cap (gan_resolution); the prepared resolution is in the prepare key.
+    return key_options(cfg, ("gan",), ("seed", "profile"), fraction=scope.fraction)
 
 
 def run_gan(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.gan.options import TrainConfig
-    from synthmed.gan.run import GanRun
-    from synthmed.gan.train import train_gan
-
     cfg: ExperimentConfig = ctx.config
     real = scope_dataset(ctx, scope)
     data = at_resolution(ctx, real, gan_resolution(cfg, real.resolution))  # the GAN learns and makes this size
@@ -294,11 +235,8 @@ def _saw(ds: PreparedDataset) -> dict:
 
 # -- generate -----------------------------------------------------------------------------------------------
 def generate_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    per_class = cfg.generate.per_class or {"auto": {"ratios": cfg.classify.ratios,
-                                                     "synthetic_only": cfg.classify.synthetic_only,
-                                                     "factor": oversample_factor(cfg),
-                                                     "strategy": cfg.generate.strategy}}
-    return {"per_class": per_class, "trunc": cfg.generate.trunc, "seed": cfg.seed}
+    # The grid's shape and the filter's switch size the pool (auto_per_class).
+    return key_options(cfg, ("generate",), ("seed", "classify.ratios", "classify.synthetic_only", "filter.enabled"))
 
 
 def oversample_factor(cfg: ExperimentConfig) -> float:
@@ -332,8 +270,6 @@ def cell_draws(cfg: ExperimentConfig) -> list[tuple[float, str]]:
 
 
 def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.generate.generate import generate_dataset
-
     cfg: ExperimentConfig = ctx.config
     gan = scope.stage("gan")
     run_dir = ctx.input(gan) / ctx.summaries[gan]["run"]
@@ -350,14 +286,10 @@ def run_generate(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
 
 # -- metrics ------------------------------------------------------------------------------------------------
 def metrics_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    m = cfg.metrics
-    return {"max_images": m.max_images, "per_class": m.per_class, "features": m.features,
-            "frd_max_images": m.frd_max_images, "skip": m.skip, "seed": cfg.seed, "options": given(m.options)}
+    return key_options(cfg, ("metrics",), ("seed",))
 
 
 def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.metrics.compute import compute_metrics
-
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # the GAN's own training images, never val/test
     synthetic = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
@@ -367,65 +299,58 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
                              frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
                              **given(cfg.metrics.options))
-    write_json(ctx.work / "metrics.json", result)
+    MetricsResult.model_validate(result).write(ctx.work)
     return {"real": _saw(reference)}
 
 
 # -- filter -------------------------------------------------------------------------------------------------
 def filter_options(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> dict:
-    f = cfg.filter
-    return {"min_confidence": f.min_confidence, "real_pass_rate": f.real_pass_rate,
-            "realism_real_pass_rate": f.realism_real_pass_rate, "drop_worst_realism": f.drop_worst_realism,
-            "drop_near_copies": f.drop_near_copies, "top_up_factor": f.top_up_factor,
-            "when_short": f.when_short, "seed": cfg.seed,
-            "grid": {"ratios": cfg.classify.ratios, "synthetic_only": cfg.classify.synthetic_only,
-                     "fractions": cfg.classify.real_fractions}, "generate": {"trunc": cfg.generate.trunc}}
+    # The top-up sizes each class's need from the grid (class_need, feeds_grid) and generates like generate.
+    return key_options(cfg, ("filter",), ("seed", "classify.ratios", "classify.synthetic_only",
+                                          "classify.real_fractions", "classify.use_filtered", "classify.oracle_gan",
+                                          "generate.strategy", "generate.trunc", "generate.batch"))
 
 
 def run_filter(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
-    from synthmed.filter.filtering import filter_synthetic, merge_filtered
-
     cfg: ExperimentConfig = ctx.config
     reference = scope_dataset(ctx, scope)  # its classifier and copy check learn from the GAN's images only
     generated = PreparedDataset.open(ctx.input(scope.stage("generate")) / "dataset")
     compared = at_resolution(ctx, reference, generated.resolution)  # at the GAN's resolution
     full = PreparedDataset.open(ctx.input("prepare") / "dataset")
-    calibrated = cfg.filter.real_pass_rate is not None or cfg.filter.realism_real_pass_rate is not None
+    calibrated = cfg.filter.calibrated
     calibration = at_resolution(ctx, full, generated.resolution) if calibrated else None
 
     def run(synthetic: Path, out: Path) -> dict:
         # The thresholds are calibrated on the real val images (scores only, nothing learns from them).
-        return filter_synthetic(synthetic, compared.root, out, min_confidence=cfg.filter.min_confidence,
-                                real_pass_rate=cfg.filter.real_pass_rate,
-                                realism_real_pass_rate=cfg.filter.realism_real_pass_rate,
+        return filter_synthetic(synthetic, compared.root, out, seed=cfg.seed,
                                 calibration=f"{calibration.root}:val" if calibration else None,
-                                drop_worst_realism=cfg.filter.drop_worst_realism,
-                                drop_near_copies=cfg.filter.drop_near_copies, seed=cfg.seed)
+                                **cfg.filter.rule_kwargs())
 
     parts, summaries = [ctx.work / "pass-0"], [run(generated.root, ctx.work / "pass-0")]
-    top_up = _top_up(ctx, scope, generated, parts, summaries, run)
-    relaxed = _admit_best(ctx, parts, top_up) if cfg.filter.when_short == "best" else None
+    # Each class's need: what the grid's cells fed by this scope draw (nothing when the grid never sees the set).
+    fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
+    feeds_grid = grid_sources(cfg) != ("real",) and cfg.classify.use_filtered
+    need = class_need(cfg, full, fractions) if feeds_grid else np.zeros(full.num_classes, dtype=np.int64)
+    gan = scope.stage("gan")
+    sampler = Sampler(ctx.input(gan) / ctx.summaries[gan]["run"], cfg.generate.trunc, cfg.seed, cfg.generate.batch,
+                      resolve_device(cfg.device))
+    top_up = top_up_classes(ctx.work, generated, need, cfg.filter.top_up_factor, sampler, parts, summaries, run)
+    relaxed = admit_best(ctx.work, parts, top_up) if cfg.filter.when_short == "best" else None
     if len(parts) == 1 and relaxed is None:
         parts[0].rename(ctx.work / "dataset")
         result = summaries[0]
     else:
         result = merge_filtered(parts, summaries, ctx.work / "dataset", relaxed=relaxed)
-    result["top_up"] = top_up
-    write_json(ctx.work / "filter.json", result)
+    FilterResult.model_validate({**result, "top_up": top_up}).write(ctx.work)
     for note in top_up["notes"]:
         print(f"filter: {note}")
-    return {"kept": result.get("kept"), "removed": result.get("removed"), "real": _saw(reference),
+    return {"kept": result["kept"], "removed": result["removed"], "real": _saw(reference),
             "calibrated_on": _split_seen(full, "val") if calibrated else None, "top_up": top_up}
-
-
-TOP_UP_ROUNDS = 3
 
 
 def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[float]) -> np.ndarray:
     """Synthetic images of each class that the grid's largest draw from one synthetic set needs (as
     ``feasible_grid`` counts them: every cell's draw under ``generate.strategy``, per real fraction)."""
-    from synthmed.classify.spec import real_subset
-
     need = np.zeros(real.num_classes, dtype=np.int64)
     for fraction in fractions:
         _, quotas = real_subset(real.labels("train"), fraction, cfg.seed, real.classes)
@@ -435,87 +360,10 @@ def class_need(cfg: ExperimentConfig, real: PreparedDataset, fractions: list[flo
     return need
 
 
-def _top_up(ctx: StageContext, scope: Scope, generated: PreparedDataset, parts: list[Path], summaries: list[dict],
-            run) -> dict:
-    """Generate more of each class the filter left short of the grid's need, then filter those too.
-
-    Bounded: a class gets at most ``filter.top_up_factor`` times its need generated in all (the first batch
-    included), in at most ``TOP_UP_ROUNDS`` rounds; each round asks for the shortfall divided by the class's
-    pass rate so far, plus a quarter. New images continue the run's image indices, so their latents are new.
-    """
-    from synthmed.generate.generate import generate_dataset
-
-    cfg: ExperimentConfig = ctx.config
-    real = PreparedDataset.open(ctx.input("prepare") / "dataset")
-    fractions = [f for f in cfg.classify.real_fractions if scope_of_fraction(cfg, f) == scope]
-    feeds_grid = grid_sources(cfg) != ("real",) and cfg.classify.use_filtered  # else the grid never sees it
-    need = class_need(cfg, real, fractions) if feeds_grid else np.zeros(real.num_classes, dtype=np.int64)
-    made = np.bincount(generated.labels("train"), minlength=real.num_classes)
-    kept = np.array([summaries[0]["per_class"][c]["kept"] for c in real.classes])
-    limit = np.floor(cfg.filter.top_up_factor * need).astype(np.int64)
-    gan = scope.stage("gan")
-    rounds = 0
-    while rounds < TOP_UP_ROUNDS and (extra := _extra(need, kept, made, limit)).any():
-        rounds += 1
-        out = ctx.work / f"generated-{rounds}"
-        generate_dataset(ctx.input(gan) / ctx.summaries[gan]["run"], out, per_class=extra.tolist(),
-                         first_index=int(made.sum()), trunc=cfg.generate.trunc, seed=cfg.seed,
-                         batch=cfg.generate.batch, device=resolve_device(cfg.device), progress=False)
-        parts.append(ctx.work / f"pass-{rounds}")
-        summaries.append(run(out, parts[-1]))
-        made += extra
-        kept += np.array([summaries[-1]["per_class"][c]["kept"] for c in real.classes])
-    per_class = {c: {"need": int(need[k]), "generated": int(made[k]), "kept": int(kept[k]),
-                     "pass_rate": float(kept[k] / made[k]) if made[k] else None, "short": bool(kept[k] < need[k])}
-                 for k, c in enumerate(real.classes)}
-    notes = [f"{c}: the grid needs {r['need']}, {r['generated']} generated (at most {cfg.filter.top_up_factor:g}x "
-             f"the need), {r['kept']} kept (pass rate {r['pass_rate']:.0%}): still short, so the grid leaves out "
-             f"the conditions it cannot feed" for c, r in per_class.items() if r["short"]]
-    return {"factor": cfg.filter.top_up_factor, "rounds": rounds, "per_class": per_class, "notes": notes}
-
-
-def _admit_best(ctx: StageContext, parts: list[Path], top_up: dict) -> tuple[Path, dict] | None:
-    """``filter.when_short: best``: fill a class still short after the top-up with its best-scoring images the
-    confidence rule rejected (never near copies), so every condition of the grid runs; the top-up table and its
-    notes say how many, and from what confidence (below the real-calibrated threshold)."""
-    from synthmed.filter.filtering import keep_best_rejected
-
-    short = {c: r["need"] - r["kept"] for c, r in top_up["per_class"].items() if r["short"]}
-    if not short:
-        return None
-    out = ctx.work / "relaxed"
-    admitted = keep_best_rejected(parts, short, out)
-    notes = []
-    for c, a in admitted.items():
-        row = top_up["per_class"][c]
-        row.update(relaxed=a["admitted"], short=row["kept"] + a["admitted"] < row["need"])
-        lowest = f", down to confidence {a['lowest_confidence']:.3g}" if a["lowest_confidence"] is not None else ""
-        notes.append(f"{c}: the grid needs {row['need']}, {row['generated']} generated, {row['kept']} passed the "
-                     f"filter (pass rate {row['pass_rate']:.0%}); the grid also uses the {a['admitted']} best-scoring "
-                     f"images the confidence rule rejected{lowest} (filter.when_short: best; near copies never)"
-                     + ("; still short, so the grid leaves out the conditions it cannot feed" if row["short"] else ""))
-    top_up["notes"] = notes
-    return out, {c: a["admitted"] for c, a in admitted.items()}
-
-
-def _extra(need: np.ndarray, kept: np.ndarray, made: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Images to generate per class this round: the shortfall over the pass rate so far (+25 %), within the limit."""
-    short = np.maximum(need - kept, 0)
-    rate = np.where(made > 0, kept / np.maximum(made, 1), 0.0)
-    want = np.where(rate > 0, np.ceil(1.25 * short / np.maximum(rate, 1e-9)), limit)
-    return np.where(short > 0, np.clip(want, 0, np.maximum(limit - made, 0)), 0).astype(np.int64)
-
-
 # -- classifier grid ----------------------------------------------------------------------------------------
 def classify_options(cfg: ExperimentConfig) -> dict:
-    c = cfg.classify
-    return {"arch": c.arch, "epochs": c.epochs, "batch": c.batch, "lr": c.lr, "seeds": c.seeds, "ratios": c.ratios,
-            "real_fractions": c.real_fractions, "augment": c.augment, "synthetic_only": c.synthetic_only,
-            "budget": c.budget, "synthetic": "filtered" if c.use_filtered and cfg.filter.enabled else "generated",
-            "oracle_gan": c.oracle_gan, "subset_seed": cfg.seed, "strategy": cfg.generate.strategy,
-            "options": given(c.options),
-            **({"images_per_run": c.images_per_run} if c.images_per_run is not None else {}),
-            **_resolution_key(cfg, c.resolution)}
+    # seed: the real subsets; profile: the resolution cap; filter.enabled: which synthetic sets the grid gets.
+    return key_options(cfg, ("classify",), ("seed", "profile", "generate.strategy", "filter.enabled"))
 
 
 def synthetic_stage(cfg: ExperimentConfig, scope: Scope = Scope(1.0)) -> str:
@@ -542,8 +390,6 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
     after filtering a class may be short. Those cells are left out with a reason (shown in the report)
     instead of stopping the whole grid. ``synthetic``: each real fraction's synthetic set.
     """
-    from synthmed.classify.spec import real_subset
-
     c = cfg.classify
     labels = real.labels("train")
     notes: list[str] = []
@@ -573,8 +419,6 @@ def feasible_grid(cfg: ExperimentConfig, real: PreparedDataset, synthetic: dict[
 
 
 def run_classify(ctx: StageContext) -> dict:
-    from synthmed.classify.experiment import run_experiment
-
     cfg: ExperimentConfig = ctx.config
     c = cfg.classify
     real = PreparedDataset.open(ctx.input("prepare") / "dataset")
@@ -607,10 +451,6 @@ def run_classify(ctx: StageContext) -> dict:
 
 def budget_notes(cfg: ExperimentConfig, real: PreparedDataset) -> list[str]:
     """What the compute budget (classify.images_per_run) cut, per real fraction, for the report (nothing if nothing)."""
-    from synthmed.classify.experiment import capped_epoch_steps
-    from synthmed.classify.spec import real_subset
-    from synthmed.classify.train import batches_per_pass
-
     c = cfg.classify
     if c.images_per_run is None:
         return []
@@ -634,8 +474,6 @@ def _check_subsets(ctx: StageContext, real: PreparedDataset, trained: PreparedDa
     ``trained``: the real set at the classifiers' resolution (the same entries, resized); its subset's hash is
     the one the grid's rows record (``trained_hash``).
     """
-    from synthmed.classify.spec import real_subset
-
     cfg: ExperimentConfig = ctx.config
     out = {}
     for f in cfg.classify.real_fractions:
@@ -658,34 +496,33 @@ def _split_seen(real: PreparedDataset, split: str) -> dict:
 
 # -- statistics ---------------------------------------------------------------------------------------------
 def stats_options(cfg: ExperimentConfig) -> dict:
-    return {"baseline": cfg.stats.baseline, "seed": cfg.seed}
+    return key_options(cfg, ("stats",), ("seed",))
 
 
 def run_stats(ctx: StageContext) -> dict:
-    from synthmed.stats.compare import compare_results
-
     cfg: ExperimentConfig = ctx.config
-    result = compare_results(ctx.input("classify") / "experiment", baseline=cfg.stats.baseline,
-                             out=ctx.work / "stats.json", seed=cfg.seed)
-    return {"verdicts": [c["sentence"] for c in result["comparisons"]]}
+    classify = ctx.input("classify") / ctx.summaries["classify"]["experiment"]
+    result = StatsResult.model_validate(compare_results(classify, baseline=cfg.stats.baseline, seed=cfg.seed))
+    result.write(ctx.work)
+    return {"verdicts": [c.sentence for c in result.comparisons]}
 
 
 # -- report -------------------------------------------------------------------------------------------------
 def report_options(cfg: ExperimentConfig) -> dict:
-    return {"samples_per_class": cfg.report.samples_per_class, "name": cfg.name}
+    """The whole config (results.json carries it), as its hash: the dry run prints the config itself above."""
+    return {"config": sha256_json(cfg.model_dump())}
 
 
 def run_report(ctx: StageContext) -> dict:
-    from synthmed.report.build import build_report, sources_from_context
+    # Here, not at the top: the report reads stage names through this module's Scope.
+    from synthmed.report.build import build_report, failed_line, publish, sources_from_context
 
     result = build_report(sources_from_context(ctx), ctx.work)
     if result["failed"]:
         # Publish what was built, then fail the stage: it is not cached, so a re-run builds it again.
-        for name in ("report.html", "results.json"):
-            write_bytes(ctx.run_dir / name, (ctx.work / name).read_bytes())
-        failed = "; ".join(f"section {k}: {v}" for k, v in result["failed"].items())
-        raise SynthmedError(f"{failed}; every other section is in {ctx.run_dir / 'report.html'}")
-    return {"report": "report.html", "results": "results.json", "sections": result.get("sections_rendered", [])}
+        page = publish(ctx.work, ctx.run_dir)
+        raise SynthmedError(f"{failed_line(result)}; every other section is in {page}")
+    return {"sections": result.get("sections_rendered", [])}
 
 
 def _disabled(section: str):
@@ -695,31 +532,45 @@ def _disabled(section: str):
     return reason
 
 
+def summary_model(stage: str) -> type[BaseModel]:
+    """The model of a stage's summary (``pipeline.summaries``), by its name (``filter-f0.25``: a filter's)."""
+    parsed = Scope.parse(stage)
+    return SUMMARIES[parsed[0] if parsed else stage]
+
+
 def stages_for(cfg: ExperimentConfig) -> list[Stage]:
-    """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report."""
+    """The stages of a config: prepare, one GAN chain per scope (see ``Scope``), the grid, statistics, report.
+
+    ``code``: the packages whose source is in each stage's key (``runner.code_fingerprint``).
+    """
     chains: list[Stage] = []
     for scope in gan_scopes(cfg):
         if scope.fraction < 1:
             chains.append(Stage(scope.data_stage, ("prepare",), partial(subset_options, scope=scope),
-                                partial(run_subset, scope=scope)))
+                                partial(run_subset, scope=scope), code=("classify.spec", "dataset")))
         data = (scope.data_stage,) if scope.fraction < 1 else ("prepare",)
         gan, gen, met, fil = (scope.stage(n) for n in ("gan", "generate", "metrics", "filter"))
         chains += [
-            Stage(gan, data, partial(gan_options, scope=scope), partial(run_gan, scope=scope), resumable=True),
+            Stage(gan, data, partial(gan_options, scope=scope), partial(run_gan, scope=scope), resumable=True,
+                  code=("gan",)),
             Stage(gen, tuple(dict.fromkeys(("prepare", *data, gan))), partial(generate_options, scope=scope),
-                  partial(run_generate, scope=scope)),
+                  partial(run_generate, scope=scope), code=("generate", "gan")),
             Stage(met, (*data, gen), partial(metrics_options, scope=scope), partial(run_metrics, scope=scope),
-                  skip=_disabled("metrics")),
+                  skip=_disabled("metrics"), code=("metrics",)),
             # The filter calibrates on the full dataset's val split (scores only) and tops classes up from the GAN.
             Stage(fil, tuple(dict.fromkeys(("prepare", *data, gan, gen))), partial(filter_options, scope=scope),
-                  partial(run_filter, scope=scope), skip=_disabled("filter")),
+                  partial(run_filter, scope=scope), skip=_disabled("filter"), code=("filter", "generate", "gan")),
         ]
-    synthetic = tuple(s.name for s in chains if s.name.startswith(("subset", "generate", "filter")))
-    classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True)
+    synthetic = tuple(s.name for s in chains if (p := Scope.parse(s.name)) and p[0] in ("subset", "generate", "filter"))
+    classify = Stage("classify", ("prepare", *synthetic), classify_options, run_classify, resumable=True,
+                     code=("classify",))
     every = ("prepare", *(s.name for s in chains), "classify", "stats")
-    return [Stage("prepare", (), prepare_options, run_prepare), *chains, classify,
-            Stage("stats", ("classify",), stats_options, run_stats),
-            Stage("report", every, report_options, run_report)]
+    stages = [Stage("prepare", (), prepare_options, run_prepare, code=("prepare", "dataset")), *chains, classify,
+              Stage("stats", ("classify",), stats_options, run_stats, code=("stats",)),
+              Stage("report", every, report_options, run_report, code=("report",))]
+    for stage in stages:
+        stage.summary = summary_model(stage.name)
+    return stages
 
 
 # The default config's stages (a config with other real fractions has others: use ``stages_for``).

@@ -138,11 +138,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 # -- public entry points ------------------------------------------------------------------------
-def probe_channels(path: Path, opts: ReadOptions) -> int:
-    """Channel count (1 or 3); raises ``BadInputError`` for unreadable files."""
-    return probe_image(path, opts)[0]
-
-
 def probe_image(path: Path, opts: ReadOptions) -> tuple[int, tuple[int, int]]:
     """(channels 1 or 3, (height, width)) from the header (colour rasters are decoded to test R=G=B)."""
     kind = kind_of(path)

@@ -47,6 +47,6 @@ def resized_view(src: PreparedDataset, cache: Path, resolution: int, resize_filt
     if resolution == src.resolution:
         return src
     folder = Path(cache) / f"{src.content_hash[:16]}-{resolution}-{resize_filter}"
-    if (folder / "dataset.json").is_file():
+    if PreparedDataset.exists(folder):
         return PreparedDataset.open(folder)
     return resize_dataset(src, folder, resolution, resize_filter)

@@ -12,13 +12,13 @@ but a reader of the test AUCs should know it.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from synthmed.dataset import PreparedDataset
+from synthmed.metrics.result import MetricsResult
+from synthmed.pipeline.stages import Scope
 
 ORACLE = "oracle GAN (upper bound)"
-_SCOPED = re.compile(r"^(gan|metrics|filter)(?:-f([0-9.]+))?$")
 _ROLE = {"gan": "GAN training images", "metrics": "metrics reference (domain CNN, memorization)",
          "filter": "filter classifier and copy check"}
 
@@ -31,26 +31,26 @@ def scope_rows(summaries: dict[str, dict]) -> list[dict]:
     """One row per GAN-side stage of every scope: what it learnt from."""
     rows = []
     for stage, summary in summaries.items():
-        m = _SCOPED.match(stage)
+        parsed = Scope.parse(stage)
         real = (summary or {}).get("real")
-        if not m or not real:
+        if not parsed or parsed[0] not in _ROLE or not real:
             continue
-        if m.group(2) is None and any(k != stage and v is summary for k, v in summaries.items()):
+        step, scope = parsed
+        if scope.fraction >= 1 and any(k != stage and v is summary for k, v in summaries.items()):
             continue  # the report's alias of a subset chain (no GAN on the whole split), listed under its name
-        fraction = float(m.group(2)) if m.group(2) else 1.0
-        rows.append({"stage": stage, "role": _ROLE[m.group(1)], "gan_fraction": fraction, "split": real["split"],
+        rows.append({"stage": stage, "role": _ROLE[step], "gan_fraction": scope.fraction, "split": real["split"],
                      "n": real["n"], "images_hash": real["images_hash"]})
     return sorted(rows, key=lambda r: (-r["gan_fraction"], list(_ROLE).index(r["stage"].split("-")[0])))
 
 
-def gan_table(summaries: dict[str, dict], metrics: dict[str, dict]) -> list[dict]:
-    """The GANs of the run: real images seen, kimg, and the headline metrics of each (``metrics``: stage -> json)."""
+def gan_table(summaries: dict[str, dict], metrics: dict[str, MetricsResult]) -> list[dict]:
+    """The GANs of the run: real images seen, kimg, and the headline metrics of each (``metrics``: by stage)."""
     out = []
     for row in scope_rows(summaries):
         if row["role"] != _ROLE["gan"]:
             continue
-        suffix = row["stage"].removeprefix("gan")
-        overall = (metrics.get("metrics" + suffix) or {}).get("overall") or {}
+        measured = metrics.get(Scope(row["gan_fraction"]).stage("metrics"))
+        overall = measured.overall if measured is not None else {}
         out.append({"stage": row["stage"], "real_fraction": row["gan_fraction"], "real_images": row["n"],
                     "kimg": summaries[row["stage"]].get("kimg"),
                     **{k: overall.get(k) for k in ("fid_domain", "precision", "recall", "memorized_fraction")}})
@@ -87,7 +87,7 @@ def audit(summaries: dict[str, dict], config: dict, runs: list[dict], real: Prep
                       "images_hash": _short(seen["images_hash"]), "full_hash": seen["images_hash"],
                       "gan_fraction": gan})
     calibrations = [(k, v["calibrated_on"]) for k, v in summaries.items()
-                    if _SCOPED.match(k) and k.startswith("filter") and (v or {}).get("calibrated_on")
+                    if (s := Scope.parse(k)) and s[0] == "filter" and (v or {}).get("calibrated_on")
                     and not (k == "filter" and any(k2 != k and v2 is v for k2, v2 in summaries.items()))]
     for stage, seen in calibrations:  # thresholds only: the filter's classifier never trains on these images
         table.append({"stage": stage, "role": "filter thresholds (scores of real images, no training)",

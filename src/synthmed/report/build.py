@@ -6,18 +6,32 @@ file. Sections whose stage was skipped or failed say why instead of disappearing
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
+import yaml
+from markupsafe import Markup, escape
+from pydantic import ValidationError
 
-from synthmed.classify.results import load_results
+from synthmed.classify.results import load_results, results_exist
 from synthmed.dataset import PreparedDataset
+from synthmed.errors import BadInputError, SynthmedError
+from synthmed.filter.result import FilterResult
+from synthmed.metrics.result import MetricsResult
+from synthmed.pipeline.runner import RunRecord, StageRecord
+from synthmed.pipeline.stages import CHAIN, Scope, summary_model
 from synthmed.report import audit, collect, images, plots
 from synthmed.stats import summary
-from synthmed.utils.atomic import write_json, write_text
+from synthmed.stats.result import StatsResult
+from synthmed.utils.atomic import write_bytes, write_json, write_text
+from synthmed.utils.jsonfile import read_json
+
+HTML, RESULTS = "report.html", "results.json"  # what the report writes (and ``publish`` copies)
 
 SECTIONS = ["summary", "dataset", "samples", "gan", "metrics", "filter", "classifier", "strategy", "leakage",
             "statistics", "verdict", "config"]
@@ -35,9 +49,21 @@ class ReportSources:
     skipped: dict[str, str] = field(default_factory=dict)
     samples_per_class: int = 16
     seed: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # each finished stage's time
 
     def folder(self, stage: str) -> Path | None:
         return self.folders.get(stage)
+
+    def summary(self, stage: str) -> Any:
+        """The stage's summary as its declared record (``pipeline.summaries``); None when the stage has none."""
+        data = self.summaries.get(stage)
+        return None if data is None else summary_model(stage).model_validate(data)
+
+    def experiment(self) -> Path | None:
+        """The classifier grid's experiment folder, when the grid has results."""
+        folder, classify = self.folder("classify"), self.summary("classify")
+        experiment = folder / classify.experiment if folder and classify else None
+        return experiment if experiment is not None and results_exist(experiment) else None
 
     def why_missing(self, stage: str) -> str:
         if stage in self.skipped:
@@ -50,13 +76,13 @@ def primary_scope(folders: dict, summaries: dict, skipped: dict) -> None:
     sections show the chain of the largest real fraction (``gan-f0.25`` ...; see ``pipeline.stages.Scope``)."""
     if "gan" in folders or "gan" in skipped:
         return
-    fractions = sorted((float(k.removeprefix("gan-f")) for k in folders if k.startswith("gan-f")), reverse=True)
-    if fractions:
-        suffix = f"-f{fractions[0]:g}"
-        for stage in ("gan", "generate", "metrics", "filter"):
+    scopes = sorted((s for k in folders if (s := Scope.parse(k)) and s[0] == "gan"), key=lambda s: -s[1].fraction)
+    if scopes:
+        largest = scopes[0][1]
+        for stage in CHAIN[1:]:
             for store in (folders, summaries, skipped):
-                if stage + suffix in store:
-                    store[stage] = store[stage + suffix]
+                if largest.stage(stage) in store:
+                    store[stage] = store[largest.stage(stage)]
 
 
 def sources_from_context(ctx) -> ReportSources:
@@ -64,40 +90,43 @@ def sources_from_context(ctx) -> ReportSources:
     cfg = ctx.config
     folders, summaries, skipped = dict(ctx.inputs), dict(ctx.summaries), dict(ctx.skipped)
     primary_scope(folders, summaries, skipped)
+    seconds = {k: StageRecord.load(f).seconds for k, f in folders.items() if StageRecord.exists(f)}
     return ReportSources(name=cfg.name, config=cfg.model_dump(), folders=folders, summaries=summaries, skipped=skipped,
-                         samples_per_class=cfg.report.samples_per_class, seed=cfg.seed)
+                         samples_per_class=cfg.report.samples_per_class, seed=cfg.seed, seconds=seconds)
 
 
 def sources_from_run(run_dir: Path) -> ReportSources:
-    """From a finished run folder's ``run.json`` (``synthmed report RUN_DIR``)."""
-    info = collect.read_json(run_dir / "run.json")
-    folders: dict[str, Path | None] = {}
-    summaries, skipped = {}, {}
-    for p in info["plan"]:
-        folder = Path(p["folder"])
-        if p["status"] == "skipped":
-            folders[p["stage"]], skipped[p["stage"]] = None, p.get("reason") or "skipped"
-        elif (folder / "done.json").is_file():
-            folders[p["stage"]] = folder
-            summaries[p["stage"]] = collect.read_json(folder / "done.json").get("summary", {})
-        else:
-            folders[p["stage"]] = None
-    cfg = info["config"]
+    """From a run folder's ``run.json`` (``synthmed report RUN_DIR``): its stages are read from ``run_dir`` itself,
+    wherever the folder was moved or copied to."""
+    run = RunRecord.load(run_dir)
+    finished = run.finished_stages(run_dir)
+    folders: dict[str, Path | None] = {p.stage: finished.get(p.stage) for p in run.plan}
+    skipped = {p.stage: p.reason or "skipped" for p in run.plan if p.status == "skipped"}
+    records = {stage: StageRecord.load(folder) for stage, folder in finished.items()}
+    summaries = {stage: _checked(stage, r.summary, StageRecord.path(finished[stage])) for stage, r in records.items()}
     primary_scope(folders, summaries, skipped)
-    return ReportSources(name=info["name"], config=cfg, folders=folders, summaries=summaries, skipped=skipped,
+    cfg = run.config
+    return ReportSources(name=run.name, config=cfg, folders=folders, summaries=summaries, skipped=skipped,
                          samples_per_class=cfg.get("report", {}).get("samples_per_class", 16),
-                         seed=cfg.get("seed", 0))
+                         seed=cfg.get("seed", 0), seconds={s: r.seconds for s, r in records.items()})
+
+
+def _checked(stage: str, summary: dict, where: Path) -> dict:
+    """A stage's summary as read from its record, checked against its declared fields (one line if not)."""
+    try:
+        summary_model(stage).model_validate(summary)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInputError(where, f"summary is not a {stage} stage's ({'.'.join(map(str, first['loc']))}: "
+                                   f"{first['msg']})") from None
+    return summary
 
 
 def stage_names(src: ReportSources) -> list[str]:
     """The stages to time: the fixed ones, with each real fraction's GAN chain (``subset-f0.25``, ``gan-f0.25``,
     ...) after the whole split's filter."""
-    import re
-
-    chain = ("subset", "gan", "generate", "metrics", "filter")
-    pattern = re.compile(r"(subset|gan|generate|metrics|filter)-f[0-9.]+")
-    scoped = {k for k in (*src.folders, *src.skipped) if pattern.fullmatch(k)}
-    order = sorted(scoped, key=lambda k: (-float(k.rsplit("-f", 1)[1]), chain.index(k.rsplit("-f", 1)[0])))
+    scoped = {k: s for k in (*src.folders, *src.skipped) if (s := Scope.parse(k)) and s[1].fraction < 1}
+    order = sorted(scoped, key=lambda k: (-scoped[k][1].fraction, CHAIN.index(scoped[k][0])))
     return [*STAGES[:5], *order, *STAGES[5:]]
 
 
@@ -110,7 +139,7 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
     results: dict[str, Any] = {"name": src.name, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                "config": src.config, "missing": {}, "failed": {}}
     figures: dict[str, Any] = {}
-    results["stages"] = [{"stage": s, "seconds": collect.stage_seconds(src.folder(s)),
+    results["stages"] = [{"stage": s, "seconds": src.seconds.get(s) if src.folder(s) else None,
                           "status": "skipped" if s in src.skipped else ("done" if src.folder(s) else "missing"),
                           "reason": src.skipped.get(s)} for s in stage_names(src)]
     parts = [("dataset", _dataset), ("samples", _samples), ("gan", _gan), ("metrics", _metrics),
@@ -130,9 +159,10 @@ def gather(src: ReportSources) -> tuple[dict, dict]:
 
 
 def failure(exc: BaseException) -> str:
-    """One line: the error and where it was raised (file:line), for the page and results.json."""
-    import traceback
-
+    """One line: the error and where it was raised (file:line), for the page and results.json; a user's error
+    (a corrupt stage file, ...) is its own message, which names the file."""
+    if isinstance(exc, SynthmedError):
+        return str(exc)
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
     return f"{type(exc).__name__}: {exc}{where}"
@@ -142,7 +172,7 @@ def _datasets(src: ReportSources) -> tuple[PreparedDataset | None, PreparedDatas
     """The real dataset, the synthetic one the classifiers used (filtered when the filter ran) and its stage."""
     real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
     use_filtered = (src.config.get("classify") or {}).get("use_filtered", True)
-    filtered = src.folder("filter") and (src.folder("filter") / "dataset").is_dir()
+    filtered = PreparedDataset.exists(src.folder("filter") / "dataset") if src.folder("filter") else False
     syn_stage = "filter" if filtered and use_filtered else "generate"
     synthetic = PreparedDataset.open(src.folder(syn_stage) / "dataset") if src.folder(syn_stage) else None
     return real, synthetic, syn_stage
@@ -167,12 +197,7 @@ def _topped_up(src: ReportSources) -> dict[str, int]:
     """Images per class generated in all when the filter topped classes up (its summary counts the generate stage's
     images too): RBC's spherocytes were 1,610 from generate but 7,020 in all, and the dataset section said 1,610."""
     folder = src.folder("filter")
-    if not folder or not (folder / "filter.json").is_file():
-        return {}
-    top = collect.read_json(folder / "filter.json").get("top_up") or {}
-    if not top.get("rounds"):
-        return {}
-    return {c: int(v["generated"]) for c, v in (top.get("per_class") or {}).items() if "generated" in v}
+    return FilterResult.load(folder).generated_in_all() if FilterResult.exists(folder) else {}
 
 
 def _samples(src: ReportSources, results: dict, figures: dict) -> None:
@@ -186,8 +211,9 @@ def _samples(src: ReportSources, results: dict, figures: dict) -> None:
 def _resolutions(src: ReportSources, real: PreparedDataset | None, synthetic: PreparedDataset | None) -> dict:
     """Prepared, GAN and classifier image sides (each stage may train at its own; older runs: at the prepared)."""
     prepared = real.resolution if real else None
-    gan = src.summaries.get("gan", {}).get("resolution") or (synthetic.resolution if synthetic else None)
-    classify = src.summaries.get("classify", {}).get("resolution") or (prepared if src.folder("classify") else None)
+    gan_summary, classify_summary = src.summary("gan"), src.summary("classify")
+    gan = (gan_summary and gan_summary.resolution) or (synthetic.resolution if synthetic else None)
+    classify = (classify_summary and classify_summary.resolution) or (prepared if src.folder("classify") else None)
     data = src.config.get("data", {}) if isinstance(src.config, dict) else {}
     return {"prepared": prepared, "gan": gan, "classify": classify, "resize_filter": data.get("resize_filter")}
 
@@ -197,7 +223,7 @@ def _gan(src: ReportSources, results: dict, figures: dict) -> None:
     if not folder:
         results["missing"]["gan"] = src.why_missing("gan")
         return
-    run_dir = folder / src.summaries.get("gan", {}).get("run", "")
+    run_dir = folder / src.summary("gan").run
     gan = collect.gan_training(run_dir)
     latest = gan.pop("latest_grid")
     results["gan"] = gan
@@ -210,37 +236,30 @@ def _gan(src: ReportSources, results: dict, figures: dict) -> None:
 
 def _metrics(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("metrics")
-    if not folder or not (folder / "metrics.json").is_file():
+    if not MetricsResult.exists(folder):
         results["missing"]["metrics"] = src.why_missing("metrics")
         return
-    results["metrics"] = metrics = collect.read_json(folder / "metrics.json")
-    notes = metrics.get("notes") or {}
-    if isinstance(notes, dict):  # top-level notes, then the per-class ones, as flat lines for the page
-        lines = [f"{k}: {v}" for k, v in notes.items() if isinstance(v, str)]
-        for cls, per in (notes.get("per_class") or {}).items():
-            lines += [f"{cls}, {k}: {v}" for k, v in per.items()]
-        figures["metrics_notes"] = lines
-    else:
-        figures["metrics_notes"] = [str(n) for n in notes]
+    metrics = MetricsResult.load(folder)
+    results["metrics"] = metrics.as_dict()
+    figures["metrics_notes"] = metrics.note_lines()
     figures["metrics_images"] = [{"name": p.stem.replace("_", " ").replace("-", " "), "uri": images.enlarged_uri(p)}
                                  for p in sorted(folder.rglob("*.png"))]
 
 
 def _filter(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("filter")
-    if not folder or not (folder / "filter.json").is_file():
+    if not FilterResult.exists(folder):
         results["missing"]["filter"] = src.why_missing("filter")
         return
-    results["filter"] = collect.read_json(folder / "filter.json")
+    results["filter"] = FilterResult.load(folder).as_dict()
 
 
 def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
-    folder = src.folder("classify")
-    experiment = folder / "experiment" if folder else None
-    if not experiment or not (experiment / "results.jsonl").is_file():
+    experiment = src.experiment()
+    if experiment is None:
         results["missing"]["classifier"] = src.why_missing("classify")
         return
-    stats = collect.read_json(src.folder("stats") / "stats.json") if src.folder("stats") else None
+    stats = StatsResult.load(src.folder("stats")).as_dict() if StatsResult.exists(src.folder("stats")) else None
     _, rows, _ = load_results(experiment)
     conds = summary.cell_summaries(rows, stats)
     for c in conds:
@@ -249,7 +268,7 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     roc = summary.roc_ensembles(rows, top)
     results["classifier"] = {"runs": [{k: v for k, v in r.row.items() if k != "model_dir"} for r in rows],
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
-                             "notes": src.summaries.get("classify", {}).get("notes", []),
+                             "notes": src.summary("classify").notes,
                              "budget": src.config.get("classify", {}).get("budget", "epochs"),
                              "steps": collect.steps_per_fraction(rows),
                              "per_class": summary.class_breakdown(rows, top)}
@@ -260,30 +279,30 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
 
 def _strategy(src: ReportSources, results: dict, figures: dict) -> None:
     """Per cell, the real and synthetic images per class it trained on, and the minority classes' sensitivity."""
-    folder = src.folder("classify")
-    if not folder or not (folder / "experiment" / "results.jsonl").is_file() or not src.folder("prepare"):
+    experiment = src.experiment()
+    if experiment is None or not src.folder("prepare"):
         results["missing"]["strategy"] = src.why_missing("classify" if src.folder("prepare") else "prepare")
         return
     real = PreparedDataset.open(src.folder("prepare") / "dataset")
     counts = list(real.class_counts("train").values())
     minority = [k for k, n in enumerate(counts) if n < float(np.median(counts))]  # as generate.strategy minority
-    _, rows, _ = load_results(folder / "experiment")
+    _, rows, _ = load_results(experiment)
     results["strategy"] = {"strategy": (src.config.get("generate") or {}).get("strategy", "proportional"),
                            "classes": real.classes, "train_counts": counts,
                            "minority": [real.classes[k] for k in minority], "cells": summary.class_mix(rows, minority)}
 
 
 def _leakage(src: ReportSources, results: dict, figures: dict) -> None:
-    folder = src.folder("classify")
-    if not folder or not src.summaries.get("classify", {}).get("real_subsets"):
-        results["missing"]["leakage"] = (src.why_missing("classify") if not folder else
+    experiment = src.experiment()
+    if experiment is None or not src.summary("classify").real_subsets:
+        results["missing"]["leakage"] = (src.why_missing("classify") if experiment is None else
                                          "the classifier grid of this run recorded no real subsets (made before the "
                                          "leakage audit existed)")
         return
-    _, rows, _ = load_results(folder / "experiment")
+    _, rows, _ = load_results(experiment)
     real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
-    metrics = {k: collect.read_json(f / "metrics.json") for k, f in src.folders.items()
-               if k.startswith("metrics") and f and (f / "metrics.json").is_file()}
+    metrics = {k: MetricsResult.load(f) for k, f in src.folders.items()
+               if (s := Scope.parse(k)) and s[0] == "metrics" and MetricsResult.exists(f)}
     results["leakage"] = {**audit.audit(src.summaries, src.config, [r.row for r in rows], real),
                           "gans": audit.gan_table(src.summaries, metrics),
                           "subset_kimg_power": (src.config.get("gan") or {}).get("subset_kimg_power")}
@@ -291,10 +310,10 @@ def _leakage(src: ReportSources, results: dict, figures: dict) -> None:
 
 def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
     folder = src.folder("stats")
-    if not folder or not (folder / "stats.json").is_file():
+    if not StatsResult.exists(folder):
         results["missing"]["statistics"] = src.why_missing("stats")
         return
-    stats = collect.read_json(folder / "stats.json")
+    stats = StatsResult.load(folder).as_dict()
     for c in stats.get("comparisons", []):
         if label := audit.oracle_label(src.config, c["config"]):
             c["name"], c["sentence"] = f"{c['name']} [{label}]", f"{label}: {c['sentence']}"
@@ -333,10 +352,6 @@ def _uri(png: bytes | None) -> str | None:
 def render_html(results: dict, figures: dict) -> str:
     """The page; each section is a macro of the template rendered on its own, so a section whose template
     fails on unexpected data becomes a box naming the error (also added to ``results["failed"]``)."""
-    import jinja2
-    import yaml
-    from markupsafe import Markup, escape
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("synthmed.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined)
     env.filters["num"] = format_number
@@ -384,6 +399,27 @@ def build_report(src: ReportSources, out: Path) -> dict:
     results, figures = gather(src)
     html = render_html(results, figures)
     results["sections_rendered"] = [s for s in SECTIONS if s not in results["failed"]]
-    write_json(out / "results.json", results)
-    write_text(out / "report.html", html)
+    write_json(out / RESULTS, results)
+    write_text(out / HTML, html)
     return results
+
+
+def failed_line(results: dict) -> str:
+    """The sections that failed, as one line (the same error once, however many sections it cost)."""
+    by_error: dict[str, list[str]] = {}
+    for section, error in results["failed"].items():
+        by_error.setdefault(error, []).append(section)
+    return "; ".join(f"section {', '.join(sections)}: {error}" for error, sections in by_error.items())
+
+
+def published_results(run_dir: Path) -> dict | None:
+    """The numbers of the report at the top of a run folder (None before a report was built)."""
+    path = run_dir / RESULTS
+    return read_json(path) if path.is_file() else None
+
+
+def publish(folder: Path, run_dir: Path) -> Path:
+    """Copy a built report's files from ``folder`` to the top of ``run_dir``, where people look for them."""
+    for name in (HTML, RESULTS):
+        write_bytes(run_dir / name, (folder / name).read_bytes())
+    return run_dir / HTML

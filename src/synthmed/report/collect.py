@@ -1,39 +1,27 @@
 """Read each stage's output folder into the numbers of the report (``results.json`` is exactly this).
 
-Every function takes a stage folder (or None when the stage was skipped) and returns plain JSON data;
-missing pieces become a ``missing`` reason that the report prints instead of leaving a gap.
+Every function takes a stage's output (a folder or its typed record) and returns plain JSON data; missing
+pieces become a ``missing`` reason that the report prints instead of leaving a gap.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from synthmed.classify.results import ResultRow
 from synthmed.dataset import PreparedDataset
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def stage_seconds(folder: Path | None) -> float | None:
-    done = folder / "done.json" if folder else None
-    return read_json(done).get("seconds") if done and done.is_file() else None
+from synthmed.gan.run import GanRun
+from synthmed.prepare.info import describe
+from synthmed.stats.table import flat_row
 
 
 def dataset_summary(dataset: Path) -> dict:
-    from synthmed.prepare.info import describe
-
     return describe(PreparedDataset.open(dataset))
 
 
 def gan_training(run_dir: Path) -> dict:
     """The GAN's options and its per-tick stats, plus the latest sample grid's path (read through ``GanRun``)."""
-    from synthmed.gan.run import GanRun
-
     run = GanRun(Path(run_dir))
     rows = run.stats()
     latest = run.latest_grid()
@@ -51,6 +39,4 @@ def steps_per_fraction(rows: list[ResultRow]) -> dict[str, list[int]]:
 
 
 def stats_table(stats: dict) -> list[dict]:
-    from synthmed.stats.table import flat_row
-
     return [flat_row(c) for c in stats.get("comparisons", [])]

@@ -14,13 +14,16 @@ def report(
 ) -> None:
     """Write report.html (self-contained, opens offline) and results.json from a run folder's stages."""
     from synthmed.errors import SynthmedError
-    from synthmed.report.build import build_report, sources_from_run
+    from synthmed.pipeline.runner import RunRecord
+    from synthmed.report.build import HTML, build_report, failed_line, sources_from_run
 
-    if not (run_dir / "run.json").is_file():
-        raise SynthmedError(f"{run_dir}: no run.json (not a run folder made by 'synthmed run')")
+    if not RunRecord.exists(run_dir):
+        raise SynthmedError(f"{run_dir}: no {RunRecord.FILE} (not a run folder made by 'synthmed run')")
     out = out or run_dir
-    build_report(sources_from_run(run_dir), out)
-    typer.echo(f"report: {out / 'report.html'}")
+    results = build_report(sources_from_run(run_dir), out)
+    if results["failed"]:  # e.g. a truncated stage file: the page says it too, but the exit status must
+        raise SynthmedError(f"{failed_line(results)}; every other section is in {out / HTML}")
+    typer.echo(f"report: {out / HTML}")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,8 +5,10 @@ turns the fields into ``--kebab-case`` options (help = description, ``--x/--no-x
 list for list fields, choices of a ``Literal`` listed in the help); the command validates what it got with the
 same model, so a bound (``width >= 1``) holds on the command line, in ``synthmed run``'s YAML and in Python
 alike. ``json_schema_extra`` keys: ``"cli": False`` leaves a field off the command line; ``"flag"`` names its
-option; ``"comma": True`` makes a list field one text option, a comma list whose default shows as typed
-(``--ratios 0,25,50``); ``"envvar"`` lets an environment variable give the value.
+option; ``"cli_default"`` is its default there when it differs from the model's (a source the user names);
+``"comma": True`` makes a list field one text option, a comma list whose default shows as typed
+(``--ratios 0,25,50``); ``"envvar"`` lets an environment variable give the value; ``"cache_key": False``
+(``NOT_IN_KEY``) leaves it out of the pipeline's cache keys.
 
 :func:`optional_copy` makes the "further options" models the pipeline's YAML nests (every field optional,
 ``None`` = the stage's own default, unknown keys refused).
@@ -26,6 +28,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic.fields import FieldInfo
 
 from synthmed.errors import SynthmedError
+
+# A field marked so is not part of the pipeline's cache keys: it says how a stage runs (workers, threads) or
+# where its input lies (the source's content is in the prepare key instead), not what it computes.
+NOT_IN_KEY: dict[str, Any] = {"cache_key": False}
 
 
 def flag(name: str) -> str:
@@ -57,6 +63,9 @@ def _cli_type(annotation: Any) -> Any:
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
+    choices = _choices(args[0]) if len(args) == 1 else None
+    if choices and all(isinstance(c, int) and not isinstance(c, bool) for c in choices):
+        return int | None if optional else int  # Literal[1, 3]: the model refuses "3" as text
     base = args[0] if len(args) == 1 and args[0] in (int, float, str, bool, Path) else str
     if base is bool and not optional:
         return bool
@@ -85,7 +94,8 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
         from rich.markup import escape  # Typer renders help as rich markup: a bare "[a | b]" would vanish
 
         help_text += escape(f" [{' | '.join(map(str, choices))}]")
-    default = ... if field.is_required() else field.get_default(call_default_factory=True)
+    default = ... if field.is_required() else _extra(field).get("cli_default",
+                                                                 field.get_default(call_default_factory=True))
     cli_name = _extra(field).get("flag", name)
     decl = f"{flag(cli_name)}/--no-{cli_name.replace('_', '-')}" if annotation is bool else flag(cli_name)
     if _comma(field):
