@@ -10,7 +10,7 @@ export SYNTHMED_DATA_ROOT ?= $(SHARED_MEDMNIST)
 endif
 OUT ?= out
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench docs reference
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,12 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/train_speed.py
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or a missing page is an error.
+docs: $(BIN)/.installed
+	$(BIN)/python -m synthmed.docs_reference --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Rewrite the generated reference pages (docs/reference/configuration.md, cli.md) from the code.
+reference: $(BIN)/.installed
+	$(BIN)/python -m synthmed.docs_reference

@@ -2,7 +2,7 @@
 
 Trains with ``synthmed.classify.train_classifier`` on a prepared dataset's train split, keeps the best
 validation AUC checkpoint, evaluates it on the test split, and prints one JSON line per run and a summary
-line (mean and sd per recipe). The README's ResNet-18 table on BreastMNIST 28 comes from
+line (mean and sd per recipe). The ResNet-18 table on BreastMNIST 28 (docs/studies/classifier-recipes.md) comes from
 
     python benchmarks/classifier_recipes.py --seeds 0,1,2 --threads 1     # ~11 min a run on one CPU thread
 

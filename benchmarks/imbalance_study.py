@@ -1,4 +1,4 @@
-"""Seed 001's study on red blood cells: which GAN helps the rare cell types? (a benchmark, not a test)
+"""Red blood cell study: which GAN helps the rare cell types? (a benchmark, not a test)
 
 RBC crops (``../shared/data/rbc/labels.csv``: 6 types, 144 to 902 cells, split by smear so no smear is in two
 splits). Steps, each a cached *unit* whose small result JSON is written atomically to ``--results`` (committed,
@@ -10,7 +10,7 @@ splits). Steps, each a cached *unit* whose small result JSON is written atomical
    time (``--gan-minutes``, the sum of the runs' ``sec_per_tick``, i.e. without grids and checkpoints), in
    chunks resumed exactly from the last checkpoint (a killed run loses at most one chunk of GAN time).
 3. ``metrics-<arch>.json`` and ``metrics-reference.json``: per class, domain FID, recall and coverage of
-   ``--metric-per-class`` generated images against the real validation images (seed 001's table), and the
+   ``--metric-per-class`` generated images against the real validation images (a per-class table), and the
    reference row: the real training images against the same validation images.
 4. ``clf-<arm>-s<seed>.json``: classifiers over ``--seeds``: real only, real + traditional augmentation, and real +
    synthetic ``top-up`` per arch (each class filled up with generated images to the largest class's count), all
@@ -49,7 +49,8 @@ REPO = HERE.parent
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "rbc" / "labels.csv"
 RARE = ("teardrop", "stomatocyte")
 ARCHS = ("dcgan", "wgan-gp", "stylegan2", "bagan-gp")
-# Per-arch options: the README's CPU recipes (widths for a 2-core machine), the papers' optimizers otherwise.
+# Per-arch options: the documented CPU recipes (docs/studies/gan-architectures.md; widths for a 2-core machine),
+# the papers' optimizers otherwise.
 GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "dcgan": {"width": 32, "aug": "ada"},
     "wgan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "lr_g": 2e-4, "lr_d": 2e-4,
@@ -166,7 +167,7 @@ def train_gan_for(args: argparse.Namespace, results: Path, arch: str, data: Path
 def save_grids(args: argparse.Namespace, results: Path) -> None:
     """``grid-<arch>.png``: each GAN's last snapshot grid (a row per class), and ``grid-real.png``, beside the units.
 
-    Small PNGs committed with the JSON, for the README; kept once written (a later session may lack the runs)."""
+    Small PNGs committed with the JSON, for the docs; kept once written (a later run may lack the GAN runs)."""
     from synthmed.gan.run import GanRun
     from synthmed.utils.atomic import write_bytes
 
@@ -429,7 +430,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     resolution = choose_resolution(args, results)
     data = prepared(args, resolution)
     classes = PreparedDataset.open(data).classes
-    # A GAN is (re)trained only while a unit that needs its images is missing: a later session with the committed
+    # A GAN is (re)trained only while a unit that needs its images is missing: a later run with the committed
     # results but without the work folder skips the archs whose metrics and classifiers are all done.
     needed = {arch: read_unit(results, f"metrics-{arch}.json") is None
               or any(read_unit(results, f"clf-real+{arch}-s{seed}.json") is None for seed in args.seeds)

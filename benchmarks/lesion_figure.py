@@ -1,4 +1,4 @@
-"""README figure of lesion injection: columns of (background | mask | injected) from an injected dataset.
+"""Documentation figure of lesion injection: columns of (background | mask | injected) from an injected dataset.
 
     python benchmarks/lesion_figure.py INJECTED BACKGROUNDS[:split] docs/inject-grid-ph2.png --n 6
 

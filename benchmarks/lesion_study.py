@@ -1,4 +1,4 @@
-"""Lesion study (issue 18.4): do pix2pix images and injected lesions help segmentation and classification on PH2?
+"""Lesion study: do pix2pix images and injected lesions help segmentation and classification on PH2?
 
 (a) Segmentation: a MONAI U-Net trained on the real PH2 train pairs vs real + pix2pix pairs vs real + injected
     pairs; the epoch with the best validation Dice is kept; Dice per real *test* image. Per arm: the mean over

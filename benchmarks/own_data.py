@@ -1,7 +1,7 @@
 """Your own folder of images through the cpu profile: wall and CPU time per stage, as JSON.
 
 Builds a folder of ``--side`` x ``--side`` PNGs, one subfolder per class, from the RBC crops
-(``../shared/data/rbc``, 48 px, six cell types) upscaled with Lanczos: the shape of seed 000's data (a folder
+(``../shared/data/rbc``, 48 px, six cell types) upscaled with Lanczos: the shape of a typical clinical export (a folder
 of 256x256 images per class) with real image content. Then runs ``synthmed run`` with the cpu profile on it
 (``data: {folder: ...}``; the prepared resolution is the images' 256, the GAN and classifiers train at 32, the
 cpu profile's cap) and prints each stage's time from its ``done.json``. The run folder resumes: a second call

@@ -1,4 +1,4 @@
-"""Issue 16's recipe search on BreastMNIST 64 px: which GAN and classifier recipe helps with little real data?
+"""Recipe search on BreastMNIST 64 px: which GAN and classifier recipe helps with little real data?
 (a benchmark, not a test)
 
 Choose on validation, report on test: this script scores every recipe on the real VALIDATION split only and
@@ -6,7 +6,7 @@ never evaluates anything on the test split (every classifier grid gets ``test=<r
 finds can be tested once afterwards (``benchmarks/utility_study.py``, ``synthmed run --profile quality``).
 
 1. GAN recipes (``GAN_RECIPES``): each is a pipeline config (BreastMNIST 64, GAN and classifiers at 64 px, real
-   fractions 0.25 and 0.1, the low-data cells of issue 16, each with a subset GAN trained on exactly its real
+   fractions 0.25 and 0.1, the low-data cells, each with a subset GAN trained on exactly its real
    images, as ``synthmed run`` does). Only the pipeline's stages up to the filter run (prepare, subset-f*, gan-f*,
    generate-f*, metrics-f*, filter-f*), through ``run_pipeline`` into ``--work/gans/<recipe>``: the stage cache
    and the GAN's checkpoints make a killed run resume. ``synthmed.pipeline.outputs.run_outputs`` gives each
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 RATIOS = (50, 100, 200)
 FRACTIONS = (0.25, 0.1)
 SEEDS = (0, 1, 2)
-# The README's measured 64 px recipes ("What each architecture makes at 64 px"), and DCGAN-ADA with the ADA
+# The measured 64 px recipes (docs/studies/gan-architectures.md), and DCGAN-ADA with the ADA
 # paper's geometric ops. kimg is for the whole train split: a subset GAN trains kimg * fraction ** 0.5.
 GAN_RECIPES: dict[str, dict[str, Any]] = {
     "dcgan-ada": {"arch": "dcgan", "aug": "ada", "kimg": 180.0, "options": {"width": 32}},

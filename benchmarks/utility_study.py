@@ -1,4 +1,4 @@
-"""Issue 16's utility study: does the quality profile's synthetic data help a classifier where real data is scarce?
+"""Utility study: does the quality profile's synthetic data help a classifier where real data is scarce?
 
 For BreastMNIST (64 px), PneumoniaMNIST (28 px) and the RBC cells (``../shared/data/rbc/labels.csv``, 6 classes,
 macro one-vs-rest AUC), ``synthmed run --profile quality`` (through its Python API) with real fractions 1, 0.25
@@ -283,7 +283,7 @@ def _verdict(v: dict[str, Any]) -> str:
 
 
 def markdown(study: dict[str, Any]) -> str:
-    lines = [f"# Utility study (issue 16): {study['setting']}", "",
+    lines = [f"# Utility study: {study['setting']}", "",
              f"Profile `quality`, seeds {study['seeds']}. AUC on the real test split (macro one-vs-rest with more "
              "than two classes), mean ± sd over seeds. Δ: the seed ensembles' AUC difference that the test tests "
              "(DeLong for two classes, paired permutation of the macro AUC for more); p Holm-adjusted per dataset. "
@@ -351,7 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     units = {name: run_dataset(DATASETS[name], args) for name in args.datasets}
-    study = {"study": "utility (issue 16)", "setting": "tiny (plumbing check, not a result)" if args.tiny else "full",
+    study = {"study": "utility", "setting": "tiny (plumbing check, not a result)" if args.tiny else "full",
              "profile": "quality", "seeds": args.seeds, "datasets": units}
     write_json(results / "utility_study.json", study)
     write_text(results / "utility_study.md", markdown(study))

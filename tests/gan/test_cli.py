@@ -257,7 +257,7 @@ def test_every_train_config_field_is_a_train_gan_option(toy32, tmp_path, capsys)
 
 def test_auto_width_is_sized_for_the_device(toy32, tmp_path, capsys) -> None:
     """StyleGAN2's paper networks on a GPU, a CPU-sized width on a CPU; DCGAN/WGAN-GP keep 64 on both, so the
-    pipeline's default GAN is unchanged (issue 22)."""
+    pipeline's default GAN is unchanged."""
     from synthmed.gan.options import TrainConfig, resolve
 
     sg_cpu, sg_gpu = (resolve(TrainConfig(arch="stylegan2"), 28, dev) for dev in ("cpu", "cuda"))

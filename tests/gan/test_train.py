@@ -161,7 +161,7 @@ def test_wgan_critic_norm_new_runs_instance_old_checkpoints_layer(toy32, tmp_pat
 
 
 def test_a_run_that_cannot_start_leaves_no_run_folder(toy32, tmp_path) -> None:
-    """A missing image stops training before the numbered run folder exists (issue 20)."""
+    """A missing image stops training before the numbered run folder exists."""
     from synthmed.errors import SynthmedError
 
     next(iter(sorted((toy32.root / "images" / "train").glob("*.png")))).unlink()

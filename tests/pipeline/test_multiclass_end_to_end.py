@@ -1,4 +1,4 @@
-"""A tiny five-class run of the main job through report.html (issue 21: the binary tests missed a crash).
+"""A tiny five-class run of the main job through report.html (the binary tests alone missed a crash).
 
 The data is a MedMNIST-format file built here under RetinaMNIST's name (5 classes, RGB, imbalanced like the
 real one), with toy shapes that a one-epoch CNN can partly tell apart. The run takes about 15 s on 2 cores.

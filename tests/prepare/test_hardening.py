@@ -1,4 +1,4 @@
-"""Hostile but realistic inputs to prepare (issue 20): decompression bombs, --out naming a file, duplicate
+"""Hostile but realistic inputs to prepare: decompression bombs, --out naming a file, duplicate
 and outside CSV paths, stale .partial folders of killed runs; each a one-line error or documented behaviour."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def test_confusion_stats_hand_computed() -> None:
     assert s["sensitivity"] == pytest.approx(4 / 6) and s["specificity"] == pytest.approx(3 / 4)
     assert s["balanced_accuracy"] == pytest.approx((4 / 6 + 3 / 4) / 2)
     assert s["f1"] == pytest.approx(2 * 4 / (2 * 4 + 1 + 2))  # synthetic positive
-    assert s["f1_real"] == pytest.approx(2 * 3 / (2 * 3 + 2 + 1))  # seed 004's TP = real judged real
+    assert s["f1_real"] == pytest.approx(2 * 3 / (2 * 3 + 2 + 1))  # the SQ-AGGAN table's TP = real judged real
     assert s["accuracy_ci_low"] < 0.7 < s["accuracy_ci_high"]
 
 

@@ -73,7 +73,8 @@ class Classifier(nn.Module):
 
 
 def make_head(num_features: int, num_classes: int, head: str, hidden: int = 256) -> nn.Module:
-    """``linear``, or ``bn-leakyrelu``: Linear-BatchNorm-LeakyReLU-Dropout-Linear (seed 002's head; ReLU died)."""
+    """``linear``, or ``bn-leakyrelu``: Linear-BatchNorm-LeakyReLU-Dropout-Linear (the head of Stebbins et al.
+    2024; ReLU died)."""
     if head == "linear":
         return nn.Linear(num_features, num_classes)
     if head == "bn-leakyrelu":

@@ -146,7 +146,7 @@ def _resample(x: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
     Why plain bilinear: the paper warps a 2x upsampled image between wavelet low-pass filters, which keeps
     augmented images as sharp as clean ones and free of aliasing. That is two filtered resizes plus a warp at 4x
     the pixels per image; one bilinear pass keeps the augmentation a small part of a CPU training step on our
-    32-64 px images (the README gives the measured cost) and needs no filter code of ours. What it loses:
+    32-64 px images (docs/stages/train-gan.md gives the measured cost) and needs no filter code of ours. What it loses:
     sub-pixel positions soften the image (most at half-pixel offsets) and shrinking aliases, so D sees resampled
     images slightly softer than clean ones and judges them on less fine detail. It stays non-leaking in the
     paper's sense: the softening comes only with an op that is applied with probability p.

@@ -4,7 +4,8 @@
 Near 1, D is close to a linear function of the image: it compares one projection of the mean image, which
 the generator can match in a step, so its gradients carry no information about texture or shape. A layer-norm
 WGAN-GP critic drifted there on BreastMNIST (0.996) while its real-fake gap sat at 0 and the samples stayed
-blurred (networks/wgan.py); the per-channel critic that replaced it ended the README's 64 px run at 0.44.
+blurred (networks/wgan.py); the per-channel critic that replaced it ended the 64 px run of
+docs/studies/gan-architectures.md at 0.44.
 """
 
 from __future__ import annotations

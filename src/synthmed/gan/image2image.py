@@ -4,7 +4,7 @@ pix2pix (Isola et al. 2017, eq. 4): G* = arg min_G max_D L_cGAN(G, D) + lambda L
 non-saturating generator loss and D's objective halved "to slow down the rate at which D learns relative to G"
 (section 3.3). D is conditional: it judges (mask, class, image) triples patch by patch.
 
-Injection (after SQ-AGGAN, seed 004): the generator fills the masked region of a real image. Its loss has a global
+Injection (after SQ-AGGAN): the generator fills the masked region of a real image. Its loss has a global
 adversarial term (a PatchGAN on the whole composite), a local one (a PatchGAN on a square crop around the lesion,
 resampled to a fixed size), the reconstruction loss on real lesions, SQ-AGGAN's L_G,F: the L1 distance inside the
 mask between the reconstruction and the real image, scaled by N_total / N_lesion so that small lesions weigh as

@@ -1,1 +1,1 @@
-"""Lesion masks, injection and lesion metrics (issue 18)."""
+"""Lesion masks, injection and lesion metrics."""

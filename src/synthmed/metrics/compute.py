@@ -201,7 +201,7 @@ def compute_metrics(real_spec: str | Path, fake_spec: str | Path, per_class: boo
 def _reference_row(ctx: MetricContext, max_images: int | None, rng: np.random.Generator) -> dict | None:
     """The real train split against the real val split, with the families that describe a set's realism.
 
-    Seed 001's table: each class's synthetic metrics beside what real held-out images of that class score.
+    Each class's synthetic metrics beside what real held-out images of that class score.
     None when the real dataset has no val split.
     """
     ds = ctx.real.ds

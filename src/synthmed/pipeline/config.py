@@ -112,8 +112,8 @@ class FilterConfig(_Section, FilterRules):
 
 
 # The cpu profile's budget per classifier run: what the default grid's full-data run on BreastMNIST sees
-# (8 epochs of 9 batches of 64 over its 546 images), the run the 15-minute quick job was sized on. A larger
-# set trains on this many of its images instead of taking proportionally longer.
+# (8 epochs of 9 batches of 64 over its 546 images), the run the cpu profile's time on 2 cores was sized on. A
+# larger set trains on this many of its images instead of taking proportionally longer.
 CPU_IMAGES_PER_RUN = 8 * 9 * 64
 
 
@@ -196,6 +196,8 @@ class ReportConfig(_Section):
 
 
 class ExperimentConfig(_Section):
+    """Everything ``synthmed run`` does, one section per stage; ``synthmed init`` writes it with every key."""
+
     name: str = Field("breastmnist-cpu", pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Run name; the default output folder is runs/<name>.")
     profile: Profile = Field("cpu", description="cpu (small, 2 cores, <= 15 min), quality (DCGAN-ADA at 64 px on "
@@ -242,7 +244,7 @@ def _non_finite(value: Any, where: str = "") -> str | None:
 # (2026-12-02, 2 cores): DCGAN at 64 px shows D about 5x fewer images per second than at 32 (benchmarks/README:
 # 104 vs 525 img/s), so 40 kimg plus the 0.25-subset GAN's 20 alone took longer than the 15 minutes the cpu profile
 # promises; classifiers cost about (side / 32)^2 more per image. Set gan.resolution / classify.resolution for more.
-# quality: 64, the size of the README's 64 px GAN recipes (BreastMNIST 64).
+# quality: 64, the size of the measured 64 px GAN recipes (docs/studies/gan-architectures.md).
 MAX_TRAIN_RESOLUTION = {"cpu": 32, "quality": 64, "gpu": 256}
 
 
@@ -270,20 +272,19 @@ GPU_PROFILE: dict[str, Any] = {
 }
 
 
-# What --profile quality changes from the defaults (the cpu profile): the CPU "quality" run of issue 16 for
-# BreastMNIST at 64 px, meant to finish within 90 minutes on this project's 2-core machine.
-# Timed: `synthmed run --profile quality` took 40 min 06 s from a fresh clone on the idle 2-core CPU (2026-12-03;
-# GANs 14:03 + 6:13 + 3:48 at about 210 img/s, metrics 2:25, the 120-run grid 13:19). The values are still the
-# STARTING POINT of issue 16's recipe search (benchmarks/quality_recipes.py; every recipe tried and its validation
-# result go in benchmarks/results/quality/recipes.md). They come from the README's measured 64 px
-# table: DCGAN width 32 with ADA for 180 kimg (35 min on a loaded thread then) for the full train split (546 images);
-# the subset GANs of the 0.25 and 0.1 fractions train for 180 * f ** gan.subset_kimg_power kimg (90 and 57 at
-# the default 0.5, see stages.scope_kimg); the grid is the small CNN at 64 px over 5 seeds.
+# What --profile quality changes from the defaults (the cpu profile): a CPU run for BreastMNIST at 64 px, meant to
+# finish within 90 minutes on a 2-core machine. Timed: `synthmed run --profile quality` took 40 min 06 s from a fresh
+# clone on an idle 2-core Intel Xeon VM (2026-12-03; GANs 14:03 + 6:13 + 3:48 at about 210 img/s, metrics 2:25, the
+# 120-run grid 13:19). The GAN and grid come from the measured 64 px table (docs/studies/gan-architectures.md): DCGAN
+# width 32 with ADA for 180 kimg for the full train split (546 images); the subset GANs of the 0.25 and 0.1 fractions
+# train for 180 * f ** gan.subset_kimg_power kimg (90 and 57 at the default 0.5, see stages.scope_kimg); the grid is
+# the small CNN at 64 px over 5 seeds.
 # synthetic_weight 0.5 (each synthetic image counts half a real one in the loss): chosen on the real VALIDATION
-# split by that search (2026-12-03; benchmarks/results/quality/recipes.md): with the dcgan-ada GANs, over 3 seeds,
-# the best of the five classifier recipes tried at the 10 % fraction (+0.064 val AUC over real-only at ratio 50,
-# plain mixing +0.028) and second at 25 % (+0.076 ± 0.037; "pretrain" scored +0.113 in one cell but with sd 0.13
-# across its cells, too noisy to choose on 78 validation images).
+# split by the recipe search (benchmarks/quality_recipes.py; every recipe tried is in
+# benchmarks/results/quality/recipes.md): with the dcgan-ada GANs, over 3 seeds, the best of the five classifier
+# recipes tried at the 10 % fraction (+0.064 val AUC over real-only at ratio 50, plain mixing +0.028) and second at
+# 25 % (+0.076 ± 0.037; "pretrain" scored +0.113 in one cell but with sd 0.13 across its cells, too noisy to choose
+# on 78 validation images); best over the two fractions together.
 QUALITY_PROFILE: dict[str, Any] = {
     "name": "breastmnist-quality",
     "profile": "quality",

@@ -111,7 +111,7 @@ def results(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     database_url: str | None = typer.Option(None, "--database-url", envvar=DB_ENV, help=DB_OPTION_HELP),
 ) -> None:
-    """Per-reader decision table (seed 004), accuracy vs 50 %, sensitivity, specificity, F1, kappa."""
+    """Per-reader decision table, accuracy vs 50 %, sensitivity, specificity, F1, kappa."""
     from synthmed.reader_study.results import answers_csv, compute_results, render_text, results_csv
     from synthmed.reader_study.study import Study
     from synthmed.utils.atomic import write_text

@@ -1,6 +1,6 @@
-"""Reader-study statistics: the per-reader table of seed 004, accuracy against chance, agreement.
+"""Reader-study statistics: the per-reader decision table of a visual Turing test, accuracy against chance, agreement.
 
-Seed 004 (SQ-AGGAN's visual Turing test) tabulates, per radiologist, the share of each image set
+SQ-AGGAN's visual Turing test (a lung-nodule synthesis GAN) tabulates, per radiologist, the share of each image set
 judged "real" and judged "synthetic", with the cells named as in that paper: real judged real = TP,
 real judged synthetic = FP, synthetic judged real = FN, synthetic judged synthetic = TN. We keep that
 layout. The statistics treat *spotting a synthetic image* as the positive outcome: sensitivity =
@@ -150,9 +150,9 @@ def _csv_value(v: Any) -> Any:
 
 
 def render_text(results: dict[str, Any]) -> str:
-    """Plain-text tables: seed 004's decision table per reader, then statistics, per class, agreement."""
+    """Plain-text tables: the decision table per reader, then statistics, per class, agreement."""
     lines = [f"Reader study: {results.get('study') or ''}".rstrip(), ""]
-    lines += ["Decisions (share of each image set; cells named as in seed 004)",
+    lines += ["Decisions (share of each image set; cells named as in SQ-AGGAN's study)",
               f"{'reader':<16} {'decision':<12} {'real images':>22} {'synthetic images':>22}"]
     for r in results["readers"]:
         nr, ns = r["n_real"], r["n_synthetic"]

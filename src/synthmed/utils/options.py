@@ -203,7 +203,9 @@ def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str
         annotation = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
         fields[fname] = (annotation | None, Field(None, description=f.description))
     fields.update(extra or {})
-    return create_model(name, __base__=FurtherOptions, __doc__=doc, **fields)
+    created = create_model(name, __base__=FurtherOptions, __doc__=doc, **fields)
+    created.source_model = model  # where the stage's own defaults live (the generated configuration reference)
+    return created
 
 
 def like(model: type[BaseModel], name: str) -> Any:

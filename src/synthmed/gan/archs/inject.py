@@ -1,4 +1,4 @@
-"""Lesion injection (after SQ-AGGAN, seed 004): a masked inpainting generator trained to reconstruct real lesions.
+"""Lesion injection (after SQ-AGGAN): a masked inpainting generator trained to reconstruct real lesions.
 
 Training batch: a real image with its lesion mask; the generator sees the image with the lesion blanked, the mask,
 the class and the lesion's features (area, mean intensity) and must fill the hole (``networks/pix2pix.py``

@@ -1,5 +1,5 @@
 """Image-to-image networks of pix2pix (Isola et al., "Image-to-Image Translation with Conditional Adversarial
-Networks", CVPR 2017) and the masked inpainting generator used for lesion injection (after SQ-AGGAN, seed 004).
+Networks", CVPR 2017) and the masked inpainting generator used for lesion injection (after SQ-AGGAN).
 
 * :class:`UNetGenerator`: the paper's U-Net (appendix 6.1.1): 4x4 stride-2 convolutions down to 1x1
   (C64-C128-C256-C512-...), LeakyReLU 0.2 in the encoder, ReLU in the decoder, skip connections between mirrored

@@ -13,7 +13,7 @@ trained layer-norm critic became almost linear in the image (its input gradients
 images had cosine 0.996, and the gradient penalty was met exactly): a critic that compares only one
 projection of the mean image, which the generator matches at once, so the real-fake gap stays near 0
 while the samples stay blurred. Centring every channel per sample keeps both sides of each LeakyReLU
-in use (cosine 0.44 at the end of the README's 64 px run).
+in use (cosine 0.44 at the end of the 64 px run of docs/studies/gan-architectures.md).
 """
 
 from __future__ import annotations
