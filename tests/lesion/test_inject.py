@@ -88,8 +88,14 @@ def test_injection_into_a_folder_of_normal_images_with_real_mask_shapes(trained,
 
 def test_inject_refuses_other_runs_and_unknown_classes(trained, tmp_path, capsys) -> None:
     data, runs = trained
-    with pytest.raises(SynthmedError, match="needs a run of --arch inject"):
+    with pytest.raises(SynthmedError, match="synthmed inject needs a run of a family that makes images from a mask "
+                                            "in image; this one is pix2pix"):
         inject_dataset(runs["pix2pix"], str(data.root), tmp_path / "x", InjectOptions(["dark"], 1), progress=False)
+    from synthmed.lesion.generate import generate_from_masks
+
+    with pytest.raises(SynthmedError, match="generate --masks needs a run of a family that makes images from a mask; "
+                                            "this one is inject"):
+        generate_from_masks(runs["inject"], str(data.root), tmp_path / "y", progress=False)
     with pytest.raises(SystemExit):
         cli.main(["inject", "--checkpoint", str(runs["inject"]), "--backgrounds", str(data.root), "--out",
                   str(tmp_path / "y"), "--class", "purple", "--n", "1", "--no-progress"])

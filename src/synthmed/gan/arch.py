@@ -139,6 +139,10 @@ class Arch:
 
     name: str = ""
     summary: str = ""  # one line for --help and errors
+    # What G makes an image from, which says which tool generates with it: "label" (a latent and a class:
+    # synthmed generate), "mask" (a lesion mask and a class: generate --masks), "mask-in-image" (a background
+    # image, a mask and a class: synthmed inject).
+    condition: ClassVar[str] = "label"
     objective: type[Objective] = Objective
     # The family's own options: the ``Options`` of its package's torch-free ``__init__.py`` (none by default).
     options: ClassVar[type[FamilyOptions]] = FamilyOptions
@@ -188,6 +192,15 @@ class Arch:
         return Batch(real, data.labels[idx].to(device))
 
     # What generation (``synthmed generate``) asks of the family.
+    def check_condition(self, meta: dict[str, Any], condition: str, tool: str) -> None:
+        """One line when the checkpoint's family (``meta``, from ``load_generator``) does not make images from
+        ``condition``, which ``tool`` needs."""
+        if self.condition != condition:
+            from synthmed.errors import SynthmedError
+
+            raise SynthmedError(f"{meta.get('checkpoint_path')}: {tool} needs a run of a family that makes images "
+                                f"from a {condition.replace('-', ' ')}; this one is {self.name}")
+
     def check_generates(self, meta: dict[str, Any]) -> None:
         """Raise a one-line ``SynthmedError`` when this family's G cannot make images from latents and labels alone
         (an image-to-image family); ``meta`` is the checkpoint's (``load_generator``)."""

@@ -30,12 +30,12 @@ def generate_from_masks(checkpoint: str | Path, masks: str, out: str | Path, cop
                         overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     from tqdm import tqdm
 
+    from synthmed.gan.archs import get_arch
     from synthmed.gan.checkpoint import load_generator
     from synthmed.gan.networks.pix2pix import pack_condition
 
     G, meta = load_generator(checkpoint, device=device)
-    if meta.get("arch") != "pix2pix":
-        raise SynthmedError(f"{meta['checkpoint_path']}: --masks needs a pix2pix run, this one is {meta.get('arch')}")
+    get_arch(meta["arch"]).check_condition(meta, "mask", "generate --masks")
     if copies < 1:
         raise SynthmedError(f"--copies must be at least 1, got {copies}")
     ds, split = PreparedDataset.open_spec(masks, "train")

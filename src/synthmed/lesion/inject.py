@@ -199,12 +199,11 @@ def inject_dataset(checkpoint: str | Path, backgrounds: str, out: str | Path, op
     from tqdm import tqdm
 
     from synthmed.dataset import DatasetWriter
+    from synthmed.gan.archs import get_arch
     from synthmed.gan.checkpoint import load_generator
 
     G, meta = load_generator(checkpoint, device=device)
-    if meta.get("arch") != "inject":
-        raise SynthmedError(f"{meta.get('checkpoint_path', checkpoint)}: a '{meta.get('arch')}' run; "
-                            "synthmed inject needs a run of --arch inject")
+    get_arch(meta["arch"]).check_condition(meta, "mask-in-image", "synthmed inject")
     classes, res, channels = list(meta["classes"]), int(meta["resolution"]), int(meta["channels"])
     labels = _class_indices(opts.classes, classes)
     _check(opts, res)

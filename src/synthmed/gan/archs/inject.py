@@ -92,6 +92,7 @@ class InjectObjective(Objective):
 
 class Inject(MaskFamily):
     name = "inject"
+    condition = "mask-in-image"
     summary = "lesion injection: masked inpainting U-Net, global + local PatchGAN, reconstruction loss (needs masks)"
     objective = InjectObjective
 

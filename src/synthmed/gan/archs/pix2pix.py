@@ -143,12 +143,13 @@ class MaskFamily(Arch):
 
     def check_generates(self, meta: dict[str, Any]) -> None:
         # image-to-image: no latent to sample from
-        how = "add --masks DATASET[:split]" if self.name == "pix2pix" else f"use synthmed {self.name}"
+        how = "add --masks DATASET[:split]" if self.condition == "mask" else "use synthmed inject"
         raise SynthmedError(f"{meta['checkpoint_path']}: a {self.name} run makes images from masks: {how}")
 
 
 class Pix2Pix(MaskFamily):
     name = "pix2pix"
+    condition = "mask"
     summary = "pix2pix: mask (+ class) -> image, U-Net + PatchGAN + L1 (needs masks)"
     objective = Pix2PixObjective
 
