@@ -20,7 +20,7 @@ from synthmed.errors import BadInputError, SynthmedError
 from synthmed.filter.options import FilterRules
 from synthmed.gan.options import PipelineGanOptions, TrainConfig
 from synthmed.generate.options import Sampling
-from synthmed.metrics.options import PipelineMetricsOptions
+from synthmed.metrics.options import MetricsOptions, PipelineMetricsOptions
 from synthmed.prepare.options import SOURCE_KEYS, PrepareOptions
 from synthmed.utils.options import NOT_IN_KEY, FurtherOptions, description, given, like
 
@@ -84,14 +84,16 @@ class GenerateConfig(_Section, Sampling):
 
 
 class MetricsConfig(_Section):
+    # The keys shared with 'synthmed metrics' take its declarations (MetricsOptions), with the pipeline's sizes.
     enabled: bool = Field(True, description="Compute realism/diversity/memorization metrics.")
-    max_images: int | None = Field(300, ge=2, description="Images per side used by the metrics (null: all).")
-    per_class: bool = Field(True, description="Also compute every metric per class.")
-    features: str | None = Field(None, description="Feature extractor for FID-like metrics (null: the stage's "
-                                                   "default).")
-    frd_max_images: int | None = Field(60, ge=2, description="Images per side for the radiomics FRD (slow on CPU: "
-                                                              "about 1 s per image).")
-    skip: list[Literal["frd", "inception"]] = Field([], description="Metric families to leave out (frd, inception).")
+    max_images: like(MetricsOptions, "max_images", optional=True) = Field(
+        300, description=description(MetricsOptions, "max_images"))
+    per_class: like(MetricsOptions, "per_class") = Field(True, description=description(MetricsOptions, "per_class"))
+    features: like(MetricsOptions, "features", optional=True) = Field(
+        None, description=description(MetricsOptions, "features"))
+    frd_max_images: like(MetricsOptions, "frd_max_images", optional=True) = Field(
+        60, description=description(MetricsOptions, "frd_max_images"))
+    skip: like(MetricsOptions, "skip") = Field([], description=description(MetricsOptions, "skip"))
     options: PipelineMetricsOptions = Field(default_factory=PipelineMetricsOptions,
                                             description="Further 'synthmed metrics' options by field name "
                                             "(msssim_pairs, kid_subsets, workers, cache_dir, ...).")

@@ -298,7 +298,7 @@ def run_metrics(ctx: StageContext, scope: Scope = Scope(1.0)) -> dict:
     result = compute_metrics(f"{compared.root}:train", f"{synthetic.root}:train",
                              per_class=cfg.metrics.per_class, features=cfg.metrics.features, out_dir=ctx.work,
                              seed=cfg.seed, max_images=cfg.metrics.max_images,
-                             frd_max_images=cfg.metrics.frd_max_images, skip=tuple(cfg.metrics.skip),
+                             frd_max_images=cfg.metrics.frd_max_images or None, skip=tuple(cfg.metrics.skip),
                              **given(cfg.metrics.options))
     MetricsResult.model_validate(result).write(ctx.work)
     return {"real": _saw(reference)}

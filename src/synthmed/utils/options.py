@@ -208,14 +208,14 @@ def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str
     return created
 
 
-def like(model: type[BaseModel], name: str) -> Any:
+def like(model: type[BaseModel], name: str, optional: bool = False) -> Any:
     """The type of ``model``'s field ``name`` with its bounds (``Annotated``), without ``None``, for a field that
     another model declares again with a default of its own (the pipeline's ``gan.kimg`` is ``train-gan``'s
     ``--kimg`` with the profile's default; None there means "the default"): the values a user may give are declared
-    once."""
+    once. ``optional``: keep ``None`` where it is a value of its own (``max_images: null``, all images)."""
     field = model.model_fields[name]
     annotation = field.annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+    if not optional and typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = tuple(a for a in typing.get_args(annotation) if a is not type(None))
         annotation = args[0] if len(args) == 1 else typing.Union[args]  # noqa: UP007 (a tuple of types)
     return Annotated[annotation, *field.metadata] if field.metadata else annotation
