@@ -27,6 +27,13 @@ filter is off: this measures the generator, not the filter). Per arm, in ``RESUL
 - training CPU seconds, sampling CPU seconds per 1,000 images (the generate stage: sampling and writing PNGs,
   single-threaded), the generator's last sample grid as ``RESULTS/<dataset>-<generator>-grid.png``.
 
+The strongest real baseline (``--part baselines``), per dataset in ``RESULTS/baselines-<dataset>.json``: at real
+fractions 1, 0.25 and 0.1 (the pipeline's stratified subsets, seed 0), every combination of {small CNN,
+ResNet-18 (timm, from scratch)} x {no augmentation, traditional, trivialaugment (TrivialAugmentWide)}, real
+images only, ``--seeds``, the quality profile's classifier budget for both architectures; the combination with
+the best mean validation AUC is the baseline (ties: the simpler, in the order listed), its test AUC beside plain
+real-only (small CNN, no augmentation).
+
 ``generator_study.json`` + ``generator_study.md`` collect every finished arm (rewritten after each). Resumable at
 any point: a finished arm's JSON is not run again (its stage keys are checked against the current config); a
 killed arm resumes in its pipeline folder (the generator from its last checkpoint, the grid from its last run); a
@@ -35,6 +42,7 @@ killed calibration starts again (its CPU time must be one run's). ``--commit`` c
     python benchmarks/generator_study.py --dry-run       # the arms in order, their kimg and what is done
     python benchmarks/generator_study.py                 # hours; resumable. Several processes may share RESULTS
     python benchmarks/generator_study.py --datasets rbc --generators dcgan-ada,stylegan2-ada
+    python benchmarks/generator_study.py --part baselines --datasets breastmnist   # the real baselines only
     python benchmarks/generator_study.py --tiny          # minutes: tiny budget, tiny networks (plumbing)
 """
 
@@ -310,6 +318,101 @@ def save_grid(dataset: str, gen: str, outputs, results: Path) -> str | None:
     return target.name
 
 
+# -- the strongest real baseline -------------------------------------------------------------------------------------
+BASELINE_ARCHS = ("cnn", "resnet18")
+BASELINE_AUGMENTS = ("none", "traditional", "trivialaugment")
+BASELINE_FRACTIONS = (1.0, 0.25, 0.1)
+PLAIN = ("cnn", "none")  # plain real-only: the profile's classifier, no augmentation
+
+
+def real_at_classifier_size(ds: Dataset, cfg, args: argparse.Namespace):
+    """The prepared real dataset (its own pipeline folder) at the classifiers' resolution, as the grid sees it."""
+    from synthmed.dataset import PreparedDataset
+    from synthmed.pipeline.config import classify_resolution
+    from synthmed.pipeline.main import run_pipeline
+    from synthmed.pipeline.outputs import run_outputs
+    from synthmed.prepare.resize import resized_view
+
+    out = Path(args.work) / ds.name / "real"
+    run_pipeline(cfg, out, echo=say, stages=selected(cfg, ("prepare",)))
+    real = PreparedDataset.open(run_outputs(cfg, out, selected(cfg, ("prepare",))).real_dataset)
+    return resized_view(real, Path(args.work) / "views", classify_resolution(cfg, real.resolution),
+                        cfg.data.resize_filter)
+
+
+def baseline_grid(real, folder: Path, arch: str, cfg, args: argparse.Namespace) -> list:
+    """One architecture's real-only grid (fractions x augmentations x seeds), the pipeline grid's budget; resumes."""
+    from synthmed.classify.experiment import run_experiment
+    from synthmed.classify.results import load_results
+
+    c = cfg.classify
+    run_experiment(str(real.root), None, folder, ratios=[0], real_fractions=list(args.fractions), sources=("real",),
+                   augments=list(BASELINE_AUGMENTS), seeds=c.seeds, arch=arch, epochs=c.epochs, batch_size=c.batch,
+                   lr=c.lr, budget=c.budget, subset_seed=cfg.seed, images_per_run=c.images_per_run, device="cpu",
+                   workers=1, threads=1, progress=False, echo=say)
+    return load_results(folder)[1]
+
+
+def run_baselines(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    """Per real fraction, every (architecture, augmentation) and the one validation picks."""
+    from synthmed.stats.seeds import mean_sd
+    from synthmed.utils.atomic import write_json
+
+    path = Path(args.results) / f"baselines-{ds.name}.json"
+    if path.is_file():
+        say(f"{ds.name}: real baselines done before ({path.name})")
+        return json.loads(path.read_text(encoding="utf-8"))
+    cfg = config_for(ds, "dcgan-ada", 1.0, args)  # the classifier options; no generator trains here
+    real = real_at_classifier_size(ds, cfg, args)
+    rows = [r for arch in BASELINE_ARCHS
+            for r in baseline_grid(real, Path(args.work) / ds.name / "baselines" / arch, arch, cfg, args)]
+    fractions = {}
+    for f in args.fractions:
+        table = {}
+        for arch in BASELINE_ARCHS:
+            for aug in BASELINE_AUGMENTS:
+                runs = sorted((r for r in rows if r.cell.arch == arch and r.cell.augment == aug
+                               and r.cell.real_fraction == f and r.seed in cfg.classify.seeds), key=lambda r: r.seed)
+                table[f"{arch}/{aug}"] = {
+                    "arch": arch, "augment": aug, "seeds": [r.seed for r in runs],
+                    "val_auc": mean_sd([r.val_auc for r in runs]),
+                    "test_auc": mean_sd([r.metrics["auc"] for r in runs]),
+                    "test_auc_by_seed": [r.metrics["auc"] for r in runs],
+                    "per_class_test_auc": {c: mean_sd([class_auc(r.metrics, c) for r in runs]) for c in real.classes}}
+        order = list(table)  # ties: the earlier (simpler) combination
+        chosen = max(order, key=lambda k: (table[k]["val_auc"]["mean"], -order.index(k)))
+        plain = table["/".join(PLAIN)]
+        paired = [a - b for a, b in zip(table[chosen]["test_auc_by_seed"], plain["test_auc_by_seed"], strict=True)]
+        fractions[f"{f:g}"] = {"table": table, "chosen": chosen, "rule": "best mean validation AUC over seeds",
+                               "chosen_minus_plain_test_auc": mean_sd(paired)}
+    unit = {"dataset": ds.name, "classes": real.classes, "resolution": real.resolution, "seeds": cfg.classify.seeds,
+            "budget": {"epochs": cfg.classify.epochs, "batch": cfg.classify.batch, "lr": cfg.classify.lr,
+                       "images_per_run": cfg.classify.images_per_run, "budget": cfg.classify.budget},
+            "fractions": fractions}
+    write_json(path, unit)
+    say(f"{ds.name}: real baselines in {path}")
+    return unit
+
+
+def baselines_markdown(units: dict[str, Any]) -> list[str]:
+    lines = ["## The strongest real baseline", "",
+             "Real images only; per dataset and real fraction the combination with the best mean validation AUC "
+             "(**bold**) is the baseline every synthetic condition is compared with, beside plain real-only (small "
+             "CNN, no augmentation). Test AUC mean ± sd over seeds; Δ: chosen minus plain, paired by seed.", "",
+             "| dataset | real fraction | " + " | ".join(f"{a} / {g}" for a in BASELINE_ARCHS
+                                                       for g in BASELINE_AUGMENTS) + " | chosen | Δ test vs plain |",
+             "|---|---|" + "---|" * (len(BASELINE_ARCHS) * len(BASELINE_AUGMENTS) + 2)]
+    for name, unit in units.items():
+        for f, block in unit["fractions"].items():
+            cells = []
+            for key, row in block["table"].items():
+                text = f"val {_f(row['val_auc']['mean'])}, test {_ms(row['test_auc'])}"
+                cells.append(f"**{text}**" if key == block["chosen"] else text)
+            lines.append(f"| {name} | {f} | " + " | ".join(cells) + f" | {block['chosen']} | "
+                         f"{_ms(block['chosen_minus_plain_test_auc'])} |")
+    return [*lines, ""]
+
+
 # -- the tables -------------------------------------------------------------------------------------------------------
 def _f(x: Any, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
@@ -356,6 +459,8 @@ def markdown(study: dict[str, Any]) -> str:
                     lines.append(f"| {gen} | " + " | ".join(_ms(syn["per_class_auc"].get(c)) for c in classes) + " |")
         notes = [f"- {gen}: {n}" for gen, a in arms.items() for n in a["fidelity"].get("notes", [])]
         lines += ["", *notes, "", *(f"![{ds}, {gen}]({a['grid']})" for gen, a in arms.items() if a.get("grid")), ""]
+    if study.get("baselines"):
+        lines += baselines_markdown(study["baselines"])
     if study.get("pending"):
         lines += ["## Still to run", "", ", ".join(study["pending"]), ""]
     return "\n".join(lines)
@@ -373,8 +478,13 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                 datasets[ds][gen] = json.loads(path.read_text(encoding="utf-8"))
             elif gen in args.generators and ds in args.datasets and ds in (GENERATORS[gen].datasets or (ds,)):
                 pending.append(f"{ds}/{gen}")
+    baselines = {ds: json.loads(p.read_text(encoding="utf-8")) for ds in DATASETS
+                 if (p := results / f"baselines-{ds}.json").is_file()}
+    pending += [f"{ds}/real baselines" for ds in args.datasets
+                if ds not in baselines and args.part in ("baselines", "all")]
     return {"study": "generator study", "setting": "tiny (plumbing check, not a result)" if args.tiny else "full",
-            "budget_minutes": args.budget_minutes, "seeds": args.seeds, "datasets": datasets, "pending": pending}
+            "budget_minutes": args.budget_minutes, "seeds": args.seeds, "datasets": datasets, "pending": pending,
+            "baselines": baselines}
 
 
 def write_study(args: argparse.Namespace) -> None:
@@ -413,16 +523,26 @@ def dry_run(args: argparse.Namespace) -> None:
         kimg = json.loads(cal.read_text(encoding="utf-8"))["kimg"] if cal.is_file() else None
         print(f"{ds.name}/{gen}: {'done' if done else 'to run'}; kimg "
               + (f"{kimg:g} (calibrated)" if kimg else f"to calibrate ({calibration_kimg(gen, args):g} kimg run)"))
+    for name in args.datasets:
+        done = (Path(args.results) / f"baselines-{name}.json").is_file()
+        print(f"{name}/real baselines: {'done' if done else 'to run'} ({len(BASELINE_ARCHS)} archs x "
+              f"{len(BASELINE_AUGMENTS)} augmentations x {len(args.fractions)} fractions x {len(args.seeds)} seeds)")
 
 
 def run(args: argparse.Namespace) -> None:
     Path(args.results).mkdir(parents=True, exist_ok=True)
-    for ds, gen in arms(args):
+    for ds, gen in arms(args) if args.part in ("generators", "all") else []:
         done = (Path(args.results) / f"{ds.name}-{gen}.json").is_file()
         run_arm(ds, gen, args)
         write_study(args)
         if args.commit and not done:
             commit(args, f"Generator study: {ds.name} / {gen} finished ({args.budget_minutes:g} CPU min budget)")
+    for name in args.datasets if args.part in ("baselines", "all") else []:
+        done = (Path(args.results) / f"baselines-{name}.json").is_file()
+        run_baselines(DATASETS[name], args)
+        write_study(args)
+        if args.commit and not done:
+            commit(args, f"Generator study: the strongest real baseline on {name}")
     write_study(args)
     say(f"wrote {Path(args.results) / 'generator_study.md'}")
 
@@ -438,6 +558,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", default=None, help="run folders (default benchmarks/_out/generator)")
     p.add_argument("--results", default=None, help="JSON, Markdown and grids (default benchmarks/results/generator; "
                                                    "--tiny: WORK/results)")
+    p.add_argument("--part", choices=("generators", "baselines", "all"), default="generators",
+                   help="generators (the arms), baselines (the strongest real baseline) or all (the arms first)")
+    p.add_argument("--fractions", default=",".join(f"{f:g}" for f in BASELINE_FRACTIONS),
+                   help="real fractions of the baselines")
     p.add_argument("--commit", action="store_true", help="git commit RESULTS after each finished arm")
     p.add_argument("--tiny", action="store_true", help="minutes: a tiny budget and networks (plumbing check)")
     p.add_argument("--dry-run", action="store_true", help="print the arms and what is done; run nothing")
@@ -451,6 +575,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     if missing := [g for g in args.generators if GENERATORS[g].arch not in registered()]:
         raise SystemExit(f"error: --generators: {', '.join(missing)} not registered here (synthmed.gan.archs.names(): "
                          f"{', '.join(registered())})")
+    args.fractions = sorted({float(f) for f in args.fractions.split(",") if f}, reverse=True)
     args.budget_minutes = args.budget_minutes or (TINY["budget_minutes"] if args.tiny else 30.0)
     args.seeds = [int(s) for s in (args.seeds or ("0,1" if args.tiny else "0,1,2,3,4")).split(",")]
     args.work = args.work or str(HERE / "_out" / ("generator-tiny" if args.tiny else "generator"))
