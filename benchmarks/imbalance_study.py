@@ -51,11 +51,11 @@ ARCHS = ("dcgan", "wgan-gp", "stylegan2", "bagan-gp")
 GAN_OPTIONS: dict[str, dict[str, Any]] = {
     "dcgan": {"width": 32, "aug": "ada"},
     "wgan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "lr_g": 2e-4, "lr_d": 2e-4,
-                "net_kwargs": {"upsample": "resize"}},
+                "upsample": "resize"},
     "stylegan2": {"width": 16, "aug": "ada"},
     # BAGAN-GP's adversarial phase is WGAN-GP's: the same critic steps and upsampling as the row above (its paper's
     # Adam settings otherwise), so the two differ only in the autoencoder start, the class Gaussians and balancing.
-    "bagan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "net_kwargs": {"upsample": "resize"}},
+    "bagan-gp": {"width": 32, "aug": "diffaug", "n_critic": 2, "upsample": "resize"},
 }
 TINY_GAN = {"width": 8, "z_dim": 16, "max_width": 16, "batch": 8}
 

@@ -44,8 +44,7 @@ def measure(arch: str, resolution: int, args: argparse.Namespace, root: Path) ->
     data = synthetic_dataset(root, resolution, args.channels)
     cfg = TrainConfig(data=str(data), arch=arch, out=str(root / "runs"), batch=args.batch, kimg=1e6,
                       width=args.width, aug=args.aug, ada_ops=args.ada_ops, compile=args.compile, device=args.device,
-                      progress=False,
-                      net_kwargs={"critic_norm": args.critic_norm} if arch == "wgan-gp" and args.critic_norm else {})
+                      progress=False, critic_norm=args.critic_norm if arch == "wgan-gp" else None)
     plan = plan_run(cfg)
     plan.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{arch}-{resolution}-", dir=root))
     device = pick_device(cfg.device)

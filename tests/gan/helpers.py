@@ -15,7 +15,7 @@ TINY_NETS: dict[str, dict[str, Any]] = {
     "dcgan": {"width": 8, "z_dim": 16},
     "wgan-gp": {"width": 8, "z_dim": 16},
     "bagan-gp": {"width": 8, "z_dim": 16},
-    "stylegan2": {"width": 8, "max_width": 16, "z_dim": 16, "net_kwargs": {"mapping_layers": 2}},
+    "stylegan2": {"width": 8, "max_width": 16, "z_dim": 16, "mapping_layers": 2},
 }
 
 

@@ -8,10 +8,12 @@ import torch
 from synthmed.errors import SynthmedError
 from synthmed.gan import archs
 from synthmed.gan.arch import Batch, Term
-from synthmed.gan.archs.dcgan import DCGAN
+from synthmed.gan.arch_options import FamilyOptions
+from synthmed.gan.archs.dcgan.family import DCGAN
 from synthmed.gan.checkpoint import load_checkpoint
 from synthmed.gan.networks import build_networks
 from synthmed.gan.objectives import LogisticObjective
+from synthmed.gan.options import TrainConfig, resolve
 from synthmed.gan.train import read_stats, train_gan
 from tests.gan.helpers import tiny_config
 
@@ -119,3 +121,37 @@ def test_lazy_r1_runs_on_its_interval_and_rescales_adam() -> None:
                      ["real", "fake", "r1"], ["real", "fake"]]
     wgan = archs.get_arch("wgan-gp").objective(resolve(TrainConfig(arch="wgan-gp", n_critic=3, z_dim=8), 32), kit)
     assert wgan.d_steps == 3 and [t.name for t in wgan.d_terms(batch, 1)] == ["real", "fake", "gp"]
+
+
+def test_each_family_declares_its_own_options_and_no_shared_model_does() -> None:
+    """A family's options live in its package (torch-free); TrainConfig and the pipeline's section only gather them,
+    so a new family adds options without editing a shared model."""
+    import subprocess
+    import sys
+
+    from synthmed.gan.options import PipelineGanOptions, TrainConfig
+
+    fields = archs.option_fields()
+    assert fields["n_critic"][1] == ("wgan-gp", "bagan-gp") and fields["r1_interval"][1] == ("stylegan2",)
+    assert not set(fields) & set(TrainConfig.model_fields)
+    assert set(fields) <= set(PipelineGanOptions.model_fields)
+    assert archs.options_model("pix2pix") is FamilyOptions  # a single-module family has none
+    code = "import sys; from synthmed.gan import archs; archs.option_fields(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    # given by name, kept apart, typed inside the family
+    cfg = TrainConfig(arch="wgan-gp", n_critic=3, upsample="resize")
+    assert cfg.family == {"n_critic": 3, "upsample": "resize"}
+    resolved = resolve(cfg, 32)
+    opts = archs.get_arch("wgan-gp").opts(resolved)
+    assert (opts.n_critic, opts.gp_lambda, opts.critic_norm, opts.drift) == (3, 10.0, "instance", 0.0)
+    assert archs.get_arch("wgan-gp").net_kwargs(resolved) == {"z_dim": 128, "upsample": "resize",
+                                                             "critic_norm": "instance", "width": 64,
+                                                             "max_width": 512}
+
+
+def test_a_config_saved_before_families_declared_options_keeps_them() -> None:
+    """Old checkpoints kept every family's options at the top level and network options in net_kwargs."""
+    old = {"arch": "stylegan2", "n_critic": 5, "r1_interval": 4, "r1_gamma": 0.5, "drift": None,
+           "net_kwargs": {"mapping_layers": 2}}
+    assert TrainConfig.from_dict(old).family == {"r1_interval": 4, "r1_gamma": 0.5, "mapping_layers": 2}

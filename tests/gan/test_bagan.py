@@ -7,10 +7,13 @@ import pytest
 import torch
 
 from synthmed.errors import SynthmedError
-from synthmed.gan.bagan import autoencoder_step, fit_latent_model, reconstruct
-from synthmed.gan.data import load_train_images, to_model_range
-from synthmed.gan.latent import class_gaussians, empirical_moments, shrunk_covariance
-from synthmed.gan.networks.bagan import bagan_networks
+from synthmed.gan.arch import Batch, Kit
+from synthmed.gan.archs.bagan_gp.autoencoder import fit_latent_model, reconstruct
+from synthmed.gan.archs.bagan_gp.family import BAGANObjective
+from synthmed.gan.archs.bagan_gp.latent import class_gaussians, empirical_moments, shrunk_covariance
+from synthmed.gan.archs.bagan_gp.networks import bagan_networks
+from synthmed.gan.data import TrainImages, load_train_images, to_model_range
+from synthmed.gan.options import TrainConfig
 
 
 # -- the latent model ------------------------------------------------------------------------------
@@ -105,9 +108,21 @@ def test_autoencoder_learns_and_the_latent_model_is_stored_in_g(toy_dataset) -> 
     data = load_train_images(ds, 32)
     torch.manual_seed(0)
     G, D = bagan_networks(16, 2, 32, 1, width=8)
-    opt = torch.optim.Adam(list(G.parameters()) + list(D.parameters()), lr=2e-3, betas=(0.5, 0.9))
+    kit = Kit(G=G, D=D, G_fwd=G, G_train=G, D_train=D, device=torch.device("cpu"), augment=lambda x: x,
+              observe_real=lambda logits: None, data=data)
+    objective = BAGANObjective(TrainConfig(arch="bagan-gp"), kit)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.9))
     real, labels = to_model_range(data.images), data.labels
-    losses = [float(autoencoder_step(G, D, [opt], real, labels)) for _ in range(60)]
+    batch = Batch(real, labels)
+    losses = []
+    for _ in range(60):  # the Trainer's autoencoder iteration: the encoder's step (D), then the decoder's (G)
+        for opt, loss_fn in ((opt_d, objective._encoder_loss), (opt_g, objective._decoder_loss)):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(batch)
+            loss.backward()
+            opt.step()
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.6 * losses[0]
     model = fit_latent_model(G, D, data.images, data.labels, torch.device("cpu"))
     assert model.counts.tolist() == [24, 24]
@@ -194,21 +209,16 @@ def test_the_pipeline_trains_it_from_a_config(tmp_path) -> None:
     ctx = StageContext("gan", tmp_path / "work", cfg, {"prepare": tmp_path / "prepare"}, {}, {}, tmp_path)
     summary = run_gan(ctx)
     ck, _ = load_checkpoint(tmp_path / "work" / summary["run"])
-    assert ck["meta"]["arch"] == "bagan-gp" and ck["config"]["ae_kimg"] == 0.032
+    assert ck["meta"]["arch"] == "bagan-gp" and ck["config"]["family"]["ae_kimg"] == 0.032
     assert ck["objective"]["phase"] == "adversarial"
 
 
 def test_real_images_are_weighted_to_the_fakes_balanced_labels() -> None:
     """16 and 6 images: weights 22 / (2 * 16) = 0.6875 and 22 / (2 * 6) = 11/6, so each class weighs 11 in all."""
-    from synthmed.gan.arch import Kit
-    from synthmed.gan.archs.bagan_gp import BAGANObjective
-    from synthmed.gan.data import TrainImages
-    from synthmed.gan.options import TrainConfig
-
     G, D = bagan_networks(8, 2, 32, 1, width=8)
     labels = torch.tensor([0] * 16 + [1] * 6)
     kit = Kit(G=G, D=D, G_fwd=G, G_train=G, D_train=D, device=torch.device("cpu"), augment=lambda x: x,
               observe_real=lambda logits: None, data=TrainImages(torch.zeros(22, 1, 32, 32, dtype=torch.uint8), labels))
-    weights = BAGANObjective(TrainConfig(), kit)._balancing_weights()
+    weights = BAGANObjective(TrainConfig(arch="bagan-gp"), kit)._balancing_weights()
     torch.testing.assert_close(weights, torch.tensor([0.6875, 11 / 6]))
     assert float(weights[labels].sum()) == pytest.approx(22.0)

@@ -12,10 +12,9 @@ from tests.gan.helpers import TINY_NETS
 
 def _kw(arch: str) -> dict:
     kw = dict(TINY_NETS[arch])
-    extra = kw.pop("net_kwargs", {})
     if arch == "stylegan2":  # what options.net_kwargs passes: channels = width at R, capped
-        return {"z_dim": kw["z_dim"], "channel_base": 8 * 64, "channel_max": 16, **extra}
-    return {**kw, **extra}
+        return {"z_dim": kw["z_dim"], "channel_base": 8 * 64, "channel_max": 16, "mapping_layers": kw["mapping_layers"]}
+    return kw
 
 
 @pytest.mark.parametrize("arch", ["dcgan", "wgan-gp", "stylegan2"])

@@ -60,8 +60,8 @@ def test_each_arch_trains_and_writes_its_run_folder(toy_dataset, tmp_path, arch,
 def test_resume_is_exact(toy32, tmp_path, arch, aug, extra) -> None:
     """N steps straight == N/2 steps, resume, N/2 steps: identical weights, EMA, ADA state."""
     n = 0.064 if arch == "stylegan2" else 0.128  # images; StyleGAN2 is the slow one on CPU
-    kw = {"aug": aug, "ada_interval": 1, "ada_kimg": 0.1, "r1_interval": 2, "n_critic": 2,
-          "tick_kimg": 0.016, "snapshot_kimg": 1.0, **extra}
+    own = {"stylegan2": {"r1_interval": 2}, "wgan-gp": {"n_critic": 2}}.get(arch, {})  # the family's options
+    kw = {"aug": aug, "ada_interval": 1, "ada_kimg": 0.1, "tick_kimg": 0.016, "snapshot_kimg": 1.0, **own, **extra}
     straight = train_gan(tiny_config(toy32.root, tmp_path / "a", arch, kimg=n, **kw))
     half = train_gan(tiny_config(toy32.root, tmp_path / "b", arch, kimg=n / 2, **kw))
     resumed = train_gan(tiny_config(None, tmp_path / "ignored", arch, resume=str(half), kimg=n))
@@ -144,16 +144,20 @@ def test_wgan_critic_norm_new_runs_instance_old_checkpoints_layer(toy32, tmp_pat
     """New WGAN-GP runs get the per-channel critic; a checkpoint from before --critic-norm resumes as layer norm."""
     run = train_gan(tiny_config(toy32.root, tmp_path / "runs", "wgan-gp", kimg=0.032, n_critic=1))
     ck, file = load_checkpoint(run, prefer="last")
-    assert ck["config"]["net_kwargs"]["critic_norm"] == "instance"
-    # make it look like an old checkpoint: no critic_norm anywhere
-    for d in (ck["config"]["net_kwargs"], ck["meta"]["net_kwargs"]):
-        d.pop("critic_norm")
+    assert ck["config"]["family"]["critic_norm"] == "instance"
+    # make it look like a checkpoint from before --critic-norm, made when the family's options sat among the shared
+    # ones: no critic_norm anywhere, n_critic at the top level
+    family = ck["config"].pop("family")
+    family.pop("critic_norm")
+    ck["meta"]["net_kwargs"].pop("critic_norm")
+    ck["config"].update(family, net_kwargs={}, r1_interval=16)  # every family's options were in every config
     torch.save(ck, file)
     resumed = train_gan(tiny_config(None, tmp_path / "ignored", "wgan-gp", resume=str(run), kimg=0.064))
     options = json.loads((resumed / "options.json").read_text())
-    assert options["net_kwargs"]["critic_norm"] == "layer"
+    assert options["family"]["critic_norm"] == "layer" and options["family"]["n_critic"] == 1
+    assert "r1_interval" not in options["family"]  # not a WGAN-GP option
     ck2, _ = load_checkpoint(resumed, prefer="last")
-    assert ck2["nimg"] == 64 and ck2["config"]["net_kwargs"]["critic_norm"] == "layer"
+    assert ck2["nimg"] == 64 and ck2["config"]["family"]["critic_norm"] == "layer"
 
 
 def test_a_run_that_cannot_start_leaves_no_run_folder(toy32, tmp_path) -> None:

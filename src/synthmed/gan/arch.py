@@ -4,7 +4,8 @@ A family is two objects (the split follows stylegan2-ada-pytorch's ``training/lo
 only asks the loss object for the gradients of each phase; this is written from scratch):
 
 - :class:`Arch` (one instance per family, registered in ``synthmed.gan.archs``): the static part. Its name,
-  its option defaults from the paper (learning rates, betas, widths), how it checks and fills the rest of
+  its option defaults from the paper (learning rates, betas, widths), its own options (``options``, declared
+  in the family's package, ``synthmed/gan/arch_options.py``), how it checks and fills the rest of
   the options (``resolve``), the network options stored in checkpoints (``net_kwargs``), how it builds
   (G, D), how it reads training data and cuts a batch, and which :class:`Objective` trains it.
 - :class:`Objective` (one per run): what is minimised. It makes both optimizers (lazy-regularisation
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthmed.gan.arch_options import FamilyOptions
 from synthmed.gan.data import TrainImages, load_train_images, to_model_range
 
 if TYPE_CHECKING:
@@ -88,7 +90,10 @@ class Objective:
     extra state. Subclasses define :meth:`d_terms` and :meth:`g_terms`."""
 
     def __init__(self, cfg: TrainConfig, kit: Kit) -> None:
+        from synthmed.gan.archs import get_arch
+
         self.cfg, self.kit = cfg, kit
+        self.opts = get_arch(cfg.arch).opts(cfg)  # the family's own options (resolved)
 
     @property
     def d_steps(self) -> int:
@@ -132,6 +137,8 @@ class Arch:
     name: str = ""
     summary: str = ""  # one line for --help and errors
     objective: type[Objective] = Objective
+    # The family's own options: the ``Options`` of its package's torch-free ``__init__.py`` (none by default).
+    options: ClassVar[type[FamilyOptions]] = FamilyOptions
     # TrainConfig defaults from the family's paper, used where the option is None.
     defaults: ClassVar[dict[str, Any]] = {}
     # What ``--width auto`` / ``--batch auto`` become on a CPU where the paper's networks would take days (the
@@ -148,12 +155,23 @@ class Arch:
         check_resolution(resolution, self.name)
 
     def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
-        """Check the family's own options and fill its defaults into ``out`` (one-line ``SynthmedError`` s).
-        ``given`` is the config as the user gave it (None = default), ``out`` has the shared defaults filled."""
+        """Fill the defaults that depend on other options into ``out`` and check combinations (one-line
+        ``SynthmedError`` s). ``given`` is the config as the user gave it (None = default); ``out`` has the shared
+        defaults and the family's declared ones (``out.family``, validated against :attr:`options`) filled."""
+
+    def opts(self, cfg: TrainConfig) -> FamilyOptions:
+        """The family's own options of a resolved config, typed."""
+        return self.options.model_validate({k: v for k, v in cfg.family.items() if k in self.options.model_fields})
+
+    def network_options(self, cfg: TrainConfig) -> dict[str, Any]:
+        """The family options marked ``network`` (their ``json_schema_extra``), as given to :meth:`build`."""
+        return {k: cfg.family[k] for k, f in self.options.model_fields.items()
+                if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("network")
+                and cfg.family.get(k) is not None}
 
     def net_kwargs(self, cfg: TrainConfig) -> dict[str, Any]:
         """Network options stored in checkpoints, so ``load_generator`` rebuilds the same networks."""
-        return {"z_dim": cfg.z_dim, **cfg.net_kwargs, "width": cfg.width, "max_width": cfg.max_width}
+        return {"z_dim": cfg.z_dim, **self.network_options(cfg), "width": cfg.width, "max_width": cfg.max_width}
 
     def load_data(self, ds: PreparedDataset, resolution: int) -> TrainImages:
         return load_train_images(ds, resolution)

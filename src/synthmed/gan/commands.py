@@ -9,15 +9,14 @@ import os
 import typer
 
 
-def _run(values: dict, upsample: str | None, critic_norm: str | None, dry_run: bool) -> None:
+def _run(values: dict, dry_run: bool) -> None:
     """Train a (class-conditional) GAN on a prepared dataset; one numbered run folder per run."""
     from synthmed.gan.options import TrainConfig
     from synthmed.gan.train import peek_run_dir, plan_run
     from synthmed.gan.train import train_gan as run
     from synthmed.utils.options import validate
 
-    net = {k: v for k, v in (("upsample", upsample), ("critic_norm", critic_norm)) if v}
-    cfg = validate(TrainConfig, {**values, "net_kwargs": net})
+    cfg = validate(TrainConfig, values)
     if dry_run:
         plan = plan_run(cfg)
         run_dir = plan.run_dir or peek_run_dir(plan.cfg.out, plan.run_desc)
@@ -32,28 +31,21 @@ def _run(values: dict, upsample: str | None, critic_norm: str | None, dry_run: b
         typer.echo(str(run_dir))
 
 
-def _extra_options() -> list[inspect.Parameter]:
-    """Options that are not TrainConfig fields: network options of one family, and --dry-run."""
-    def opt(name: str, default, *decls: str, help: str, annotation=str | None) -> inspect.Parameter:
-        return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                                 default=typer.Option(default, *decls, help=help))
-
-    return [
-        opt("upsample", None, "--upsample", help="DCGAN/WGAN-GP generator: transposed (4x4 stride-2, default) or "
-            "resize (nearest + 3x3 conv, no checkerboard)."),
-        opt("critic_norm", None, "--critic-norm", help="WGAN-GP/BAGAN-GP critic normalisation: instance "
-            "(default; per channel and sample), layer (the paper's) or none."),
-        opt("dry_run", False, "--dry-run", help="Print the resolved options and run folder; create nothing.",
-            annotation=bool),
-    ]
+def _dry_run_option() -> inspect.Parameter:
+    return inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--dry-run", help="Print the resolved options and run folder; create nothing."))
 
 
 def train_gan_command():
-    """``train-gan``: one option per TrainConfig field (synthmed.gan.options), declared there once."""
-    from synthmed.gan.options import TrainConfig
+    """``train-gan``: one option per TrainConfig field (synthmed.gan.options) and per option a family declares in
+    its package (``--n-critic``, ...), each declared once."""
+    from pydantic import create_model
+
+    from synthmed.gan.options import TrainConfig, family_option_fields
     from synthmed.utils.options import cli_command
 
-    return cli_command(TrainConfig, _run, extra=_extra_options(), name="train_gan",
+    family_flags = create_model("FamilyFlags", **family_option_fields())
+    return cli_command(TrainConfig, _run, extra=[_dry_run_option()], name="train_gan", also=family_flags,
                        doc="Train a (class-conditional) GAN on a prepared dataset; one numbered run folder per run.")
 
 

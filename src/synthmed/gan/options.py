@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthmed.errors import SynthmedError
-from synthmed.gan.archs import names
-from synthmed.utils.options import auto_or_at_least, optional_copy
+from synthmed.gan.archs import names, option_fields, options_model
+from synthmed.utils.options import auto_or_at_least, flag, format_errors, optional_copy
 
 AUGS = ("none", "diffaug", "ada")
 ArchName = Literal[names()]  # the registered GAN families (a new module in synthmed/gan/archs adds one)
@@ -60,15 +60,6 @@ class TrainConfig(BaseModel):
     betas: list[float] | None = Field(None, min_length=2, max_length=2, description="Adam's beta1,beta2 for G and "
                                       "D, each in [0, 1) (default: the paper's: DCGAN 0.5,0.999; WGAN-GP 0,0.9; "
                                       "StyleGAN2 0,0.99; BAGAN-GP 0.5,0.9).")
-    n_critic: int = Field(5, ge=1, description="WGAN-GP critic steps per generator step.")
-    gp_lambda: float = Field(10.0, ge=0, description="WGAN-GP gradient penalty weight.")
-    drift: float | None = Field(None, ge=0, description="WGAN-GP: drift penalty weight on the critic's real scores "
-                                "(ProGAN; default 0.001 with --aug ada, which reads their sign, else 0).")
-    ae_kimg: float | None = Field(None, ge=0, description="BAGAN-GP: kimg of the autoencoder phase at the start "
-                                  "of --kimg (default 30 epochs of the train split).")
-    r1_gamma: float | None = Field(None, ge=0, description="StyleGAN2 R1 weight (default 0.0002 R^2 / batch, the "
-                                   "ADA heuristic).")
-    r1_interval: int = Field(16, ge=1, description="StyleGAN2 lazy regularisation: R1 every this many D steps.")
     ema_kimg: float | None = Field(None, ge=0, description="Half-life of G_ema in kimg (default batch * 10 / 32).")
     ema_rampup: float | None = Field(0.05, ge=0, description="G_ema's half-life at most this fraction of the "
                                      "images seen so far (0 or null: no ramp-up).")
@@ -94,9 +85,26 @@ class TrainConfig(BaseModel):
     sized_for: Literal["cpu", "gpu"] | None = Field(None, json_schema_extra=_NO_CLI,
                                                     description="Set by resolve: the device an auto width or batch "
                                                     "was sized for (null: none was auto).")
-    net_kwargs: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
-                                       description="Further network options of the family (e.g. StyleGAN2 "
-                                                   "mapping_layers; --upsample, --critic-norm).")
+    family: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_NO_CLI,
+                                   description="The family's own options (declared in its package, e.g. "
+                                               "synthmed/gan/archs/wgan_gp/__init__.py: n_critic, ...); given "
+                                               "by their names like any other option.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_family_options(cls, data: Any) -> Any:
+        """A family's options are given by name like the shared ones (``n_critic=3``, ``--n-critic 3``, YAML
+        ``n_critic: 3``) and kept in ``family``; which family takes which is checked by :func:`resolve`. Not
+        given (None) is left out, so the family's default applies."""
+        if not isinstance(data, dict):
+            return data
+        fields = option_fields()
+        flat = {k: data[k] for k in data if k in fields and k not in cls.model_fields}
+        if not flat:
+            return data
+        rest = {k: v for k, v in data.items() if k not in flat}
+        return {**rest, "family": {**(rest.get("family") or {}),
+                                   **{k: v for k, v in flat.items() if v is not None}}}
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
@@ -104,16 +112,35 @@ class TrainConfig(BaseModel):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """From a saved config (a checkpoint's, options.json): known keys only, trusted (not re-validated, so a
-        run made before a bound existed still resumes)."""
+        run made before a bound existed still resumes). Configs saved before families declared their own options
+        kept them among the shared ones (``n_critic``) and in ``net_kwargs``: those the family takes move to
+        ``family``."""
         known = {k: v for k, v in d.items() if k in cls.model_fields}
+        if d.get("arch") in names() and "family" not in d:
+            takes = options_model(d["arch"]).model_fields
+            legacy = {**{k: v for k, v in d.items() if k in takes}, **(d.get("net_kwargs") or {})}
+            known["family"] = {k: v for k, v in legacy.items() if k in takes and v is not None}
         return cls.model_construct(**{**cls().model_dump(), **known})
 
 
-# The pipeline's ``gan.options``: every TrainConfig field the pipeline does not set itself, optional.
+def family_option_fields() -> dict[str, tuple[Any, Any]]:
+    """Every family's options as optional fields (name -> (type, Field)), for the command line and the pipeline's
+    YAML: one declaration (in the family's package), None = the family's default; the help names the families."""
+    out = {}
+    for name, (field, families) in option_fields().items():
+        annotation = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+        out[name] = (annotation | None, Field(None, description=f"{', '.join(families)}: {field.description}",
+                                              json_schema_extra=field.json_schema_extra))
+    return out
+
+
+# The pipeline's ``gan.options``: every TrainConfig field the pipeline does not set itself, and every family's
+# own options, optional.
 PipelineGanOptions = optional_copy(
     TrainConfig, "GanOptions", exclude={"data", "arch", "out", "kimg", "batch", "aug", "seed", "device", "resume",
-                                        "progress", "sized_for"},
-    doc="Further train-gan options (any 'synthmed train-gan' option by its field name, e.g. width: 32).")
+                                        "progress", "sized_for", "family"},
+    doc="Further train-gan options (any 'synthmed train-gan' option by its field name, e.g. width: 32).",
+    extra=family_option_fields())
 
 
 def resolve(cfg: TrainConfig, data_resolution: int, device_type: str = "cpu") -> TrainConfig:
@@ -151,13 +178,24 @@ def resolve(cfg: TrainConfig, data_resolution: int, device_type: str = "cpu") ->
     out.betas = [float(b) for b in (cfg.betas or d["betas"])]
     if len(out.betas) != 2 or not all(0 <= b < 1 for b in out.betas):
         raise SynthmedError(f"--betas takes two numbers in [0, 1) (Adam's beta1,beta2), got {cfg.betas}")
-    out.r1_gamma = cfg.r1_gamma if cfg.r1_gamma is not None else 0.0002 * out.resolution**2 / out.batch
-    if cfg.drift is not None and cfg.drift < 0:
-        raise SynthmedError(f"--drift must be 0 or more, got {cfg.drift}")
-    out.drift = 0.0  # families with a Wasserstein critic set their own
+    out.family = _family_options(cfg)
     out.ema_kimg = cfg.ema_kimg if cfg.ema_kimg is not None else out.batch * 10 / 32
     family.resolve(cfg, out)
     return out
+
+
+def _family_options(cfg: TrainConfig) -> dict[str, Any]:
+    """The family's own options, checked against its declaration, with its defaults filled (one-line errors)."""
+    model = options_model(cfg.arch)
+    for name in cfg.family:
+        if name not in model.model_fields:
+            takes = option_fields().get(name, (None, ()))[1]
+            where = f"an option of {', '.join(takes)}" if takes else "not an option of any family"
+            raise SynthmedError(f"{flag(name)} is {where}; --arch {cfg.arch} has no such option")
+    try:
+        return model.model_validate(cfg.family).model_dump()
+    except ValidationError as exc:
+        raise SynthmedError(format_errors(exc)) from None
 
 
 def net_kwargs(cfg: TrainConfig) -> dict[str, Any]:

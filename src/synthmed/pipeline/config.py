@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from synthmed.classify.options import Augment
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
-from synthmed.gan.options import ArchName, PipelineGanOptions
+from synthmed.gan.options import PipelineGanOptions, TrainConfig
 from synthmed.metrics.options import PipelineMetricsOptions
-from synthmed.utils.options import FurtherOptions, given
+from synthmed.utils.options import FurtherOptions, description, given, like
 
 Profile = Literal["cpu", "quality", "gpu"]
 
@@ -116,12 +116,14 @@ class DataConfig(_Section):
 
 
 class GanConfig(_Section):
-    arch: ArchName = Field("dcgan", description="GAN architecture: dcgan (small, CPU), wgan-gp, stylegan2 or bagan-gp "
-                           "(rare classes; its autoencoder phase: options.ae_kimg), or another registered family.")
-    kimg: float = Field(40.0, gt=0, description="Training length in thousands of real images shown to D.")
-    batch: int = Field(32, ge=2, description="Batch size.")
-    aug: Literal["none", "diffaug", "ada"] = Field("diffaug", description="Discriminator augmentation against "
-                                                   "overfitting on small data: none, diffaug or ada.")
+    # arch, kimg, batch and aug are train-gan's options (values and bounds declared once, in TrainConfig) with the
+    # pipeline's defaults (the profiles change them).
+    arch: like(TrainConfig, "arch") = Field("dcgan", description=description(TrainConfig, "arch"))
+    kimg: like(TrainConfig, "kimg") = Field(40.0, description="Training length in thousands of real images shown "
+                                            "to D.")
+    batch: like(TrainConfig, "batch") = Field(32, description=description(TrainConfig, "batch"))
+    aug: like(TrainConfig, "aug") = Field("diffaug", description=description(TrainConfig, "aug") + " Against "
+                                          "overfitting on small data.")
     subset_kimg_power: float = Field(0.5, ge=0, le=1, description="The GAN of a real fraction f < 1 (trained on "
                                      "that subset only) trains for kimg * f ** this (0: as long as the full one).")
     resolution: int | None = Field(None, ge=8, le=1024, description="Side of the images the GAN learns and makes; "

@@ -52,6 +52,7 @@ def _cli_type(annotation: Any) -> Any:
     the model checks and converts."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     args = [a for a in typing.get_args(annotation) if a is not type(None)] if union else [annotation]
+    args = [typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a for a in args]
     optional = union and len(args) < len(typing.get_args(annotation))
     if len(args) == 1 and _is_list(args[0]):
         return list[str] | None  # repeatable, each value may be a comma list
@@ -99,11 +100,13 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
 
 
 def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[inspect.Parameter] = (),
-                doc: str | None = None, name: str = "command") -> Callable[..., Any]:
-    """A Typer command with one option per CLI field of ``model`` (plus ``extra``); it calls
+                doc: str | None = None, name: str = "command",
+                also: type[BaseModel] | None = None) -> Callable[..., Any]:
+    """A Typer command with one option per CLI field of ``model`` and of ``also`` (fields ``model`` takes by name
+    through a validator, e.g. the generator families' own options), plus ``extra``; it calls
     ``run(values, **extras)`` with ``values`` the given field values (lists split at commas), unvalidated:
     ``run`` builds the model with :func:`validate`."""
-    fields = cli_fields(model)
+    fields = {**cli_fields(model), **(cli_fields(also) if also is not None else {})}
     params = [_option(n, f) for n, f in fields.items()] + list(extra)
     extra_names = {p.name for p in extra}
 
@@ -182,6 +185,23 @@ def optional_copy(model: type[BaseModel], name: str, exclude: set[str], doc: str
         fields[fname] = (annotation | None, Field(None, description=f.description))
     fields.update(extra or {})
     return create_model(name, __base__=FurtherOptions, __doc__=doc, **fields)
+
+
+def like(model: type[BaseModel], name: str) -> Any:
+    """The type of ``model``'s field ``name`` with its bounds (``Annotated``), without ``None``, for a field that
+    another model declares again with a default of its own (the pipeline's ``gan.kimg`` is ``train-gan``'s
+    ``--kimg`` with the profile's default; None there means "the default"): the values a user may give are declared
+    once."""
+    field = model.model_fields[name]
+    annotation = field.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = tuple(a for a in typing.get_args(annotation) if a is not type(None))
+        annotation = args[0] if len(args) == 1 else typing.Union[args]  # noqa: UP007 (a tuple of types)
+    return Annotated[annotation, *field.metadata] if field.metadata else annotation
+
+
+def description(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].description or ""
 
 
 def given(options: BaseModel | None) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from torch import nn
 from synthmed.errors import SynthmedError
 from synthmed.gan.arch import Arch, Batch, Objective, Term
 from synthmed.gan.archs import register
-from synthmed.gan.archs.dcgan import refuse_critic_norm, refuse_drift
 from synthmed.gan.data import TrainImages, load_train_images, to_model_range
 
 if TYPE_CHECKING:
@@ -79,15 +78,10 @@ class MaskFamily(Arch):
         if given.aug != "none":
             raise SynthmedError(f"--aug {given.aug}: {self.name} trains without D augmentation (its D judges an "
                                 f"image with its mask, which augmenting the image alone would misalign)")
-        for key in ("upsample",):
-            if given.net_kwargs.get(key) is not None:
-                raise SynthmedError(f"--{key} is a DCGAN/WGAN-GP option; {self.name} uses the pix2pix U-Net")
-        refuse_critic_norm(given)
-        refuse_drift(given)
         out.z_dim = 0  # no latent: dropout is the generator's noise
 
     def net_kwargs(self, cfg: TrainConfig) -> dict[str, Any]:
-        return {"z_dim": 0, **cfg.net_kwargs, "width": cfg.width, "max_width": cfg.max_width}
+        return {"z_dim": 0, **self.network_options(cfg), "width": cfg.width, "max_width": cfg.max_width}
 
     def load_data(self, ds: PreparedDataset, resolution: int) -> TrainImages:
         if not ds.has_masks("train"):

@@ -2,8 +2,8 @@
 
 Written from BAGAN (Mariani et al. 2018, "BAGAN: Data Augmentation with Balancing GAN", arXiv:1803.09655) and
 BAGAN-GP (Huang & Jafari 2021, "Enhanced balancing GAN: minority-class image generation", Neural Computing and
-Applications); ``gan/bagan.py`` describes the three steps, ``gan/latent.py`` the class Gaussians and
-``networks/bagan.py`` the networks. Defaults from BAGAN-GP: Adam(2e-4, betas 0.5, 0.9) for the autoencoder and
+Applications); ``autoencoder.py`` beside this file describes the three steps, ``latent.py`` the class Gaussians
+and ``networks.py`` the networks. Defaults from BAGAN-GP: Adam(2e-4, betas 0.5, 0.9) for the autoencoder and
 both adversarial networks, gradient penalty 10, a 30-epoch autoencoder phase (``--ae-kimg``, default 30 passes over
 the training split). The critic is normalised per channel (``--critic-norm``, the project's WGAN-GP default; the
 paper's has none) for the reason ``networks/wgan.py`` gives; ``--n-critic`` as WGAN-GP's.
@@ -26,13 +26,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from synthmed.errors import SynthmedError
 from synthmed.gan import losses
 from synthmed.gan.arch import Batch, Kit, Term
 from synthmed.gan.archs import register
-from synthmed.gan.archs.wgan_gp import WGANGP, WassersteinGPObjective
-from synthmed.gan.bagan import AE_EPOCHS, fit_latent_model, latent_summary, reconstruction_loss, uniform_labels
-from synthmed.gan.networks.bagan import bagan_networks
+from synthmed.gan.archs.bagan_gp import Options
+from synthmed.gan.archs.bagan_gp.autoencoder import (
+    AE_EPOCHS,
+    fit_latent_model,
+    latent_summary,
+    reconstruction_loss,
+    uniform_labels,
+)
+from synthmed.gan.archs.bagan_gp.networks import bagan_networks
+from synthmed.gan.archs.wgan_gp.family import WGANGP, WassersteinGPObjective
 
 if TYPE_CHECKING:
     from synthmed.gan.options import TrainConfig
@@ -49,8 +55,8 @@ class BAGANObjective(WassersteinGPObjective):
     # phases --------------------------------------------------------------------------------------------------
     def _ae_nimg(self) -> int:
         if self.ae_nimg is None:
-            if self.cfg.ae_kimg is not None:
-                self.ae_nimg = round(self.cfg.ae_kimg * 1000)
+            if self.opts.ae_kimg is not None:
+                self.ae_nimg = round(self.opts.ae_kimg * 1000)
             else:
                 self.ae_nimg = AE_EPOCHS * len(self.kit.data)
             total = math.ceil(self.cfg.kimg * 1000)
@@ -63,7 +69,7 @@ class BAGANObjective(WassersteinGPObjective):
 
     @property
     def d_steps(self) -> int:
-        return 1 if self._in_autoencoder(self.next_step) else self.cfg.n_critic
+        return 1 if self._in_autoencoder(self.next_step) else self.opts.n_critic
 
     def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         self._optimizers = super().optimizers()
@@ -138,7 +144,7 @@ class BAGANObjective(WassersteinGPObjective):
                 logits = k.D_train(real_a, batch.cond).float()
             k.observe_real(logits)
             weights = self._balancing_weights()[batch.cond] if batch.cond is not None and k.G.num_classes else 1.0
-            return -(weights * logits).mean() + self.cfg.drift * logits.square().mean()
+            return -(weights * logits).mean() + self.opts.drift * logits.square().mean()
 
         def fake_pass() -> torch.Tensor:
             with k.autocast():
@@ -146,7 +152,7 @@ class BAGANObjective(WassersteinGPObjective):
             return self.d_fake(logits)
 
         def gp() -> torch.Tensor:
-            return self.cfg.gp_lambda * losses.gradient_penalty(k.D_train, real_a, fake_a, batch.cond)
+            return self.opts.gp_lambda * losses.gradient_penalty(k.D_train, real_a, fake_a, batch.cond)
 
         return [Term("real", real), Term("fake", fake_pass), Term("gp", gp, log=True)]
 
@@ -190,6 +196,7 @@ class BAGANGP(WGANGP):
     name = "bagan-gp"
     summary = "BAGAN-GP: autoencoder start and class Gaussians, for rare classes"
     objective = BAGANObjective
+    options = Options
     defaults: ClassVar[dict[str, Any]] = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9),
                                           "z_dim": 128, "width": 64, "max_width": 512}
 
@@ -200,12 +207,10 @@ class BAGANGP(WGANGP):
 
     def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
         super().resolve(given, out)
-        if given.ae_kimg is not None and given.ae_kimg < 0:
-            raise SynthmedError(f"--ae-kimg must be 0 or more, got {given.ae_kimg}")
         # WGANGP gives resumed runs without the option the layer-norm critic of old WGAN-GP checkpoints; BAGAN-GP
         # checkpoints always carry the option, so its default is simply the per-channel critic.
-        if given.net_kwargs.get("critic_norm") is None:
-            out.net_kwargs = {**out.net_kwargs, "critic_norm": "instance"}
+        if given.family.get("critic_norm") is None:
+            out.family["critic_norm"] = "instance"
 
 
 register(BAGANGP())

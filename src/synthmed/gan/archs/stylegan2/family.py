@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from synthmed.errors import SynthmedError
 from synthmed.gan.arch import Arch, Batch, Term
 from synthmed.gan.archs import register
-from synthmed.gan.archs.dcgan import refuse_critic_norm, refuse_drift
+from synthmed.gan.archs.stylegan2 import Options
 from synthmed.gan.objectives import LogisticObjective
 from synthmed.gan.regularizers import r1_penalty
 
@@ -28,17 +27,17 @@ class LazyR1Objective(LogisticObjective):
     def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         cfg = self.cfg
         betas = tuple(cfg.betas)
-        c = cfg.r1_interval / (cfg.r1_interval + 1)
+        c = self.opts.r1_interval / (self.opts.r1_interval + 1)
         return (torch.optim.Adam(self.kit.G.parameters(), lr=cfg.lr_g, betas=betas),
                 torch.optim.Adam(self.kit.D.parameters(), lr=cfg.lr_d * c, betas=(betas[0] ** c, betas[1] ** c)))
 
     def regularizers(self, real_a: torch.Tensor, fake_a: torch.Tensor, batch: Batch, step: int) -> list[Term]:
-        cfg = self.cfg
-        if step % cfg.r1_interval:
+        opts = self.opts
+        if step % opts.r1_interval:
             return []
 
         def r1() -> torch.Tensor:
-            return r1_penalty(self.kit.D_train, real_a, batch.cond) * (cfg.r1_gamma / 2) * cfg.r1_interval
+            return r1_penalty(self.kit.D_train, real_a, batch.cond) * (opts.r1_gamma / 2) * opts.r1_interval
 
         return [Term("r1", r1, total=False, log=True)]
 
@@ -47,6 +46,7 @@ class StyleGAN2(Arch):
     name = "stylegan2"
     summary = "StyleGAN2: the paper's networks (GPU sized by default)"
     objective = LazyR1Objective
+    options = Options
     defaults: ClassVar[dict[str, Any]] = {"lr_g": 2.5e-3, "lr_d": 2.5e-3, "betas": (0.0, 0.99),
                                           "z_dim": 512, "width": None, "max_width": 512}
     # The paper's channel_base 32768 (512 channels at every layer up to 32 px) trains at about 0.4 img/s on a 2-core
@@ -66,14 +66,11 @@ class StyleGAN2(Arch):
         return G, D
 
     def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
-        if given.net_kwargs.get("upsample") is not None:
-            raise SynthmedError(f"--upsample {given.net_kwargs['upsample']}: DCGAN and WGAN-GP take transposed or "
-                                f"resize (StyleGAN2 has its own upsampling)")
-        refuse_critic_norm(given)
-        refuse_drift(given)
+        if given.family.get("r1_gamma") is None:
+            out.family["r1_gamma"] = 0.0002 * out.resolution**2 / out.batch
 
     def net_kwargs(self, cfg: TrainConfig) -> dict[str, Any]:
-        kw: dict[str, Any] = {"z_dim": cfg.z_dim, **cfg.net_kwargs}
+        kw: dict[str, Any] = {"z_dim": cfg.z_dim, **self.network_options(cfg)}
         if cfg.width:  # channels at the output resolution, doubling per halving as in the paper's channel_base
             kw.setdefault("channel_base", int(cfg.width) * int(cfg.resolution))
         kw.setdefault("channel_max", cfg.max_width)

@@ -19,17 +19,13 @@ generation", Neural Computing and Applications, doi:10.1007/s00521-021-06163-8):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import torch
 from torch import nn
 
+from synthmed.gan.archs.bagan_gp.latent import ClassGaussians, class_gaussians
 from synthmed.gan.data import to_model_range
-from synthmed.gan.latent import ClassGaussians, class_gaussians
 
-AE_LR = 2e-4
-AE_BETAS = (0.5, 0.9)
 AE_EPOCHS = 30  # BAGAN-GP trains its autoencoder for 30 epochs before the adversarial phase
 
 
@@ -41,19 +37,6 @@ def reconstruction_loss(reconstructed: torch.Tensor, real: torch.Tensor) -> torc
 def reconstruct(G: nn.Module, D: nn.Module, real: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     """decoder(encoder(x), y); ``G`` and ``D`` may be DistributedDataParallel wrappers (their forward is used)."""
     return G(D(real, None, encode=True), labels, decode=True)
-
-
-def autoencoder_step(G: nn.Module, D: nn.Module, optimizers: Iterable[torch.optim.Optimizer], real: torch.Tensor,
-                     labels: torch.Tensor | None) -> torch.Tensor:
-    """One reconstruction step on a real batch; every optimizer given steps (G's and D's, or one for both)."""
-    optimizers = list(optimizers)
-    for opt in optimizers:
-        opt.zero_grad(set_to_none=True)
-    loss = reconstruction_loss(reconstruct(G, D, real, labels), real)
-    loss.backward()
-    for opt in optimizers:
-        opt.step()
-    return loss.detach()
 
 
 @torch.no_grad()
