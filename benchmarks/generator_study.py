@@ -106,7 +106,7 @@ GENERATORS = {
     "stylegan2-ada": Generator("stylegan2", "ada", {"width": 16}, 2.0,
                                note="the recipe search's StyleGAN2-ADA (width 16, ADA)"),
     "ddpm": Generator("ddpm", "none", {}, 1.0, note="the diffusion family with its own defaults"),
-    "bagan-gp": Generator("bagan-gp", "diffaug", {"width": 32, "n_critic": 2, "net_kwargs": {"upsample": "resize"}},
+    "bagan-gp": Generator("bagan-gp", "diffaug", {"width": 32, "n_critic": 2, "upsample": "resize"},
                           4.0, ("rbc",), note="the RBC study's BAGAN-GP (its adversarial phase as WGAN-GP's)"),
 }
 # Arms run dataset by dataset in this generator order: the two GAN families first (the most informative: their
