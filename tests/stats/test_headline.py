@@ -49,7 +49,8 @@ def test_synthetic_conditions_meet_the_real_arm_validation_picks(fake_experiment
                                 (Cell("synthetic", 100.0, 1.0, "none", "resnet18"), trad)], seed=3)["comparisons"]
     for mine, theirs in zip(comps, pairs, strict=True):
         assert mine["p_holm"] == theirs["p_holm"] and mine["verdict"] == theirs["verdict"]
-        assert "the strongest real-only arm on validation" in mine["sentence"]
+        assert "vs real-only (traditional augmentation; the strongest real-only arm on validation) 0." \
+            in mine["sentence"]
     # The main grid still compares with plain real-only.
     assert all(c["baseline"]["augment"] == "none" for c in result["comparisons"])
     head = headline(result)

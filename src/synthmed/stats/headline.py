@@ -54,9 +54,10 @@ def strongest_real(groups: Mapping[Cell, Mapping[int, ResultRow]], real_fraction
 
 
 def strongest_words(cell: Cell) -> str:
-    """The baseline's name in the sentences, saying what it is: 'real-only (traditional augmentation), the
-    strongest real-only arm on validation'."""
-    return f"{cell.words()}, the strongest real-only arm on validation"
+    """The baseline's name in the sentences, saying what it is: 'real-only (traditional augmentation; the
+    strongest real-only arm on validation)'; the sentence's AUC follows it."""
+    words, what = cell.words(), "the strongest real-only arm on validation"
+    return f"{words[:-1]}; {what})" if words.endswith(")") else f"{words} ({what})"
 
 
 def headline(stats: Mapping[str, Any]) -> dict[str, Any] | None:
