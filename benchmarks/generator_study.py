@@ -43,6 +43,7 @@ killed calibration starts again (its CPU time must be one run's). ``--commit`` c
     python benchmarks/generator_study.py                 # hours; resumable. Several processes may share RESULTS
     python benchmarks/generator_study.py --datasets rbc --generators dcgan-ada,stylegan2-ada
     python benchmarks/generator_study.py --part baselines --datasets breastmnist   # the real baselines only
+    python benchmarks/generator_study.py --tables        # rewrite the tables from the finished arms
     python benchmarks/generator_study.py --tiny          # minutes: tiny budget, tiny networks (plumbing)
 """
 
@@ -290,6 +291,7 @@ def fidelity(cfg, outputs) -> dict[str, Any]:
         ens = c["ensemble"]
         tested = ens["delong"] if "delong" in ens else ens["permutation"]
         out["vs_real"] = {"delta_auc": tested["diff"], "test": c["primary_test"], "p": c["p_primary"],
+                          "p_holm": c["p_holm"],  # with K > 2: Holm over the macro and the per-class p-values
                           "verdict": c["verdict"], "sentence": c["sentence"],
                           "classes_worse": c.get("classes_worse"), "classes_better": c.get("classes_better")}
         out["per_class_delta"] = {k: out["synthetic-only"]["per_class_auc"][k]["mean"]
@@ -418,6 +420,18 @@ def _f(x: Any, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
 
 
+def _p(x: Any) -> str:
+    return "–" if x is None else ("< 0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def _delta(vs: dict[str, Any] | None) -> str:
+    """Δ, its Holm p and the verdict (arms analysed before the Holm p was kept: the unadjusted p, said so)."""
+    if not vs:
+        return "–"
+    p = f"Holm p {_p(vs['p_holm'])}" if "p_holm" in vs else f"p {_p(vs['p'])} unadjusted"
+    return f"{vs['delta_auc']:+.3f} ({p}, {vs['verdict']})"
+
+
 def _ms(block: dict[str, Any] | None) -> str:
     return "–" if not block else f"{_f(block['mean'])} ± {_f(block['sd'])}"
 
@@ -428,13 +442,15 @@ def markdown(study: dict[str, Any]) -> str:
              "(time.process_time, one torch thread; kimg calibrated per arm from a short run). Metrics against the "
              "generator's own training images; AUC on the real test split, mean ± sd over seeds "
              f"{study['seeds']}. Synthetic-only: the classification accuracy score (Ravuri & Vinyals 2019), as many "
-             "synthetic images as real ones, the real class mix, no filter.", ""]
+             "synthetic images as real ones, the real class mix, no filter. Δ: the seed ensembles' AUC difference, "
+             "synthetic-only minus real-only, by the pipeline's test (DeLong; more than two classes: paired "
+             "permutation of the macro AUC, Holm over it and the per-class DeLong p-values).", ""]
     for ds, arms in study["datasets"].items():
         if not arms:
             continue
         lines += [f"## {ds}", "", DATASETS[ds].note, "",
                   "| generator | kimg | train CPU min | sampling CPU s / 1000 | domain FID | KID | precision | recall "
-                  "| density | coverage | memorized | synthetic-only AUC | real-only AUC | Δ (p) |",
+                  "| density | coverage | memorized | synthetic-only AUC | real-only AUC | Δ AUC (Holm p, verdict) |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for gen, a in arms.items():
             m, fid, tr = a["metrics"]["overall"], a["fidelity"], a["training"]
@@ -445,7 +461,7 @@ def markdown(study: dict[str, Any]) -> str:
                 _f(m["precision"]), _f(m["recall"]), _f(m["density"]), _f(m["coverage"]),
                 _f(m["memorized_fraction"]), _ms(fid.get("synthetic-only", {}).get("auc")),
                 _ms(fid.get("real-only", {}).get("auc")),
-                f"{vs['delta_auc']:+.3f} ({_f(vs['p'])})" if vs else "–"]) + " |")
+                _delta(vs)]) + " |")
         first = next(iter(arms.values()))["fidelity"]
         classes = list(first.get("real-only", {}).get("per_class_auc", {}))
         if classes:
@@ -565,6 +581,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--commit", action="store_true", help="git commit RESULTS after each finished arm")
     p.add_argument("--tiny", action="store_true", help="minutes: a tiny budget and networks (plumbing check)")
     p.add_argument("--dry-run", action="store_true", help="print the arms and what is done; run nothing")
+    p.add_argument("--tables", action="store_true", help="rewrite generator_study.json/.md from the finished arms "
+                                                         "in RESULTS; run nothing")
     args = p.parse_args(argv)
     args.datasets = [d for d in args.datasets.split(",") if d]
     if unknown := [d for d in args.datasets if d not in DATASETS]:
@@ -591,7 +609,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(1)  # the budget is one thread's CPU time; one thread also keeps the sums' order fixed
     try:
-        dry_run(args) if args.dry_run else run(args)
+        if args.dry_run:
+            dry_run(args)
+        elif args.tables:
+            write_study(args)
+            say(f"wrote {Path(args.results) / 'generator_study.md'}")
+        else:
+            run(args)
     except SynthmedError as exc:  # bad input or a changed recipe: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
