@@ -258,25 +258,30 @@ def analyse(cfg, outputs) -> dict[str, Any]:
                     "per_class": {c: {k: v.get(k) for k in keys} for c, v in metrics.get("per_class", {}).items()},
                     "reference": metrics.get("reference"), "n_real": metrics["info"].get("n_real"),
                     "n_fake": metrics["info"].get("n_fake"), "notes": metrics.get("notes")},
-        "fidelity": fidelity(cfg, outputs),
+        "fidelity": fidelity(cfg, outputs.experiment, classes_of(outputs),
+                             outputs.summary("classify").get("notes", [])),
     }
 
 
-def fidelity(cfg, outputs) -> dict[str, Any]:
+def classes_of(outputs) -> list[str]:
+    from synthmed.dataset import PreparedDataset
+
+    return PreparedDataset.open(outputs.real_dataset).classes
+
+
+def fidelity(cfg, experiment: Path, classes: list[str], notes: list[str]) -> dict[str, Any]:
     """Synthetic-only and real-only classifiers on the real test split: macro and per-class AUC over seeds, and the
     pipeline's comparison of the two (DeLong for two classes, the paired permutation test of the macro AUC with
     per-class DeLong for more)."""
     from synthmed.classify.results import Cell, load_results
-    from synthmed.dataset import PreparedDataset
     from synthmed.stats.compare import compare_pairs
     from synthmed.stats.seeds import mean_sd
 
-    _, rows, _ = load_results(outputs.experiment)
+    _, rows, _ = load_results(experiment)
     arch = cfg.classify.arch
     cells = {"real-only": Cell("real", 0.0, 1.0, "none", arch), "synthetic-only": Cell("synthetic", 100.0, 1.0,
                                                                                          "none", arch)}
-    classes = PreparedDataset.open(outputs.real_dataset).classes
-    out: dict[str, Any] = {"notes": outputs.summary("classify").get("notes", []), "classes": classes}
+    out: dict[str, Any] = {"notes": notes, "classes": classes}
     for name, cell in cells.items():
         runs = sorted((r for r in rows if r.cell == cell), key=lambda r: r.seed)
         if not runs:
@@ -286,7 +291,7 @@ def fidelity(cfg, outputs) -> dict[str, Any]:
                      "val_auc": mean_sd([r.val_auc for r in runs]) if None not in [r.val_auc for r in runs]
                      else None, "per_class_auc": per_class}
     if "synthetic-only" in out and "real-only" in out:
-        c = compare_pairs(outputs.experiment, [(cells["synthetic-only"], cells["real-only"])],
+        c = compare_pairs(experiment, [(cells["synthetic-only"], cells["real-only"])],
                           seed=cfg.seed)["comparisons"][0]
         ens = c["ensemble"]
         tested = ens["delong"] if "delong" in ens else ens["permutation"]
@@ -355,9 +360,39 @@ def baseline_grid(real, folder: Path, arch: str, cfg, args: argparse.Namespace) 
     return load_results(folder)[1]
 
 
+def baseline_table(rows: list, fractions: list[float], seeds: list[int], classes: list[str]) -> dict[str, Any]:
+    """Per real fraction: every (architecture, augmentation) over ``seeds``, the one with the best mean validation
+    AUC (ties: the earlier in BASELINE_ARCHS x BASELINE_AUGMENTS) and its test AUC minus plain real-only's."""
+    from synthmed.errors import SynthmedError
+    from synthmed.stats.seeds import mean_sd
+
+    out = {}
+    for f in fractions:
+        table = {}
+        for arch in BASELINE_ARCHS:
+            for aug in BASELINE_AUGMENTS:
+                runs = sorted((r for r in rows if r.cell.arch == arch and r.cell.augment == aug
+                               and r.cell.real_fraction == f and r.seed in seeds), key=lambda r: r.seed)
+                if [r.seed for r in runs] != sorted(seeds) or None in [r.val_auc for r in runs]:
+                    raise SynthmedError(f"real fraction {f:g}, {arch} / {aug}: runs of seeds "
+                                        f"{[r.seed for r in runs]} with validation AUC, expected {sorted(seeds)}")
+                table[f"{arch}/{aug}"] = {
+                    "arch": arch, "augment": aug, "seeds": [r.seed for r in runs],
+                    "val_auc": mean_sd([r.val_auc for r in runs]),
+                    "test_auc": mean_sd([r.metrics["auc"] for r in runs]),
+                    "test_auc_by_seed": [r.metrics["auc"] for r in runs],
+                    "per_class_test_auc": {c: mean_sd([class_auc(r.metrics, c) for r in runs]) for c in classes}}
+        order = list(table)  # ties: the earlier (simpler) combination
+        chosen = max(order, key=lambda k: (table[k]["val_auc"]["mean"], -order.index(k)))
+        plain = table["/".join(PLAIN)]
+        paired = [a - b for a, b in zip(table[chosen]["test_auc_by_seed"], plain["test_auc_by_seed"], strict=True)]
+        out[f"{f:g}"] = {"table": table, "chosen": chosen, "rule": "best mean validation AUC over seeds",
+                         "chosen_minus_plain_test_auc": mean_sd(paired)}
+    return out
+
+
 def run_baselines(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     """Per real fraction, every (architecture, augmentation) and the one validation picks."""
-    from synthmed.stats.seeds import mean_sd
     from synthmed.utils.atomic import write_json
 
     path = Path(args.results) / f"baselines-{ds.name}.json"
@@ -368,25 +403,7 @@ def run_baselines(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     real = real_at_classifier_size(ds, cfg, args)
     rows = [r for arch in BASELINE_ARCHS
             for r in baseline_grid(real, Path(args.work) / ds.name / "baselines" / arch, arch, cfg, args)]
-    fractions = {}
-    for f in args.fractions:
-        table = {}
-        for arch in BASELINE_ARCHS:
-            for aug in BASELINE_AUGMENTS:
-                runs = sorted((r for r in rows if r.cell.arch == arch and r.cell.augment == aug
-                               and r.cell.real_fraction == f and r.seed in cfg.classify.seeds), key=lambda r: r.seed)
-                table[f"{arch}/{aug}"] = {
-                    "arch": arch, "augment": aug, "seeds": [r.seed for r in runs],
-                    "val_auc": mean_sd([r.val_auc for r in runs]),
-                    "test_auc": mean_sd([r.metrics["auc"] for r in runs]),
-                    "test_auc_by_seed": [r.metrics["auc"] for r in runs],
-                    "per_class_test_auc": {c: mean_sd([class_auc(r.metrics, c) for r in runs]) for c in real.classes}}
-        order = list(table)  # ties: the earlier (simpler) combination
-        chosen = max(order, key=lambda k: (table[k]["val_auc"]["mean"], -order.index(k)))
-        plain = table["/".join(PLAIN)]
-        paired = [a - b for a, b in zip(table[chosen]["test_auc_by_seed"], plain["test_auc_by_seed"], strict=True)]
-        fractions[f"{f:g}"] = {"table": table, "chosen": chosen, "rule": "best mean validation AUC over seeds",
-                               "chosen_minus_plain_test_auc": mean_sd(paired)}
+    fractions = baseline_table(rows, args.fractions, cfg.classify.seeds, real.classes)
     unit = {"dataset": ds.name, "classes": real.classes, "resolution": real.resolution, "seeds": cfg.classify.seeds,
             "budget": {"epochs": cfg.classify.epochs, "batch": cfg.classify.batch, "lr": cfg.classify.lr,
                        "images_per_run": cfg.classify.images_per_run, "budget": cfg.classify.budget},
