@@ -57,7 +57,7 @@ def test_commands_have_one_option_per_model_field() -> None:
 
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--sources", "real,mixd", "--sources[1]: Input should be 'real', 'synthetic' or 'mixed'"),
-    ("--augment", "flip", "--augment[0]: Input should be 'none' or 'traditional'"),
+    ("--augment", "flip", "--augment[0]: Input should be 'none', 'traditional' or 'trivialaugment'"),
     ("--seeds", "1..x", "--seeds: expected integers like 1,2,3 or 1..5, got '1..x'"),
     ("--ratios", "0,fifty", "--ratios[1]: Input should be a valid number"),
     ("--real-fractions", "1.5", "--real-fractions[0]: Input should be less than or equal to 1"),

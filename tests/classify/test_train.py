@@ -93,6 +93,21 @@ def test_augmentation_is_seeded_and_stays_in_range() -> None:
     assert augmentation("none", 0) is None
 
 
+def test_trivialaugment_is_seeded_keeps_range_and_leaves_global_rng_alone() -> None:
+    x = torch.linspace(-1, 1, 3 * 16 * 16).reshape(3, 16, 16)
+    gray = x[:1]
+    a, b = augmentation("trivialaugment", 3), augmentation("trivialaugment", 3)
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    outs_a, outs_b = [a(x) for _ in range(8)], [b(x) for _ in range(8)]
+    assert torch.equal(torch.rand(1), before)  # its draws come from its own seed, not torch's global generator
+    assert all(torch.equal(u, v) for u, v in zip(outs_a, outs_b, strict=True))
+    assert sum(not torch.allclose(u, x, atol=1 / 127.5) for u in outs_a) >= 2
+    assert all(u.min() >= -1 and u.max() <= 1 and u.shape == x.shape and u.dtype == torch.float32 for u in outs_a)
+    assert all(augmentation("trivialaugment", 1)(gray).shape == gray.shape for _ in range(8))  # one channel too
+
+
 def test_class_weights_balanced() -> None:
     # n / (K * n_k): 4 / (2 * 3) and 4 / (2 * 1); a class absent from training keeps 1.
     assert class_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx([2 / 3, 2.0, 1.0])

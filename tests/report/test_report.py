@@ -87,12 +87,28 @@ def test_verdict_boxes_coloured_by_their_own_verdict() -> None:
     assert v["headline_verdicts"] == ["worse", "better", "no significant difference"]
 
 
+def test_summary_says_when_training_ran_below_the_data_resolution() -> None:
+    from synthmed.report.build import _strongest_headline
+
+    out = {"summary": "3 configurations compared.", "headline": ["old"], "headline_verdicts": ["better"]}
+    _strongest_headline(out, {"comparisons": []}, {"prepared": 256, "gan": 32, "classify": 32}, {"profile": "cpu"})
+    assert out["summary"].startswith("3 configurations compared. These verdicts hold at a fraction")
+    assert "the gpu profile (up to 256 px) would train at the data's 256 px" in out["summary"]
+    assert out["headline"] == ["old"]  # a stats file without the strongest arm keeps its headline
+    same = {"summary": "S."}
+    _strongest_headline(same, {}, {"prepared": 64, "gan": 64, "classify": 64}, {"profile": "quality"})
+    assert same == {"summary": "S."}
+
+
 def test_headline_boxes_in_html_follow_verdicts(fake_report, fake_run) -> None:
     _results, out = fake_report
     html = (out / "report.html").read_text()
     stats = StatsResult.load(fake_run.folder("stats")).as_dict()
-    heads = [c for c in stats["comparisons"] if c["config"]["real_fraction"] == 1.0
-             and c["config"]["augment"] == "none"]
+    # The headline: every synthetic condition on all the real data against the strongest real-only arm (here the
+    # plain one: the fake grid recorded no validation AUC to choose by), and the summary names it.
+    heads = [c for c in stats["strongest"]["comparisons"] if c["config"]["real_fraction"] == 1.0]
+    assert heads and all(c["config"]["source"] != "real" for c in heads)
+    assert "against real-only, the strongest real-only arm of the grid on validation" in unescape(html)
     for c in heads:
         want = {"better": "verdict v-better", "worse": "verdict v-worse"}.get(c["verdict"], "verdict")
         assert f'<p class="{want}">{c["sentence"]}' in unescape(html)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
+from synthmed.classify.options import Augment
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 
-AUGMENTS = ("none", "traditional")
+AUGMENTS: tuple[str, ...] = get_args(Augment)
 # Below this many bytes of float32 pixels a set is loaded once; above, images are read per item.
 IN_MEMORY_LIMIT = 1 << 30
 
@@ -58,11 +60,14 @@ class ImageSet(Dataset):
 
 def augmentation(kind: str, seed: int) -> Callable | None:
     """``traditional``: horizontal flip, rotation up to 10 degrees, +-10 % intensity scale and shift (MONAI).
+    ``trivialaugment``: see :func:`trivial_augment`.
 
     No vertical flips: anatomy and ultrasound depth have an up and a down. Images stay clipped to [-1, 1].
     """
     if kind == "none":
         return None
+    if kind == "trivialaugment":
+        return trivial_augment(seed)
     if kind != "traditional":
         raise SynthmedError(f"--augment must be one of {', '.join(AUGMENTS)}, got '{kind}'")
     from monai.transforms import Compose, RandFlip, RandRotate, RandScaleIntensity, RandShiftIntensity
@@ -79,6 +84,29 @@ def augmentation(kind: str, seed: int) -> Callable | None:
         out = compose(x)
         out = out.as_tensor() if hasattr(out, "as_tensor") else torch.as_tensor(out)
         return out.clamp_(-1.0, 1.0)
+
+    return apply
+
+
+def trivial_augment(seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """torchvision's TrivialAugmentWide (Müller & Hutter 2021): per image one op of 14 (shear, translate, rotate,
+    colour, contrast, posterize, equalize, ...) at a uniformly drawn strength, with no policy to search.
+
+    Its ops expect uint8 images, so [-1, 1] floats go to 0..255 and back (a quantisation of at most half a grey
+    level). torchvision draws from torch's global generator: each call runs under a forked one seeded from this
+    transform's own sequence, so a run's augmentation depends on its seed only, like the MONAI one above.
+    """
+    from torchvision.transforms import TrivialAugmentWide
+
+    policy = TrivialAugmentWide()
+    draws = np.random.default_rng(int(seed) % (2**32))
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        image = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(draws.integers(2**63 - 1)))
+            out = policy(image)
+        return out.to(torch.float32).div_(127.5).sub_(1.0)
 
     return apply
 

@@ -20,7 +20,9 @@ _COMMA = {"comma": True}  # one text option, a comma list: --ratios 0,25,50
 MAX_SYNTHETIC_RATIO = 1000.0
 
 Head = Literal["linear", "bn-leakyrelu"]
-Augment = Literal["none", "traditional"]
+# trivialaugment: an automatic policy (TrivialAugmentWide, Müller & Hutter 2021), the strongest real-only
+# baseline's third option beside none and the hand-chosen traditional one.
+Augment = Literal["none", "traditional", "trivialaugment"]
 LrSchedule = Literal["constant", "cosine"]
 Balance = Literal["none", "weights", "sampler"]
 Source = Literal["real", "synthetic", "mixed"]
@@ -45,7 +47,8 @@ class TrainConfig(BaseModel):
                       "inception_resnet_v2, ...")
     pretrained: str = Field("none", description="none, imagenet (local cache) or a weights file.")
     head: Head = Field("linear", description="Classifier head: linear or bn-leakyrelu.")
-    augment: Augment = Field("none", description="none or traditional (flip, rotation, intensity).")
+    augment: Augment = Field("none", description="none, traditional (flip, rotation, intensity) or trivialaugment "
+                             "(torchvision's TrivialAugmentWide: one random op of 14 at a random strength).")
     epochs: int = Field(30, ge=1, description="Most epochs (early stopping may end sooner).")
     batch_size: int = Field(128, ge=2, description="Batch size (128 as in the MedMNIST v2 baselines).")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
@@ -134,7 +137,7 @@ class GridConfig(BaseModel):
     sources: list[Source] = Field(["real", "synthetic", "mixed"], min_length=1, json_schema_extra=_COMMA,
                                   description="Comma list of real, synthetic, mixed.")
     augment: list[Augment] = Field(["none"], min_length=1, json_schema_extra=_COMMA,
-                                   description="Comma list of none, traditional.")
+                                   description="Comma list of none, traditional, trivialaugment.")
     seeds: list[int] = Field([1], min_length=1, json_schema_extra=_COMMA,
                              description="Comma list or range, e.g. 1..5.")
     arch: str = _per_run("arch", default="cnn")

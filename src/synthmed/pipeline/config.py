@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from synthmed.classify.options import MAX_SYNTHETIC_RATIO
+from synthmed.classify.options import MAX_SYNTHETIC_RATIO, Augment
 from synthmed.classify.options import ExperimentOptions as ClassifyExperimentOptions
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.filter.options import FilterRules
@@ -130,8 +130,9 @@ class ClassifyConfig(_Section):
                                 description="Synthetic images as % of the real images used (0 = real only).")
     real_fractions: list[float] = Field([1.0, 0.25], min_length=1,
                                         description="Fractions of the real training split used.")
-    augment: list[Literal["none", "traditional"]] = Field(["none", "traditional"], min_length=1,
-                                                          description="With and without traditional augmentation.")
+    augment: list[Augment] = Field(["none", "traditional"], min_length=1,
+                                   description="Augmentations of the grid's runs: none, traditional (flip, rotation, "
+                                   "intensity) and trivialaugment (TrivialAugmentWide, an automatic policy).")
     synthetic_only: bool = Field(True, description="Also train on synthetic images only (as many as the real).")
     use_filtered: bool = Field(True, description="Use the filtered synthetic set when the filter stage runs.")
     oracle_gan: bool = Field(False, description="Give the real fractions below 1 the whole train split's GAN instead "

@@ -323,6 +323,21 @@ def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
                                             "classes": c["per_class"]} for c in stats.get("comparisons", [])
                                            if c.get("per_class")]}
     results["verdicts"] = verdicts(stats)
+    _strongest_headline(results["verdicts"], stats, results.get("resolutions"), src.config)
+
+
+def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config: dict) -> None:
+    """The headline against the strongest real-only arm (stats files that have it), and the resolution note;
+    both from synthmed.stats.headline, so the template shows them without knowing how they were chosen."""
+    from synthmed.stats.headline import headline, resolution_note
+
+    if head := headline(stats):
+        out.update(headline=head["sentences"], headline_verdicts=head["verdicts"],
+                   summary=f"{out['summary']} {head['summary']}")
+    r = resolutions or {}
+    profile = config.get("profile") if isinstance(config, dict) else None
+    if note := resolution_note(r.get("prepared"), r.get("gan"), r.get("classify"), profile):
+        out["summary"] = f"{out['summary']} {note}"
 
 
 def verdicts(stats: dict) -> dict:

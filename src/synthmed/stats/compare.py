@@ -18,6 +18,10 @@ primary test is a paired permutation test of the ensembles' macro one-vs-rest AU
 bootstrap CIs; beside it, a DeLong test per class (one vs rest). Holm then runs over the primary and the
 per-class p-values of the whole grid together, and the verdict names the classes that got better or worse.
 Per seed pair: the macro point estimates and McNemar's test (across seeds as above).
+
+Beside these, ``compare_results`` compares every synthetic configuration with the strongest real-only arm of its
+real fraction and arch, chosen on validation (``synthmed.stats.headline``): ``result["strongest"]``, the same tests,
+Holm over those comparisons (a family of their own). The report's headline verdicts are these.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from synthmed.classify.results import Cell, Predictions, ResultRow, load_results
 from synthmed.errors import SynthmedError
 from synthmed.stats.bootstrap import bootstrap_metrics
 from synthmed.stats.delong import delong_test
+from synthmed.stats.headline import strongest_real, strongest_words
 from synthmed.stats.loading import check_positive_class, check_same_cases
 from synthmed.stats.mcnemar import mcnemar_test
 from synthmed.stats.multiple import holm
@@ -253,7 +258,8 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
             todo.append((key, base))
     result = _compare(path, groups, todo, alpha, n_boot, seed, level)
     result["settings"]["baseline"] = baseline
-    result.update(skipped=skipped, notes=notes)
+    result.update(skipped=skipped, notes=notes, strongest=compare_strongest(path, groups, baseline, alpha, n_boot,
+                                                                            seed, level))
     result = finite(result)
     if out is not None:
         from synthmed.stats.table import write_outputs
@@ -290,6 +296,27 @@ def _check_settings(n_boot: int, alpha: float, level: float) -> None:
         raise SynthmedError(f"alpha and level must lie in (0, 1), got {alpha} and {level}")
 
 
+def compare_strongest(path: Path, groups: dict[Cell, dict[int, ResultRow]], baseline: str = "real",
+                      alpha: float = 0.05, n_boot: int = MIN_BOOT, seed: int = 0, level: float = 0.95) -> dict:
+    """Every synthetic configuration against the strongest real-only arm of its real fraction and arch (chosen on
+    validation, ``headline.strongest_real``); Holm over these comparisons. ``arms``: each choice and its
+    candidates' validation AUC."""
+    arms, todo = [], []
+    for fraction, arch in sorted({(c.real_fraction, c.arch) for c in groups}, reverse=True):
+        chosen, info = strongest_real(groups, fraction, arch, baseline)
+        if chosen is None:
+            continue
+        arms.append(info | {"chosen_words": chosen.words()})
+        todo += [(c, chosen) for c in sorted(groups) if c.source != baseline and c.real_fraction == fraction
+                 and c.arch == arch]
+    if not todo:
+        return {"arms": arms, "comparisons": [], "family": "no synthetic configuration"}
+    result = _compare(path, groups, todo, alpha, n_boot, seed, level, describe_baseline=strongest_words)
+    return {"arms": arms, "comparisons": result["comparisons"],
+            "family": f"Holm over these {len(todo)} comparisons" + (
+                " and their per-class p-values" if any("per_class" in c for c in result["comparisons"]) else "")}
+
+
 def _groups(runs: list[ResultRow]) -> dict[Cell, dict[int, ResultRow]]:
     groups: dict[Cell, dict[int, ResultRow]] = defaultdict(dict)
     for run in runs:
@@ -298,14 +325,18 @@ def _groups(runs: list[ResultRow]) -> dict[Cell, dict[int, ResultRow]]:
 
 
 def _compare(path: Path, groups: dict[Cell, dict[int, ResultRow]], todo: list[tuple[Cell, Cell]], alpha: float,
-             n_boot: int, seed: int, level: float) -> dict:
-    """The comparisons of ``todo`` (configuration, baseline) in order, one random stream each, then Holm."""
+             n_boot: int, seed: int, level: float, describe_baseline=None) -> dict:
+    """The comparisons of ``todo`` (configuration, baseline) in order, one random stream each, then Holm;
+    ``describe_baseline(cell)``: the baseline's name in the sentences (default: its own words)."""
     streams = np.random.SeedSequence(seed).spawn(len(todo))  # one independent stream per comparison
     load = _Cache()
     comparisons = [compare_config(key, base, groups[key], groups[base], load, np.random.default_rng(stream),
                                   n_boot, level, alpha, len(todo))
                    for (key, base), stream in tqdm(list(zip(todo, streams, strict=True)), desc="compare",
                                                    unit="config", disable=None)]
+    if describe_baseline is not None:
+        for c, (key, base) in zip(comparisons, todo, strict=True):
+            c["words"] = (key.words(), describe_baseline(base))
     _finish(comparisons, alpha)
     return {"settings": {"results": str(path), "baseline": None, "alpha": alpha, "n_boot": n_boot, "seed": seed,
                          "level": level, **_test_settings(comparisons)},

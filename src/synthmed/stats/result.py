@@ -43,12 +43,23 @@ class Skipped(BaseModel):
     reason: str
 
 
+class Strongest(BaseModel):
+    """Every synthetic configuration against the strongest real-only arm of its real fraction and arch, chosen on
+    validation (``synthmed.stats.headline``): the arms chosen, the comparisons, and their Holm family."""
+
+    model_config = ConfigDict(extra="forbid")
+    arms: list[dict[str, Any]]
+    comparisons: list[Comparison]
+    family: str
+
+
 class StatsResult(Record):
     FILE = "stats.json"
     settings: dict[str, Any]
     comparisons: list[Comparison]
     skipped: list[Skipped]
     notes: list[str]
+    strongest: Strongest | None = None  # absent in stats files made before the strongest-arm headline
 
     def write(self, folder: str | Path) -> Path:
         from synthmed.stats.table import write_outputs
