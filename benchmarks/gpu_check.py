@@ -82,7 +82,8 @@ def time_family(family: str, resolution: int, width: int | None, device: str, it
     from train_speed import measure
 
     args = argparse.Namespace(channels=1, batch=32, width=width, aug="none", ada_ops="default", compile=False,
-                              device=device, critic_norm=None, warmup=warmup, iters=iters)
+                              device=device, critic_norm=None, warmup=warmup, iters=iters, ddpm="{}",
+                              sample_batch=32, sample_steps=25, guidance="1")
     r = measure(family, resolution, args, root)
     return {"device": device, "resolution": resolution, "width": width or "paper", "batch": 32,
             "img_per_sec": round(r["img_per_sec"], 2), "s_per_kimg": round(1000 / r["img_per_sec"], 2),
