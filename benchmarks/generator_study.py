@@ -231,15 +231,11 @@ def calibrate(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]
 
 
 # -- one arm ----------------------------------------------------------------------------------------------------------
-def stage_keys(outputs) -> dict[str, str]:
-    return {name: p.key for name, p in outputs.planned.items()}
-
-
 def run_arm(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]:
     """Calibrate, run the arm's pipeline (resumes), and analyse it; a finished arm is read back."""
     from synthmed.errors import SynthmedError
     from synthmed.pipeline.main import run_pipeline
-    from synthmed.pipeline.outputs import run_outputs
+    from synthmed.pipeline.outputs import run_outputs, saved_unit
     from synthmed.utils.atomic import write_json
 
     unit_path = Path(args.results) / f"{ds.name}-{gen}.json"
@@ -247,13 +243,8 @@ def run_arm(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]:
     cfg = config_for(ds, gen, calibration["kimg"], args)
     out = Path(args.work) / ds.name / gen / "arm"
     stages = selected(cfg, ARM_STAGES)
-    keys = stage_keys(run_outputs(cfg, out, stages))
-    if unit_path.is_file():
-        unit = json.loads(unit_path.read_text(encoding="utf-8"))
-        if unit["stage_keys"] != keys:
-            changed = sorted(k for k in set(keys) | set(unit["stage_keys"]) if keys.get(k) != unit["stage_keys"].get(k))
-            raise SynthmedError(f"{unit_path}: made with another config (stages {', '.join(changed)} differ); "
-                                "delete it to rerun this arm, or give another --results")
+    keys = run_outputs(cfg, out, stages).keys
+    if unit := saved_unit(unit_path, keys, "this arm"):
         say(f"{ds.name}/{gen}: done before ({unit_path.name})")
         return unit
     say(f"{ds.name}/{gen}: {calibration['kimg']:g} kimg into {out}")
@@ -262,7 +253,7 @@ def run_arm(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]:
     if not outputs.complete:
         raise SynthmedError(f"{out}: the arm finished with stages still open")
     unit = {"dataset": ds.name, "generator": gen, "generator_recipe": asdict(GENERATORS[gen]),
-            "note": ds.note, "calibration": calibration, "stage_keys": stage_keys(outputs),
+            "note": ds.note, "calibration": calibration, "stage_keys": outputs.keys,
             "config": cfg.model_dump(mode="json"), **analyse(cfg, outputs),
             "grid": save_grid(ds.name, gen, outputs, Path(args.results))}
     write_json(unit_path, unit)

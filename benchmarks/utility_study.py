@@ -111,10 +111,6 @@ def config_for(ds: Dataset, args: argparse.Namespace):
     return build_config(values, "quality", source=f"utility study, {ds.name}")
 
 
-def stage_keys(outputs) -> dict[str, str]:
-    return {name: p.key for name, p in outputs.planned.items()}
-
-
 # -- the analysis -------------------------------------------------------------------------------------------------
 def condition_cells(cfg, fraction: float, cells: set) -> dict[str, Any]:
     from synthmed.classify.results import Cell
@@ -223,18 +219,13 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     """The dataset's unit: read when it exists (after checking its stage keys), else run (resumes) and analyse."""
     from synthmed.errors import SynthmedError
     from synthmed.pipeline.main import run_pipeline
-    from synthmed.pipeline.outputs import run_outputs
+    from synthmed.pipeline.outputs import run_outputs, saved_unit
     from synthmed.utils.atomic import write_json
 
     cfg = config_for(ds, args)
     out, unit_path = Path(args.work) / ds.name, Path(args.results) / f"{ds.name}.json"
-    keys = stage_keys(run_outputs(cfg, out))
-    if unit_path.is_file():
-        unit = json.loads(unit_path.read_text(encoding="utf-8"))
-        if unit["stage_keys"] != keys:
-            changed = sorted(k for k in set(keys) | set(unit["stage_keys"]) if keys.get(k) != unit["stage_keys"].get(k))
-            raise SynthmedError(f"{unit_path}: made with another config (stages {', '.join(changed)} differ); "
-                                "delete it to rerun this dataset, or give another --results")
+    keys = run_outputs(cfg, out).keys
+    if unit := saved_unit(unit_path, keys, "this dataset"):
         say(f"{ds.name}: done before ({unit_path}), not run again")
         return unit
     say(f"{ds.name}: synthmed run --profile quality into {out}")
@@ -243,7 +234,7 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     if not outputs.complete:
         raise SynthmedError(f"{out}: the run finished with stages still open")
     unit = {"dataset": ds.name, "note": ds.note, "overrides": ds.overrides, "config": cfg.model_dump(mode="json"),
-            "stage_keys": stage_keys(outputs),  # after the run: a MedMNIST file downloaded by it is in the key
+            "stage_keys": outputs.keys,  # after the run: a MedMNIST file downloaded by it is in the key
             # each stage's time in the run that finished it (a resumed GAN or grid: its last part only)
             "stage_seconds": outputs.seconds(),
             "classes": list(outputs.summary("prepare").get("classes", [])),

@@ -23,16 +23,11 @@ def _filter(values: dict, out: Path, overwrite: bool) -> None:
 
 def filter_command():
     """``filter``: one option per field of synthmed.filter.options.FilterOptions, declared there once."""
-    import inspect
 
     from synthmed.filter.options import FilterOptions
-    from synthmed.utils.options import cli_command
+    from synthmed.utils.options import cli_command, output_options
 
-    extra = [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
-                               default=typer.Option(..., "--out", help="Output folder for the filtered prepared "
-                                                    "dataset.")),
-             inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                               default=typer.Option(False, "--overwrite", help="Replace an existing output folder."))]
+    extra = output_options("Output folder for the filtered prepared dataset.")
     return cli_command(FilterOptions, _filter, extra=extra, name="filter")
 
 

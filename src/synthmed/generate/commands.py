@@ -31,16 +31,11 @@ def _generate(values: dict, out: Path, overwrite: bool) -> None:
 
 def generate_command():
     """``generate``: one option per field of synthmed.generate.options.GenerateOptions, declared there once."""
-    import inspect
 
     from synthmed.generate.options import GenerateOptions
-    from synthmed.utils.options import cli_command
+    from synthmed.utils.options import cli_command, output_options
 
-    extra = [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
-                               default=typer.Option(..., "--out", help="Output folder (a prepared dataset, split "
-                                                    "train).")),
-             inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                               default=typer.Option(False, "--overwrite", help="Replace an existing output folder."))]
+    extra = output_options("Output folder (a prepared dataset, split train).")
     return cli_command(GenerateOptions, _generate, extra=extra, name="generate")
 
 

@@ -27,6 +27,11 @@ class RunOutputs:
     records: dict[str, StageRecord]  # each finished stage's record: key, options, seconds, cpu_seconds, summary
 
     @property
+    def keys(self) -> dict[str, str]:
+        """Each planned stage's cache key: what a study stores beside its numbers (:func:`saved_unit`)."""
+        return {name: p.key for name, p in self.planned.items()}
+
+    @property
     def complete(self) -> bool:
         """Every stage that is not turned off has finished (a re-run would only find them cached)."""
         return all(p.status in ("cached", "skipped") for p in self.planned.values())
@@ -85,3 +90,20 @@ def run_outputs(cfg: ExperimentConfig, out: Path, stages: list[Stage] | None = N
     planned = {p.name: p for p in plan(stages or stages_for(cfg), cfg, out)}
     records = {name: StageRecord.load(p.folder) for name, p in planned.items() if p.status == "cached"}
     return RunOutputs(cfg, out, planned, records)
+
+
+def saved_unit(path: Path, keys: dict[str, str], what: str) -> dict | None:
+    """A study's saved result for one unit of work (a JSON file with the ``stage_keys`` it was made from): its
+    content when those are ``keys``, None when there is none yet, and one line naming the file and the stages that
+    differ when it was made with another config (so a changed study never reuses old numbers silently)."""
+    import json
+
+    if not path.is_file():
+        return None
+    unit = json.loads(path.read_text(encoding="utf-8"))
+    saved = unit.get("stage_keys") or {}
+    if saved != keys:
+        changed = sorted(k for k in set(keys) | set(saved) if keys.get(k) != saved.get(k))
+        raise SynthmedError(f"{path}: made with another config (stages {', '.join(changed)} differ); delete it to "
+                            f"rerun {what}, or give another --results")
+    return unit

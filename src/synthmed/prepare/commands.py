@@ -21,15 +21,11 @@ def _prepare(values: dict, out: Path, overwrite: bool) -> None:
 
 def prepare_command():
     """``prepare``: one option per field of synthmed.prepare.options.PrepareOptions (the pipeline's ``data:``)."""
-    import inspect
 
     from synthmed.prepare.options import PrepareOptions
-    from synthmed.utils.options import cli_command
+    from synthmed.utils.options import cli_command, output_options
 
-    extra = [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
-                               default=typer.Option(..., "--out", help="Output folder for the prepared dataset.")),
-             inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                               default=typer.Option(False, "--overwrite", help="Replace an existing output folder."))]
+    extra = output_options("Output folder for the prepared dataset.")
     return cli_command(PrepareOptions, _prepare, extra=extra, name="prepare")
 
 

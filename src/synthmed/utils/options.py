@@ -139,6 +139,16 @@ def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[
     return command
 
 
+def output_options(out_help: str) -> list[inspect.Parameter]:
+    """``--out FOLDER`` (required) and ``--overwrite``: the extra options of a command that writes one folder."""
+    import typer
+
+    return [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+                              default=typer.Option(..., "--out", help=out_help)),
+            inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                              default=typer.Option(False, "--overwrite", help="Replace an existing output folder."))]
+
+
 def validate(model: type[BaseModel], values: dict[str, Any], source: str | None = None) -> Any:
     """``model(**values)``; a validation error becomes one ``SynthmedError`` line naming each option
     (``--width: ...`` from the command line, ``source: key: ...`` otherwise)."""
