@@ -74,7 +74,7 @@ def headline(stats: Mapping[str, Any]) -> dict[str, Any] | None:
     words = "; ".join(f"{a['arch']}: {a['chosen_words']}" if len(chosen) > 1 else a["chosen_words"] for a in chosen)
     return {"real_fraction": top, "baselines": baselines, "baseline_words": words,
             "sentences": [c["sentence"] for c in heads], "verdicts": [c["verdict"] for c in heads],
-            "summary": (f"Headline: each synthetic condition with {top:g} of the real images against {words}, the "
+            "summary": (f"Headline: each synthetic condition with {top:.0%} of the real images against {words}, the "
                         f"strongest real-only arm of the grid on validation ({strongest.get('family')}).")}
 
 
