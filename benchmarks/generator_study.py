@@ -159,9 +159,23 @@ def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace):
 
 
 def selected(cfg, names: tuple[str, ...]):
+    """The config's stages of ``names``, keyed by their options, not synthmed's source (``config_keyed``): the study
+    spans sessions, and an edit of synthmed between two must not restart a generator or discard a finished arm.
+    Each arm records the commit it ran at (``code_state``)."""
+    from synthmed.pipeline.runner import config_keyed
     from synthmed.pipeline.stages import stages_for
 
-    return [s for s in stages_for(cfg) if s.name in names]
+    return config_keyed([s for s in stages_for(cfg) if s.name in names])
+
+
+def code_state() -> dict[str, Any]:
+    """The commit the study's code is at, and whether the checkout had edits to synthmed or this script."""
+    def git(*cmd: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *cmd], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "edited": bool(git("status", "--porcelain", "--", "src", "benchmarks/generator_study.py"))}
 
 
 ARM_STAGES = ("prepare", "gan", "generate", "metrics", "filter", "classify")  # the filter: off, skipped
@@ -253,7 +267,7 @@ def run_arm(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]:
     if not outputs.complete:
         raise SynthmedError(f"{out}: the arm finished with stages still open")
     unit = {"dataset": ds.name, "generator": gen, "generator_recipe": asdict(GENERATORS[gen]),
-            "note": ds.note, "calibration": calibration, "stage_keys": outputs.keys,
+            "note": ds.note, "calibration": calibration, "stage_keys": outputs.keys, "code": code_state(),
             "config": cfg.model_dump(mode="json"), **analyse(cfg, outputs),
             "grid": save_grid(ds.name, gen, outputs, Path(args.results))}
     write_json(unit_path, unit)

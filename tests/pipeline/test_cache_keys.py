@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from synthmed.pipeline.config import ExperimentConfig, build_config
-from synthmed.pipeline.runner import Stage, code_fingerprint, stage_key
+from synthmed.pipeline.runner import Stage, code_fingerprint, config_keyed, stage_key
 from synthmed.pipeline.stages import stages_for
 from synthmed.prepare.medmnist_source import default_root
 
@@ -100,6 +100,23 @@ def test_the_keys_follow_the_code() -> None:
     assert _key(other, CONFIG) != _key(stage, CONFIG)
     with pytest.raises(ValueError, match="no such synthmed package"):
         code_fingerprint(("nope",))
+
+
+def test_config_keyed_stages_ignore_the_code_but_not_the_options(monkeypatch) -> None:
+    """A study's stages (``config_keyed``) keep their keys over an edit of synthmed's source, and still follow their
+    options and synthmed's version."""
+    from synthmed.pipeline import runner
+
+    stage = next(s for s in STAGES if s.name == "filter")
+    (pinned,) = config_keyed([stage])
+    assert pinned.code == () and stage.code != ()
+    before, before_pinned = _key(stage, CONFIG), _key(pinned, CONFIG)
+    original = runner.code_fingerprint
+    monkeypatch.setattr(runner, "code_fingerprint", lambda parts: "edited source" if parts else original(parts))
+    assert _key(stage, CONFIG) != before
+    assert _key(pinned, CONFIG) == before_pinned
+    other = CONFIG.model_copy(update={"filter": CONFIG.filter.model_copy(update={"drop_worst_realism": 0.3})})
+    assert _key(pinned, other) != before_pinned
 
 
 def test_the_version_is_in_the_key(monkeypatch) -> None:

@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,14 @@ class RunRecord(Record):
         return out
 
 
+def config_keyed(stages: list[Stage]) -> list[Stage]:
+    """``stages`` with their code left out of their keys: a stage's key then changes with its options, its inputs
+    and synthmed's version only. For studies whose units of work take hours (``benchmarks/``): an edit of synthmed
+    between two sessions of a study must not throw a finished generator away, or restart one that was cut off; the
+    study records the commit each unit ran at instead. ``synthmed run`` keeps the code in its keys."""
+    return [replace(s, code=()) for s in stages]
+
+
 def stage_key(stage: Stage, options: dict, dep_keys: dict[str, str]) -> str:
     return sha256_json({"stage": stage.name, "version": stage.version, "synthmed": synthmed.__version__,
                         "code": code_fingerprint(stage.code), "options": options, "deps": dep_keys})
@@ -164,7 +172,8 @@ def stage_key(stage: Stage, options: dict, dep_keys: dict[str, str]) -> str:
 
 @functools.cache
 def code_fingerprint(parts: tuple[str, ...]) -> str:
-    """sha256 of the source files (and templates) of synthmed packages or modules, by path and content."""
+    """sha256 of the source files (and templates) of synthmed packages or modules, by path and content (of nothing
+    for no parts: ``config_keyed``)."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for part in parts:
