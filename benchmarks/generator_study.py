@@ -227,15 +227,15 @@ def calibrate(ds: Dataset, gen: str, args: argparse.Namespace) -> dict[str, Any]
     calibration_run(ds, gen, short_kimg, args, "warmup")
     short, long = (calibration_run(ds, gen, k, args, name) for k, name in ((short_kimg, "short"), (long_kimg, "long")))
     budget_s = args.budget_minutes * 60
-    per_kimg = (long["cpu_seconds"] - short["cpu_seconds"]) / (long_kimg - short_kimg)
+    per_kimg = (long.cpu_seconds - short.cpu_seconds) / (long_kimg - short_kimg)
     if per_kimg <= 0:
-        raise SynthmedError(f"{ds.name}/{gen}: the calibration runs took {short['cpu_seconds']} and "
-                            f"{long['cpu_seconds']} CPU s for {short_kimg:g} and {long_kimg:g} kimg; run it again")
+        raise SynthmedError(f"{ds.name}/{gen}: the calibration runs took {short.cpu_seconds} and "
+                            f"{long.cpu_seconds} CPU s for {short_kimg:g} and {long_kimg:g} kimg; run it again")
     chosen = max(long_kimg, round(budget_s / per_kimg, 1))
     result = {"dataset": ds.name, "generator": gen, "method": CALIBRATION_METHOD,
               "calibration_kimg": [short_kimg, long_kimg],
-              "calibration_cpu_seconds": [short["cpu_seconds"], long["cpu_seconds"]],
-              "calibration_wall_seconds": [short["seconds"], long["seconds"]],
+              "calibration_cpu_seconds": [short.cpu_seconds, long.cpu_seconds],
+              "calibration_wall_seconds": [short.seconds, long.seconds],
               "cpu_seconds_per_kimg": round(per_kimg, 3), "budget_cpu_seconds": budget_s, "kimg": chosen,
               "threads": 1, "clock": "time.process_time of the training process (one torch thread)",
               "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -281,13 +281,13 @@ def analyse(cfg, outputs) -> dict[str, Any]:
 
     gan, gen = outputs.records["gan"], outputs.records["generate"]
     metrics = MetricsResult.load(outputs.require("metrics")).as_dict()
-    n_made = sum(sum(split.values()) for split in (gen["summary"].get("counts") or {}).values())
+    n_made = sum(sum(split.values()) for split in (gen.summary.get("counts") or {}).values())
     keys = ("fid_domain", "kid_domain", "precision", "recall", "density", "coverage", "memorized_fraction")
     return {
-        "training": {"kimg": gan["summary"]["kimg"], "cpu_seconds": gan["cpu_seconds"], "wall_seconds": gan["seconds"],
-                     "resumed": bool(gan["summary"].get("resumed")), "resolution": gan["summary"].get("resolution")},
-        "sampling": {"images": n_made, "cpu_seconds": gen["cpu_seconds"], "wall_seconds": gen["seconds"],
-                     "cpu_seconds_per_1000": round(1000 * gen["cpu_seconds"] / n_made, 2) if n_made else None},
+        "training": {"kimg": gan.summary["kimg"], "cpu_seconds": gan.cpu_seconds, "wall_seconds": gan.seconds,
+                     "resumed": bool(gan.summary.get("resumed")), "resolution": gan.summary.get("resolution")},
+        "sampling": {"images": n_made, "cpu_seconds": gen.cpu_seconds, "wall_seconds": gen.seconds,
+                     "cpu_seconds_per_1000": round(1000 * gen.cpu_seconds / n_made, 2) if n_made else None},
         "metrics": {"overall": {k: metrics["overall"].get(k) for k in keys},
                     "per_class": {c: {k: v.get(k) for k in keys} for c, v in metrics.get("per_class", {}).items()},
                     "reference": metrics.get("reference"), "n_real": metrics["info"].get("n_real"),
