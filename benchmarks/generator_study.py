@@ -35,6 +35,14 @@ images only, ``--seeds``, the quality profile's classifier budget for both archi
 the best mean validation AUC is the baseline (ties: the simpler, in the order listed), its test AUC beside plain
 real-only (small CNN, no augmentation).
 
+Utility of the chosen generator (``--part utility``, after the other two), per dataset in
+``RESULTS/utility-<dataset>.json``: the generator whose synthetic-only classifiers reach the best validation AUC;
+per real fraction a generator of its recipe trained on that fraction's subset only (the same kimg; the whole
+split's is the arm's own, reused from its folder), and classifiers with the strongest baseline's architecture and
+augmentation on real + synthetic images (the ratio validation picks among ``UTILITY_RATIOS``) and on synthetic
+images only, ``--seeds``. Each is tested against the strongest baseline's runs and plain real-only's (the
+baselines part's, same seeds and test split) with the pipeline's tests, Holm over all of the dataset's pairs.
+
 ``generator_study.json`` + ``generator_study.md`` collect every finished arm (rewritten after each). Resumable at
 any point: a finished arm's JSON is not run again (its stage keys are checked against the current config); a
 killed arm resumes in its pipeline folder (the generator from its last checkpoint, the grid from its last run); a
@@ -44,6 +52,7 @@ killed calibration starts again (its CPU time must be one run's). ``--commit`` c
     python benchmarks/generator_study.py                 # hours; resumable. Several processes may share RESULTS
     python benchmarks/generator_study.py --datasets rbc --generators dcgan-ada,stylegan2-ada
     python benchmarks/generator_study.py --part baselines --datasets breastmnist   # the real baselines only
+    python benchmarks/generator_study.py --part utility --datasets breastmnist     # the chosen generator's utility
     python benchmarks/generator_study.py --tables        # rewrite the tables from the finished arms
     python benchmarks/generator_study.py --tiny          # minutes: tiny budget, tiny networks (plumbing)
 """
@@ -135,8 +144,9 @@ def default_generators() -> list[str]:
 
 
 # -- configs ----------------------------------------------------------------------------------------------------------
-def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace):
-    """The arm's config: the quality profile, the dataset's values, the generator and a real/synthetic-only grid."""
+def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace, classify: dict[str, Any] | None = None):
+    """The arm's config: the quality profile, the dataset's values, the generator and a real/synthetic-only grid
+    (``classify``: other grid values, the utility part's)."""
     from synthmed.pipeline.config import build_config, deep_merge
 
     g = GENERATORS[gen]
@@ -150,7 +160,7 @@ def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace):
                      # plain training: the profile's synthetic_weight would only scale a synthetic-only run's loss
                      "options": {}},
     }
-    values = deep_merge(values, ds.overrides)
+    values = deep_merge(deep_merge(values, ds.overrides), {"classify": classify or {}})
     if args.tiny:
         tiny = {k: v for k, v in TINY.items() if k in ("gan", "metrics", "classify")}
         tiny["gan"] = {**tiny["gan"], "options": {**values["gan"]["options"], **TINY["gan"]["options"]}}
@@ -466,6 +476,173 @@ def baselines_markdown(units: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+# -- utility of the chosen generator ---------------------------------------------------------------------------------
+UTILITY_RATIOS = (50, 100)  # synthetic images as % of the real ones; validation picks one per real fraction
+
+
+def winner(ds: Dataset, args: argparse.Namespace) -> tuple[str, dict[str, float]]:
+    """The dataset's generator whose synthetic-only classifiers reach the best mean validation AUC (the
+    classification accuracy score on the validation split; ties: the earlier in ORDER). Every arm must be done."""
+    from synthmed.errors import SynthmedError
+
+    candidates: dict[str, float] = {}
+    for gen in ORDER:
+        if gen not in args.generators or ds.name not in (GENERATORS[gen].datasets or (ds.name,)):
+            continue
+        path = Path(args.results) / f"{ds.name}-{gen}.json"
+        if not path.is_file():
+            raise SynthmedError(f"{ds.name}: the utility part chooses among every generator's arm, and {gen}'s has "
+                                "not run (--part generators)")
+        val = (json.loads(path.read_text(encoding="utf-8"))["fidelity"].get("synthetic-only") or {}).get("val_auc")
+        if val:
+            candidates[gen] = val["mean"]
+    if not candidates:
+        raise SynthmedError(f"{ds.name}: no arm has synthetic-only classifiers with a validation AUC")
+    order = list(candidates)
+    return max(order, key=lambda g: (candidates[g], -order.index(g))), candidates
+
+
+def utility_runs(ds: Dataset, gen: str, kimg: float, baselines: dict[str, Any], args: argparse.Namespace) -> dict:
+    """Per real fraction: the winner's config (its generator trained on that fraction's subset, the strongest
+    baseline's architecture and augmentation, real + synthetic at UTILITY_RATIOS and synthetic-only) and stages."""
+    from synthmed.errors import SynthmedError
+    from synthmed.pipeline.runner import config_keyed
+    from synthmed.pipeline.stages import stages_for
+
+    runs = {}
+    for f in args.fractions:
+        block = baselines["fractions"].get(f"{f:g}")
+        if block is None:
+            raise SynthmedError(f"baselines-{ds.name}.json: no real fraction {f:g}; run --part baselines with "
+                                "these --fractions")
+        best = block["table"][block["chosen"]]
+        cfg = config_for(ds, gen, kimg, args, classify={
+            "real_fractions": [f], "ratios": list(UTILITY_RATIOS), "synthetic_only": True,
+            "augment": [best["augment"]], "arch": best["arch"]})
+        # The real-only runs are the baselines part's (where validation chose them): the grid trains none again.
+        stages = config_keyed([s for s in stages_for(cfg) if s.name not in ("stats", "report")])
+        runs[f] = (cfg, stages, block)
+    return runs
+
+
+def run_utility(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+    """The winner at each real fraction against the strongest real baseline and plain real-only (one Holm
+    family per dataset); read back when done before."""
+    from synthmed.errors import SynthmedError
+    from synthmed.pipeline.main import run_pipeline
+    from synthmed.pipeline.outputs import run_outputs, saved_unit
+    from synthmed.utils.atomic import write_json
+
+    base_path = Path(args.results) / f"baselines-{ds.name}.json"
+    if not base_path.is_file():
+        raise SynthmedError(f"{ds.name}: the utility part compares with the strongest real baseline, which has not "
+                            "run (--part baselines)")
+    baselines = json.loads(base_path.read_text(encoding="utf-8"))
+    gen, candidates = winner(ds, args)
+    calibration = calibrate(ds, gen, args)
+    out = Path(args.work) / ds.name / gen / "arm"  # the arm's folder: its full-data generator is reused
+    runs = utility_runs(ds, gen, calibration["kimg"], baselines, args)
+    keys = {f"{f:g}/{name}": key for f, (cfg, stages, _) in runs.items()
+            for name, key in run_outputs(cfg, out, stages).keys.items()}
+    path = Path(args.results) / f"utility-{ds.name}.json"
+    if unit := saved_unit(path, keys, "this dataset's utility part"):
+        say(f"{ds.name}: utility done before ({path.name})")
+        return unit
+    for f, (cfg, stages, block) in runs.items():
+        say(f"{ds.name}: utility of {gen} at real fraction {f:g} with {block['chosen']} (the strongest baseline)")
+        run_pipeline(cfg, out, echo=say, stages=stages)
+    unit = {"dataset": ds.name, "generator": gen, "kimg": calibration["kimg"],
+            "rule": "the generator with the best mean validation AUC of its synthetic-only classifiers; per real "
+                    "fraction the synthetic ratio with the best mean validation AUC",
+            "candidates_val_auc": candidates, "ratios": list(UTILITY_RATIOS), "stage_keys": keys,
+            "code": code_state(), **utility_analysis(ds, runs, out, args)}
+    write_json(path, unit)
+    say(f"{ds.name}: utility in {path}")
+    return unit
+
+
+def utility_analysis(ds: Dataset, runs: dict, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per fraction: the cells' AUCs, the ratio validation picks, and the pipeline's tests of real + synthetic
+    and synthetic-only against the strongest baseline and plain real-only, Holm over the dataset's pairs."""
+    from synthmed.classify.results import Cell, load_results
+    from synthmed.metrics.result import MetricsResult
+    from synthmed.pipeline.outputs import run_outputs
+    from synthmed.pipeline.stages import scope_of_fraction
+    from synthmed.stats.compare import compare_pairs
+
+    baseline_folders = {arch: Path(args.work) / ds.name / "baselines" / arch for arch in BASELINE_ARCHS}
+    folders, pairs, fractions = list(baseline_folders.values()), [], {}
+    for f, (cfg, stages, block) in runs.items():
+        outputs = run_outputs(cfg, out, stages)
+        folders.append(outputs.experiment)
+        rows = load_results(outputs.experiment)[1]
+        best = block["table"][block["chosen"]]
+        strongest = Cell("real", 0.0, f, best["augment"], best["arch"])
+        plain = Cell("real", 0.0, f, PLAIN[1], PLAIN[0])
+        cells = {r.cell for r in rows}
+        mixed = {int(c.ratio): c for c in cells if c.source == "mixed"}
+        synthetic = next(c for c in cells if c.source == "synthetic")
+
+        ratios = {r: cell_aucs(rows, c) for r, c in sorted(mixed.items())}
+        chosen = max(ratios, key=lambda r: (ratios[r]["val_auc"]["mean"], -r))  # ties: fewer synthetic images
+        ratios = {str(r): v for r, v in ratios.items()}  # JSON keys
+        # Against plain real-only too, unless validation chose it as the strongest (then one test answers both).
+        bases = {"strongest": strongest, **({"plain": plain} if plain != strongest else {})}
+        todo = [(what, cell, name, base) for name, base in bases.items()
+                for what, cell in (("real + synthetic", mixed[chosen]), ("synthetic-only", synthetic))]
+        metrics = MetricsResult.load(outputs.require(scope_of_fraction(cfg, f).stage("metrics"))).as_dict()
+        fractions[f"{f:g}"] = {
+            "baseline": block["chosen"], "baseline_test_auc": best["test_auc"],
+            "plain_test_auc": block["table"]["/".join(PLAIN)]["test_auc"], "ratios": ratios, "chosen_ratio": chosen,
+            "synthetic_only": cell_aucs(rows, synthetic),
+            "generator": {k: metrics["overall"].get(k) for k in ("fid_domain", "kid_domain", "precision", "recall",
+                                                                  "memorized_fraction")},
+            "comparisons": []}
+        pairs += [(f, what, against, cell, base) for what, cell, against, base in todo]
+    result = compare_pairs(folders, [(cell, base) for *_, cell, base in pairs], seed=0)
+    for (f, what, against, *_), c in zip(pairs, result["comparisons"], strict=True):
+        ens = c["ensemble"]
+        tested = ens["delong"] if "delong" in ens else ens["permutation"]
+        block = fractions[f"{f:g}"]
+        block["comparisons"].append({
+            "condition": what, "against": against, "name": c["name"], "baseline_name": c["baseline_name"],
+            "delta_auc": tested["diff"], "test": c["primary_test"], "p": c["p_primary"], "p_holm": c["p_holm"],
+            "verdict": c["verdict"], "sentence": c["sentence"]})
+        if against == "strongest" and block["baseline"] == "/".join(PLAIN):
+            block["comparisons"].append({**block["comparisons"][-1], "against": "plain"})
+    return {"fractions": fractions, "holm_family": len(pairs), "notes": result.get("notes", [])}
+
+
+def cell_aucs(rows: list, cell) -> dict[str, Any]:
+    """A grid cell's validation and test AUC, mean and sd over its seeds."""
+    from synthmed.stats.seeds import mean_sd
+
+    runs = [r for r in rows if r.cell == cell]
+    return {"val_auc": mean_sd([r.val_auc for r in runs]), "test_auc": mean_sd([r.metrics["auc"] for r in runs])}
+
+
+def utility_markdown(units: dict[str, Any]) -> list[str]:
+    lines = ["## Utility of the chosen generator", "",
+             "Per dataset the generator validation chose (best synthetic-only validation AUC), a generator of its "
+             "recipe trained per real fraction on that fraction's images only, at the same kimg; the classifiers "
+             "take the strongest real baseline's architecture and augmentation, with the synthetic ratio validation "
+             "picks among " + ", ".join(f"{r} %" for r in UTILITY_RATIOS) + ". Test AUC mean ± sd over seeds; "
+             "Δ: the seed ensembles' AUC difference by the pipeline's test, Holm over all of a dataset's pairs.", "",
+             "| dataset | real fraction | generator | strongest baseline | its test AUC | real + synthetic (ratio) "
+             "| Δ vs strongest | Δ vs plain real-only | synthetic-only | Δ vs strongest | memorized |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, unit in units.items():
+        for f, b in unit["fractions"].items():
+            vs = {(c["condition"], c["against"]): c for c in b["comparisons"]}
+            lines.append("| " + " | ".join([
+                name, f, unit["generator"], b["baseline"], _ms(b["baseline_test_auc"]),
+                f"{_ms(b['ratios'][str(b['chosen_ratio'])]['test_auc'])} ({b['chosen_ratio']} %)",
+                _delta(vs.get(("real + synthetic", "strongest"))), _delta(vs.get(("real + synthetic", "plain"))),
+                _ms(b["synthetic_only"]["test_auc"]), _delta(vs.get(("synthetic-only", "strongest"))),
+                _f(b["generator"]["memorized_fraction"])]) + " |")
+    return [*lines, ""]
+
+
 # -- the tables -------------------------------------------------------------------------------------------------------
 def _f(x: Any, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}f}"
@@ -528,6 +705,8 @@ def markdown(study: dict[str, Any]) -> str:
         lines += ["", *notes, "", *(f"![{ds}, {gen}]({a['grid']})" for gen, a in arms.items() if a.get("grid")), ""]
     if study.get("baselines"):
         lines += baselines_markdown(study["baselines"])
+    if study.get("utility"):
+        lines += utility_markdown(study["utility"])
     if study.get("pending"):
         lines += ["## Still to run", "", ", ".join(study["pending"]), ""]
     return "\n".join(lines)
@@ -549,9 +728,12 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
                  if (p := results / f"baselines-{ds}.json").is_file()}
     pending += [f"{ds}/real baselines" for ds in args.datasets
                 if ds not in baselines and args.part in ("baselines", "all")]
+    utility = {ds: json.loads(p.read_text(encoding="utf-8")) for ds in DATASETS
+               if (p := results / f"utility-{ds}.json").is_file()}
+    pending += [f"{ds}/utility" for ds in args.datasets if ds not in utility and args.part in ("utility", "all")]
     return {"study": "generator study", "setting": "tiny (plumbing check, not a result)" if args.tiny else "full",
             "budget_minutes": args.budget_minutes, "seeds": args.seeds, "datasets": datasets, "pending": pending,
-            "baselines": baselines}
+            "baselines": baselines, "utility": utility}
 
 
 def write_study(args: argparse.Namespace) -> None:
@@ -594,6 +776,11 @@ def dry_run(args: argparse.Namespace) -> None:
         done = (Path(args.results) / f"baselines-{name}.json").is_file()
         print(f"{name}/real baselines: {'done' if done else 'to run'} ({len(BASELINE_ARCHS)} archs x "
               f"{len(BASELINE_AUGMENTS)} augmentations x {len(args.fractions)} fractions x {len(args.seeds)} seeds)")
+    for name in args.datasets:
+        done = (Path(args.results) / f"utility-{name}.json").is_file()
+        print(f"{name}/utility: {'done' if done else 'to run'} (the chosen generator trained per real fraction "
+              f"{', '.join(f'{f:g}' for f in args.fractions)}; real + synthetic at {UTILITY_RATIOS} % and "
+              "synthetic-only with the strongest baseline's classifier)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -610,6 +797,12 @@ def run(args: argparse.Namespace) -> None:
         write_study(args)
         if args.commit and not done:
             commit(args, f"Generator study: the strongest real baseline on {name}")
+    for name in args.datasets if args.part in ("utility", "all") else []:
+        done = (Path(args.results) / f"utility-{name}.json").is_file()
+        run_utility(DATASETS[name], args)
+        write_study(args)
+        if args.commit and not done:
+            commit(args, f"Generator study: utility of the chosen generator on {name}")
     write_study(args)
     say(f"wrote {Path(args.results) / 'generator_study.md'}")
 
@@ -625,8 +818,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--work", default=None, help="run folders (default benchmarks/_out/generator)")
     p.add_argument("--results", default=None, help="JSON, Markdown and grids (default benchmarks/results/generator; "
                                                    "--tiny: WORK/results)")
-    p.add_argument("--part", choices=("generators", "baselines", "all"), default="generators",
-                   help="generators (the arms), baselines (the strongest real baseline) or all (the arms first)")
+    p.add_argument("--part", choices=("generators", "baselines", "utility", "all"), default="generators",
+                   help="generators (the arms), baselines (the strongest real baseline), utility (the chosen "
+                        "generator per real fraction; needs the other two) or all (in that order)")
     p.add_argument("--fractions", default=",".join(f"{f:g}" for f in BASELINE_FRACTIONS),
                    help="real fractions of the baselines")
     p.add_argument("--commit", action="store_true", help="git commit RESULTS after each finished arm")

@@ -72,3 +72,20 @@ def test_the_baseline_is_chosen_on_validation_not_test(tmp_path) -> None:
     assert table["table"]["cnn/none"]["val_auc"]["mean"] == pytest.approx(0.505)
     with pytest.raises(SynthmedError, match=r"expected \[0, 1, 2\]"):
         study.baseline_table(rows, [1.0], [0, 1, 2], ["benign", "malignant"])
+
+
+def test_the_winner_is_chosen_on_validation_among_every_arm(tmp_path) -> None:
+    args = study.parse(["--datasets", "rbc", "--generators", "dcgan-ada,stylegan2-ada,bagan-gp",
+                        "--results", str(tmp_path)])
+    rbc = study.DATASETS["rbc"]
+
+    def arm(gen: str, val: float, test: float) -> None:
+        fidelity = {"synthetic-only": {"val_auc": {"mean": val, "sd": 0.0}, "auc": {"mean": test, "sd": 0.0}}}
+        (tmp_path / f"rbc-{gen}.json").write_text(json.dumps({"fidelity": fidelity}))
+
+    arm("dcgan-ada", 0.80, 0.95)  # best on test: validation does not see it
+    arm("stylegan2-ada", 0.85, 0.70)
+    with pytest.raises(SynthmedError, match="bagan-gp's has not run"):
+        study.winner(rbc, args)
+    arm("bagan-gp", 0.85, 0.90)  # ties with stylegan2-ada: the earlier in the study's order
+    assert study.winner(rbc, args) == ("stylegan2-ada", {"dcgan-ada": 0.80, "stylegan2-ada": 0.85, "bagan-gp": 0.85})

@@ -181,6 +181,34 @@ def test_compare_pairs_repeats_the_grid_numbers_and_holms_over_its_own_pairs(fak
         compare_pairs(exp, [(Cell("mixed", 75.0, 1.0, "none", "resnet18"), trad)])
 
 
+def test_compare_pairs_across_two_grids_is_the_one_grid_comparison(fake_experiment) -> None:
+    """A configuration in one results folder against a baseline in another (same test cases): the numbers of the
+    same pair within one folder, one Holm family over both folders' pairs; a cell in both folders is refused."""
+    import shutil
+
+    from synthmed.classify.results import Cell
+    from synthmed.stats.compare import compare_pairs
+
+    rows = grid()
+    exp = fake_experiment(rows)
+    split = exp.parent / "split"
+    shutil.copytree(exp, split)  # the same predictions files; each folder keeps half of the rows
+    lines = (exp / "results.jsonl").read_text().splitlines()
+    real = [line for line in lines if json.loads(line)["source"] == "real"]
+    (split / "results.jsonl").write_text("\n".join(real) + "\n")
+    synthetic = split.parent / "synthetic"
+    shutil.copytree(exp, synthetic)
+    (synthetic / "results.jsonl").write_text("\n".join(x for x in lines if x not in real) + "\n")
+    trad = Cell("real", 0.0, 1.0, "traditional", "resnet18")
+    mixed, synth = Cell("mixed", 50.0, 1.0, "none", "resnet18"), Cell("synthetic", 100.0, 1.0, "none", "resnet18")
+    one = compare_pairs(exp, [(mixed, trad), (synth, trad)], seed=3)
+    two = compare_pairs([synthetic, split], [(mixed, trad), (synth, trad)], seed=3)
+    assert two["comparisons"] == one["comparisons"]
+    assert two["settings"]["results"] == [str(synthetic / "results.jsonl"), str(split / "results.jsonl")]
+    with pytest.raises(SynthmedError, match="has runs in another of the results folders"):
+        compare_pairs([exp, split], [(mixed, trad)])
+
+
 def test_result_rows_carry_the_validation_auc_when_the_grid_recorded_it(fake_experiment) -> None:
     from synthmed.classify.results import load_results
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,7 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
     return result
 
 
-def compare_pairs(results_dir: str | Path, pairs: list[tuple[Cell, Cell]], alpha: float = 0.05,
+def compare_pairs(results_dir: str | Path | Sequence[str | Path], pairs: list[tuple[Cell, Cell]], alpha: float = 0.05,
                   n_boot: int = MIN_BOOT, seed: int = 0, level: float = 0.95) -> dict:
     """Compare chosen (configuration, baseline) pairs of cells with exactly the tests of ``compare_results``.
 
@@ -276,15 +277,28 @@ def compare_pairs(results_dir: str | Path, pairs: list[tuple[Cell, Cell]], alpha
     real + traditional augmentation): every pair gets the same per-seed and seed-ensemble tests, and Holm
     runs over these pairs' p-values only (one family, with the per-class ones when K > 2). A baseline may be
     any cell. A cell without runs is a one-line error naming it.
+
+    ``results_dir`` may also be several grids' folders (e.g. a synthetic grid and a study's real baselines trained
+    on the same test split: each pair's test cases are checked to match); their pairs form one Holm family, and a
+    compared cell with runs in two folders is a one-line error.
     """
     _check_settings(n_boot, alpha, level)
-    path, runs, notes = load_results(results_dir)
-    groups = _groups(runs)
+    folders = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
+    loaded = [load_results(folder) for folder in folders]
+    path, groups, notes = loaded[0][0], {}, [note for _, _, found in loaded for note in found]
+    needed = {cell for pair in pairs for cell in pair}
+    for where, runs, _ in loaded:
+        for cell, by_seed in _groups(runs).items():
+            if cell in needed and cell in groups:
+                raise SynthmedError(f"{where}: {cell.label()} has runs in another of the results folders too")
+            groups.setdefault(cell, by_seed)
     missing = sorted({c.label() for pair in pairs for c in pair if c not in groups})
     if missing:
         raise SynthmedError(f"{path}: no runs of {'; '.join(missing)}")
     result = _compare(path, groups, list(pairs), alpha, n_boot, seed, level)
     result["settings"]["baseline"] = "per pair"
+    if len(loaded) > 1:
+        result["settings"]["results"] = [str(where) for where, _, _ in loaded]
     result.update(skipped=[], notes=notes)
     return finite(result)
 
