@@ -81,9 +81,11 @@ def test_verdict_boxes_coloured_by_their_own_verdict() -> None:
     from synthmed.report.build import verdicts
 
     def comp(sentence, verdict):
-        return {"sentence": sentence, "verdict": verdict, "config": {"real_fraction": 1.0, "augment": "none"}}
+        return {"name": sentence, "sentence": sentence, "verdict": verdict, "baseline_name": "real",
+                "config": {"source": "mixed", "ratio": 50, "real_fraction": 1.0, "augment": "none", "arch": "cnn"}}
 
-    v = verdicts({"comparisons": [comp("a", "worse"), comp("b", "better"), comp("c", "no significant difference")]})
+    comparisons = [comp("a", "worse"), comp("b", "better"), comp("c", "no significant difference")]
+    v = verdicts(StatsResult(settings={}, comparisons=comparisons, skipped=[], notes=[]))
     assert v["headline"] == ["a", "b", "c"]
     assert v["headline_verdicts"] == ["worse", "better", "no significant difference"]
 

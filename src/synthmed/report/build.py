@@ -348,16 +348,16 @@ def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
     if not StatsResult.exists(folder):
         results["missing"]["statistics"] = src.why_missing("stats")
         return
-    stats = StatsResult.load(folder).as_dict()
-    for c in stats.get("comparisons", []):
-        if label := audit.oracle_label(src.settings, c["config"]):
-            c["name"], c["sentence"] = f"{c['name']} [{label}]", f"{label}: {c['sentence']}"
-    results["statistics"] = {"settings": stats.get("settings"), "table": collect.stats_table(stats),
-                             "skipped": stats.get("skipped", []), "notes": stats.get("notes", []),
-                             "per_class": [{"name": c["name"], "baseline": c["baseline_name"],
-                                            "classes": c["per_class"]} for c in stats.get("comparisons", [])
-                                           if c.get("per_class")]}
-    results["verdicts"] = verdicts(stats)
+    result = StatsResult.load(folder)
+    for c in result.comparisons:
+        if label := audit.oracle_label(src.settings, c.config.model_dump()):
+            c.name, c.sentence = f"{c.name} [{label}]", f"{label}: {c.sentence}"
+    stats = result.as_dict()  # as written (with the labels): the table and the headline read the file's layout
+    results["statistics"] = {"settings": result.settings, "table": collect.stats_table(stats),
+                             "skipped": stats["skipped"], "notes": result.notes,
+                             "per_class": [{"name": c.name, "baseline": c.baseline_name, "classes": c.per_class}
+                                           for c in result.comparisons if c.per_class]}
+    results["verdicts"] = verdicts(result)
     _strongest_headline(results["verdicts"], stats, results.get("resolutions"), src.settings)
 
 
@@ -374,23 +374,23 @@ def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config
         out["summary"] = f"{out['summary']} {note}"
 
 
-def verdicts(stats: dict) -> dict:
+def verdicts(stats: StatsResult) -> dict:
     """The stats stage's sentences; the headline ones are those on all the real data without augmentation."""
-    comps = stats.get("comparisons", [])
-    alpha = (stats.get("settings") or {}).get("alpha", 0.05)
-    counts = {w: sum(1 for c in comps if c["verdict"] == w) for w in ("better", "worse", "no significant difference",
-                                                                      "not tested")}
-    top = max((c["config"]["real_fraction"] for c in comps), default=1.0)
-    heads = [c for c in comps if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
+    comps = stats.comparisons
+    alpha = stats.settings.get("alpha", 0.05)  # settings: the comparison's options, free-form
+    counts = {w: sum(1 for c in comps if c.verdict == w) for w in ("better", "worse", "no significant difference",
+                                                                   "not tested")}
+    top = max((c.config.real_fraction for c in comps), default=1.0)
+    heads = [c for c in comps if c.config.real_fraction == top and c.config.augment == "none"]
     test = ("macro one-vs-rest AUC, paired permutation test on the seed ensembles, with per-class DeLong tests"
-            if any(c.get("per_class") for c in comps) else "DeLong test on the seed ensembles")
+            if any(c.per_class for c in comps) else "DeLong test on the seed ensembles")
     summary = (f"{len(comps)} configurations compared with their real-only baseline ({test}, "
                f"Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
                f"{counts['worse']} worse, {counts['no significant difference']} with no significant difference"
                + (f", {counts['not tested']} not tested" if counts["not tested"] else "") + ".")
     # headline_verdicts lets the report colour each box by its own verdict (green only for "better").
-    return {"summary": summary, "headline": [c["sentence"] for c in heads],
-            "headline_verdicts": [c["verdict"] for c in heads], "all": [c["sentence"] for c in comps],
+    return {"summary": summary, "headline": [c.sentence for c in heads],
+            "headline_verdicts": [c.verdict for c in heads], "all": [c.sentence for c in comps],
             "counts": counts}
 
 
