@@ -242,7 +242,7 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
             "gan_kimg": {f"{f:g}": outputs.summary(_gan_stage(cfg, f)).get("kimg")
                          for f in cfg.classify.real_fractions},
             "resolutions": {"prepared": outputs.summary("prepare").get("resolution"),
-                            "gan": outputs.summary("prepare").get("gan_resolution"),
+                            "gan": outputs.summary(_gan_stage(cfg, cfg.classify.real_fractions[0])).get("resolution"),
                             "classify": outputs.summary("classify").get("resolution")},
             "grid_notes": outputs.summary("classify").get("notes", []),
             **analyse(cfg, outputs), "grids": save_grids(ds.name, cfg, outputs, Path(args.results))}

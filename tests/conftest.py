@@ -12,6 +12,9 @@ from synthmed.dataset import DatasetWriter, PreparedDataset
 
 # Tests share two cores with nothing else; one thread per op keeps timings stable.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A stage that reads a config field its cache key misses fails the test that ran it (a user's run warns), in this
+# process and in the ``synthmed run`` subprocesses the end-to-end tests start (pipeline.runner.STRICT_READS).
+os.environ["SYNTHMED_STRICT_READS"] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MEDMNIST = REPO.parent / "shared" / "data" / "medmnist"

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from synthmed.classify.results import Cell, ResultRow
 from synthmed.dataset import DatasetWriter, PreparedDataset
+from synthmed.pipeline.config import ExperimentConfig
 from synthmed.report import audit
-from synthmed.report.build import build_report
+from synthmed.report.build import ReportSources, build_report
+
+CONFIG = ExperimentConfig()
+
+
+def _audit(fake_run: ReportSources, summaries: dict[str, dict], runs: list[ResultRow] = ()) -> dict:
+    """The audit of the fake run with other summaries (read as their models, as the report reads them)."""
+    return audit.audit(dataclasses.replace(fake_run, summaries=summaries).summary_records(), CONFIG, list(runs), None)
 
 
 def test_audit_table_and_verdict_of_a_clean_run(fake_report, fake_run) -> None:
@@ -37,10 +47,11 @@ def test_audit_table_and_verdict_of_a_clean_run(fake_report, fake_run) -> None:
 def test_a_gan_that_saw_other_images_is_a_leak(fake_run) -> None:
     summaries = copy.deepcopy(fake_run.summaries)
     summaries["gan-f0.25"]["real"] = summaries["gan"]["real"]  # the subset GAN trained on the whole split
-    result = audit.audit(summaries, {}, [], None)
+    result = _audit(fake_run, summaries)
     assert result["leak"] and result["verdict"].startswith("LEAK: gan-f0.25 learnt from other images")
-    runs = [{"real_fraction": 0.25, "source": "mixed", "real_images_hash": "0" * 64}]
-    assert "classifiers of real fraction 0.25" in audit.audit(fake_run.summaries, {}, runs, None)["verdict"]
+    runs = [ResultRow(Cell("mixed", 50, 0.25, "none", "cnn"), seed=0, run_id="mixed", metrics={}, positive_class=0,
+                      predictions=Path("predictions.csv"), line=1, row={"real_images_hash": "0" * 64})]
+    assert "classifiers of real fraction 0.25" in _audit(fake_run, fake_run.summaries, runs)["verdict"]
 
 
 def test_oracle_cells_are_labelled_upper_bound(fake_run, tmp_path) -> None:
@@ -99,7 +110,7 @@ def test_filter_calibration_on_val_is_listed_and_said(fake_run) -> None:
     val = summaries["classify"]["val"]
     for stage in ("filter", "filter-f0.25"):
         summaries[stage]["calibrated_on"] = val
-    result = audit.audit(summaries, {}, [], None)
+    result = _audit(fake_run, summaries)
     rows = [r for r in result["table"] if r["role"].startswith("filter thresholds")]
     assert [(r["stage"], r["split"], r["n"]) for r in rows] == [("filter", "val", 8), ("filter-f0.25", "val", 8)]
     assert not result["leak"] and "as scores, to calibrate the filter's thresholds" in result["verdict"]

@@ -11,6 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from synthmed.filter.result import FilterResult
+from synthmed.pipeline.config import ExperimentConfig
 from synthmed.report import collect
 from synthmed.report.build import SECTIONS, build_report, format_number
 from synthmed.stats.result import StatsResult
@@ -80,9 +81,11 @@ def test_verdict_boxes_coloured_by_their_own_verdict() -> None:
     from synthmed.report.build import verdicts
 
     def comp(sentence, verdict):
-        return {"sentence": sentence, "verdict": verdict, "config": {"real_fraction": 1.0, "augment": "none"}}
+        return {"name": sentence, "sentence": sentence, "verdict": verdict, "baseline_name": "real",
+                "config": {"source": "mixed", "ratio": 50, "real_fraction": 1.0, "augment": "none", "arch": "cnn"}}
 
-    v = verdicts({"comparisons": [comp("a", "worse"), comp("b", "better"), comp("c", "no significant difference")]})
+    comparisons = [comp("a", "worse"), comp("b", "better"), comp("c", "no significant difference")]
+    v = verdicts(StatsResult(settings={}, comparisons=comparisons, skipped=[], notes=[]))
     assert v["headline"] == ["a", "b", "c"]
     assert v["headline_verdicts"] == ["worse", "better", "no significant difference"]
 
@@ -91,12 +94,13 @@ def test_summary_says_when_training_ran_below_the_data_resolution() -> None:
     from synthmed.report.build import _strongest_headline
 
     out = {"summary": "3 configurations compared.", "headline": ["old"], "headline_verdicts": ["better"]}
-    _strongest_headline(out, {"comparisons": []}, {"prepared": 256, "gan": 32, "classify": 32}, {"profile": "cpu"})
+    _strongest_headline(out, {"comparisons": []}, {"prepared": 256, "gan": 32, "classify": 32},
+                        ExperimentConfig(profile="cpu"))
     assert out["summary"].startswith("3 configurations compared. These verdicts hold at a fraction")
     assert "the gpu profile (up to 256 px) would train at the data's 256 px" in out["summary"]
     assert out["headline"] == ["old"]  # a stats file without the strongest arm keeps its headline
     same = {"summary": "S."}
-    _strongest_headline(same, {}, {"prepared": 64, "gan": 64, "classify": 64}, {"profile": "quality"})
+    _strongest_headline(same, {}, {"prepared": 64, "gan": 64, "classify": 64}, ExperimentConfig(profile="quality"))
     assert same == {"summary": "S."}
 
 

@@ -95,3 +95,14 @@ def test_a_renamed_summary_key_is_one_line_naming_the_record(fake_run, tmp_path,
     assert _report(run) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(done) in err and "summary" in err
+
+
+def test_a_config_this_version_cannot_read_is_one_line_naming_run_json(fake_run, tmp_path, capsys) -> None:
+    """The report reads the run's config as the typed model: a renamed option names itself, not an empty section."""
+    run = _run_folder(fake_run, tmp_path / "run")
+    record = json.loads((run / "run.json").read_text())
+    record["config"]["classify"] = {"oracle": True}
+    (run / "run.json").write_text(json.dumps(record))
+    assert _report(run) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(run / "run.json") in err and "classify.oracle" in err

@@ -5,6 +5,11 @@ changed option changes that stage's key and the key of everything downstream, an
 synthmed's version and a fingerprint of the source of the stage's own packages (``Stage.code``): after an
 upgrade, or an edit of that package in a checkout, the stage runs again instead of reusing what older code built.
 
+A key can only go stale when a stage's run reads a config field its options leave out, so the runner gives each
+run a config that records the fields it reads (``RecordingConfig``) and checks them against the key afterwards
+(``uncovered_reads``): a read the key misses is a synthmed bug, an error under ``SYNTHMED_STRICT_READS=1`` (the
+test suite sets it) and a warning line in a user's run, whose outputs are right for this run's config.
+
 Layout of a run folder::
 
     OUT/config.yaml, OUT/run.json           resolved config, seeds, the plan with every key
@@ -188,6 +193,107 @@ def code_fingerprint(parts: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
+# -- the config fields a stage's run reads ----------------------------------------------------------------------
+STRICT_READS = "SYNTHMED_STRICT_READS"  # "1": a read the stage's key misses stops the stage (the test suite sets it)
+WHOLE_CONFIG = "config"  # an options entry of this name stands for the whole config (the report's key: its hash)
+
+
+class UncoveredReadError(RuntimeError):
+    """A stage's run read config fields that its cache key does not cover: a synthmed bug, not bad input."""
+
+
+class ConfigReads:
+    """The dotted config paths a run read (``""``: the whole config), and those exempt from the key (``NOT_IN_KEY``)."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self.exempt: set[str] = set()
+
+    def add(self, path: str, exempt: bool = False) -> None:
+        (self.exempt if exempt else self.paths).add(path)
+
+
+def _not_in_key(info: Any) -> bool:
+    return isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("cache_key") is False
+
+
+class RecordingConfig:
+    """A read-only view of a pydantic config that records the path of every field read through it.
+
+    Hand-written because what a stage's run reads is only known by running it: nested models come back as views,
+    leaf values as they are; a property (``data.source``) is evaluated on the view, so it records the fields it
+    reads; any other attribute (``model_dump()``, ``rule_kwargs()``) records its whole path and comes from the
+    model itself. ``isinstance`` sees the model's class, so helpers that check it or pass the config on work
+    unchanged; a field marked ``NOT_IN_KEY`` (or anything under one) is recorded as exempt.
+    """
+
+    __slots__ = ("_exempt", "_model", "_path", "_reads")
+
+    def __init__(self, model: BaseModel, reads: ConfigReads, path: str = "", exempt: bool = False) -> None:
+        for name, value in (("_model", model), ("_reads", reads), ("_path", path), ("_exempt", exempt)):
+            object.__setattr__(self, name, value)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance(view, ExperimentConfig), as for the model
+        return type(self._model)
+
+    def __getattr__(self, name: str) -> Any:  # only for names the view itself lacks: the model's
+        model = self._model
+        info = type(model).model_fields.get(name)
+        path = f"{self._path}.{name}" if self._path else name
+        if info is not None:
+            value = getattr(model, name)
+            exempt = self._exempt or _not_in_key(info)
+            if isinstance(value, BaseModel):
+                return RecordingConfig(value, self._reads, path, exempt)
+            self._reads.add(path, exempt)
+            return value
+        attribute = getattr(type(model), name, None)
+        if isinstance(attribute, property):
+            return attribute.fget(self)
+        self._reads.add(self._path, self._exempt)
+        return getattr(model, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a stage may not change its config ({self._path or 'config'}.{name})")
+
+    def __repr__(self) -> str:
+        return f"RecordingConfig({self._path or 'config'}: {self._model!r})"
+
+
+def key_paths(options: dict, config: Any) -> set[str]:
+    """The config paths a stage's options take: each entry named by one (a section ``classify``, a dotted field
+    ``classify.ratios``); ``WHOLE_CONFIG`` (the report's hash of it all): ``""``, the whole config."""
+    fields = type(config).model_fields
+    paths = {k for k in options if k.split(".")[0] in fields}
+    return paths | ({""} if WHOLE_CONFIG in options and WHOLE_CONFIG not in fields else set())
+
+
+def key_coverage(planned: list[PlannedStage], config: Any) -> dict[str, set[str]]:
+    """Each stage's covered config paths: its own options' and, as its key holds their keys, its inputs'."""
+    out: dict[str, set[str]] = {}
+    for p in planned:  # in order: a stage's inputs come before it
+        out[p.name] = key_paths(p.options, config).union(*(out[d] for d in p.deps))
+    return out
+
+
+def uncovered_reads(reads: ConfigReads, covered: set[str]) -> list[str]:
+    """The paths read that no covered path is, or lies under (exempt ones aside)."""
+    return sorted(p for p in reads.paths if not any(c == "" or p == c or p.startswith(c + ".") for c in covered))
+
+
+def _check_reads(name: str, reads: ConfigReads, covered: set[str], echo: Callable[[str], None]) -> None:
+    missing = uncovered_reads(reads, covered)
+    if not missing:
+        return
+    shown = ", ".join(p or "the whole config" for p in missing)
+    line = (f"stage {name} read config fields its cache key does not cover: {shown} (a later run that changes them "
+            "would reuse this output; the key's options must take them, or the field be marked NOT_IN_KEY)")
+    if os.environ.get(STRICT_READS) == "1":
+        raise UncoveredReadError(line)
+    echo(f"warning: {line}; please report this synthmed bug")
+
+
 def plan(stages: list[Stage], config: Any, out: Path) -> list[PlannedStage]:
     """Compute every stage's key and whether it is cached, to run, to resume or skipped."""
     keys: dict[str, str] = {}
@@ -231,6 +337,8 @@ def _flat(options: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], None] = print) -> list[PlannedStage]:
     """Run the plan: cached stages are skipped, the others built in work/ and renamed into stages/."""
     planned = plan(stages, config, out)
+    # A pydantic config (the pipeline's) is read through a recording view; other configs (toy ones) as they are.
+    covered = key_coverage(planned, config) if isinstance(config, BaseModel) else None
     by_name = {s.name: s for s in stages}
     _remove_stale_work(out, planned)
     inputs: dict[str, Path | None] = {}
@@ -251,7 +359,8 @@ def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], N
         stage = by_name[p.name]
         echo(f"{prefix}  {'resuming' if p.status == 'resume' else 'running'} ...")
         start = time.monotonic()
-        summary = _build(stage, p, config, out, inputs, summaries, skipped)
+        summary = _build(stage, p, config, out, inputs, summaries, skipped,
+                         None if covered is None else covered[p.name], echo)
         seconds = time.monotonic() - start
         inputs[p.name], summaries[p.name] = final, summary
         p.status, p.folder = "done", final
@@ -260,12 +369,15 @@ def execute(stages: list[Stage], config: Any, out: Path, echo: Callable[[str], N
 
 
 def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, summaries: dict,
-           skipped: dict) -> dict:
+           skipped: dict, covered: set[str] | None, echo: Callable[[str], None]) -> dict:
+    """Build one stage; ``covered``: the config paths its key covers (None: a config that is not recorded)."""
     work, final = stage_folder(out, p.name, p.key, building=True), stage_folder(out, p.name, p.key)
     if work.exists() and not stage.resumable:
         shutil.rmtree(work)  # a non-resumable stage that was cut off starts again from nothing
     work.mkdir(parents=True, exist_ok=True)
-    ctx = StageContext(p.name, work, config, {d: inputs.get(d) for d in stage.deps},
+    reads = ConfigReads()
+    seen = RecordingConfig(config, reads) if covered is not None else config
+    ctx = StageContext(p.name, work, seen, {d: inputs.get(d) for d in stage.deps},
                        {d: summaries[d] for d in stage.deps if d in summaries},
                        {d: skipped[d] for d in stage.deps if d in skipped}, out)
     start, cpu_start = time.monotonic(), time.process_time()
@@ -273,6 +385,8 @@ def _build(stage: Stage, p: PlannedStage, config: Any, out: Path, inputs: dict, 
         summary = stage.run(ctx) or {}
     except SynthmedError as exc:  # one line that also says which stage stopped
         raise SynthmedError(f"stage {p.name}: {exc}") from None
+    if covered is not None:  # before done.json: under SYNTHMED_STRICT_READS such a stage is not kept
+        _check_reads(p.name, reads, covered, echo)
     if stage.summary is not None:  # a key the stage's summary model does not declare is a bug: fail here
         summary = stage.summary.model_validate(summary).model_dump(exclude_unset=True)
     StageRecord(stage=p.name, key=p.key, options=p.options, deps=list(p.deps),

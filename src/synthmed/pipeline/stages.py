@@ -5,7 +5,8 @@ Each ``run_*`` calls the stage package's public Python API and writes into ``ctx
 
 A stage's cache key takes its own config sections whole (``key_options``; only fields marked ``NOT_IN_KEY``
 are left out), plus the single fields of other sections it also reads, so an option added to a section is in
-its stage's key without an edit here.
+its stage's key without an edit here. The runner checks each run's reads against its key
+(``runner.RecordingConfig``): a field a ``run_*`` reads outside it fails the tests.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from synthmed.generate.generate import generate_dataset
 from synthmed.metrics.compute import compute_metrics
 from synthmed.metrics.result import MetricsResult
 from synthmed.pipeline.config import ExperimentConfig, classify_resolution, gan_resolution, key_fields
-from synthmed.pipeline.runner import Stage, StageContext
+from synthmed.pipeline.runner import WHOLE_CONFIG, Stage, StageContext
 from synthmed.pipeline.summaries import SUMMARIES
 from synthmed.prepare.resize import resized_view
 from synthmed.prepare.run import prepare_dataset, source_content
@@ -67,16 +68,15 @@ def prepare_options(cfg: ExperimentConfig) -> dict:
 
 
 def run_prepare(ctx: StageContext) -> dict:
-    cfg: ExperimentConfig = ctx.config
-    d = cfg.data
+    d = ctx.config.data
     out = ctx.work / "dataset"
     meta = prepare_dataset(d, out, progress=False)
     _require_splits(PreparedDataset.open(out), d.source_path or d.medmnist)
-    prepared = int(meta["resolution"])
+    # The GAN's and the classifiers' resolutions are in their own summaries: they follow gan.resolution and
+    # classify.resolution, which are not in this stage's key.
     return {"dataset": "dataset", "counts": meta["counts"], "classes": meta["classes"],
-            "content_hash": meta["content_hash"], "source": d.source, "resolution": prepared,
+            "content_hash": meta["content_hash"], "source": d.source, "resolution": int(meta["resolution"]),
             "channels": meta["channels"], "masks": meta.get("masks", 0),
-            "gan_resolution": gan_resolution(cfg, prepared), "classify_resolution": classify_resolution(cfg, prepared),
             "train_hash": PreparedDataset.open(out).images_hash("train")}
 
 
@@ -512,7 +512,7 @@ def run_stats(ctx: StageContext) -> dict:
 # -- report -------------------------------------------------------------------------------------------------
 def report_options(cfg: ExperimentConfig) -> dict:
     """The whole config (results.json carries it), as its hash: the dry run prints the config itself above."""
-    return {"config": sha256_json(cfg.model_dump())}
+    return {WHOLE_CONFIG: sha256_json(cfg.model_dump())}
 
 
 def run_report(ctx: StageContext) -> dict:

@@ -39,6 +39,8 @@ class PrepareSummary(_Summary):
     resolution: int
     channels: int
     masks: int = 0
+    # Recorded by earlier versions, stale once gan.resolution or classify.resolution changed (they are not in the
+    # prepare key): the GAN's and the grid's summaries record the resolution each trained at.
     gan_resolution: int | None = None
     classify_resolution: int | None = None
     train_hash: str | None = None

@@ -16,13 +16,14 @@ import jinja2
 import numpy as np
 import yaml
 from markupsafe import Markup, escape
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from synthmed.classify.results import load_results, results_exist
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.filter.result import FilterResult
 from synthmed.metrics.result import MetricsResult
+from synthmed.pipeline.config import ExperimentConfig
 from synthmed.pipeline.runner import RunRecord, StageRecord
 from synthmed.pipeline.stages import CHAIN, Scope, summary_model
 from synthmed.report import audit, collect, images, plots
@@ -40,7 +41,10 @@ STAGES = ("prepare", "gan", "generate", "metrics", "filter", "classify", "stats"
 
 @dataclass
 class ReportSources:
-    """Where each stage's output is (None when it was skipped, with the reason in ``skipped``)."""
+    """Where each stage's output is (None when it was skipped, with the reason in ``skipped``).
+
+    ``config``: the run's config as written (``results.json`` carries it); ``settings``: the same, typed.
+    """
 
     name: str
     config: dict
@@ -50,6 +54,10 @@ class ReportSources:
     samples_per_class: int = 16
     seed: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # each finished stage's time
+    settings: ExperimentConfig = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.settings = typed_config(self.config, f"run {self.name}")
 
     def folder(self, stage: str) -> Path | None:
         return self.folders.get(stage)
@@ -58,6 +66,17 @@ class ReportSources:
         """The stage's summary as its declared record (``pipeline.summaries``); None when the stage has none."""
         data = self.summaries.get(stage)
         return None if data is None else summary_model(stage).model_validate(data)
+
+    def summary_records(self) -> dict[str, BaseModel]:
+        """Every summary as its declared record; a stage ``primary_scope`` aliased is the same object as its
+        original, as in ``summaries``."""
+        records: dict[int, BaseModel] = {}
+        out = {}
+        for stage, data in self.summaries.items():
+            if id(data) not in records:
+                records[id(data)] = summary_model(stage).model_validate(data)
+            out[stage] = records[id(data)]
+        return out
 
     def experiment(self) -> Path | None:
         """The classifier grid's experiment folder, when the grid has results."""
@@ -69,6 +88,21 @@ class ReportSources:
         if stage in self.skipped:
             return f"stage {stage} was skipped: {self.skipped[stage]}"
         return f"stage {stage} has no output in this run"
+
+
+def typed_config(config: dict, where: str | Path) -> ExperimentConfig:
+    """A run's config as the model it was written from (one line naming ``where`` when it is not one)."""
+    try:
+        return ExperimentConfig.model_validate(config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise BadInputError(where, f"config is not one this synthmed version reads ({'.'.join(map(str, first['loc']))}"
+                                   f": {first['msg']})") from None
+
+
+def _since(model: BaseModel, name: str, before: Any) -> Any:
+    """A config field's value, or ``before`` (what runs did before the field existed) when the config lacks it."""
+    return getattr(model, name) if name in model.model_fields_set else before
 
 
 def primary_scope(folders: dict, summaries: dict, skipped: dict) -> None:
@@ -105,10 +139,10 @@ def sources_from_run(run_dir: Path) -> ReportSources:
     records = {stage: StageRecord.load(folder) for stage, folder in finished.items()}
     summaries = {stage: _checked(stage, r.summary, StageRecord.path(finished[stage])) for stage, r in records.items()}
     primary_scope(folders, summaries, skipped)
-    cfg = run.config
-    return ReportSources(name=run.name, config=cfg, folders=folders, summaries=summaries, skipped=skipped,
-                         samples_per_class=cfg.get("report", {}).get("samples_per_class", 16),
-                         seed=cfg.get("seed", 0), seconds={s: r.seconds for s, r in records.items()})
+    cfg = typed_config(run.config, RunRecord.path(run_dir))
+    return ReportSources(name=run.name, config=run.config, folders=folders, summaries=summaries, skipped=skipped,
+                         samples_per_class=cfg.report.samples_per_class, seed=cfg.seed,
+                         seconds={s: r.seconds for s, r in records.items()})
 
 
 def _checked(stage: str, summary: dict, where: Path) -> dict:
@@ -171,7 +205,7 @@ def failure(exc: BaseException) -> str:
 def _datasets(src: ReportSources) -> tuple[PreparedDataset | None, PreparedDataset | None, str]:
     """The real dataset, the synthetic one the classifiers used (filtered when the filter ran) and its stage."""
     real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
-    use_filtered = (src.config.get("classify") or {}).get("use_filtered", True)
+    use_filtered = src.settings.classify.use_filtered
     filtered = PreparedDataset.exists(src.folder("filter") / "dataset") if src.folder("filter") else False
     syn_stage = "filter" if filtered and use_filtered else "generate"
     synthetic = PreparedDataset.open(src.folder(syn_stage) / "dataset") if src.folder(syn_stage) else None
@@ -214,8 +248,8 @@ def _resolutions(src: ReportSources, real: PreparedDataset | None, synthetic: Pr
     gan_summary, classify_summary = src.summary("gan"), src.summary("classify")
     gan = (gan_summary and gan_summary.resolution) or (synthetic.resolution if synthetic else None)
     classify = (classify_summary and classify_summary.resolution) or (prepared if src.folder("classify") else None)
-    data = src.config.get("data", {}) if isinstance(src.config, dict) else {}
-    return {"prepared": prepared, "gan": gan, "classify": classify, "resize_filter": data.get("resize_filter")}
+    return {"prepared": prepared, "gan": gan, "classify": classify,
+            "resize_filter": _since(src.settings.data, "resize_filter", None)}
 
 
 def _gan(src: ReportSources, results: dict, figures: dict) -> None:
@@ -263,13 +297,13 @@ def _classifier(src: ReportSources, results: dict, figures: dict) -> None:
     _, rows, _ = load_results(experiment)
     conds = summary.cell_summaries(rows, stats)
     for c in conds:
-        c["gan"] = audit.oracle_label(src.config, c)
+        c["gan"] = audit.oracle_label(src.settings, c)
     top = max(c["real_fraction"] for c in conds)
     roc = summary.roc_ensembles(rows, top)
     results["classifier"] = {"runs": [{k: v for k, v in r.row.items() if k != "model_dir"} for r in rows],
                              "conditions": conds, "roc": roc, "roc_real_fraction": top,
                              "notes": src.summary("classify").notes,
-                             "budget": src.config.get("classify", {}).get("budget", "epochs"),
+                             "budget": _since(src.settings.classify, "budget", "epochs"),
                              "steps": collect.steps_per_fraction(rows),
                              "per_class": summary.class_breakdown(rows, top)}
     figures["auc_vs_ratio"] = _uri(plots.auc_vs_ratio(conds, top))
@@ -287,7 +321,7 @@ def _strategy(src: ReportSources, results: dict, figures: dict) -> None:
     counts = list(real.class_counts("train").values())
     minority = [k for k, n in enumerate(counts) if n < float(np.median(counts))]  # as generate.strategy minority
     _, rows, _ = load_results(experiment)
-    results["strategy"] = {"strategy": (src.config.get("generate") or {}).get("strategy", "proportional"),
+    results["strategy"] = {"strategy": src.settings.generate.strategy,
                            "classes": real.classes, "train_counts": counts,
                            "minority": [real.classes[k] for k in minority], "cells": summary.class_mix(rows, minority)}
 
@@ -303,9 +337,10 @@ def _leakage(src: ReportSources, results: dict, figures: dict) -> None:
     real = PreparedDataset.open(src.folder("prepare") / "dataset") if src.folder("prepare") else None
     metrics = {k: MetricsResult.load(f) for k, f in src.folders.items()
                if (s := Scope.parse(k)) and s[0] == "metrics" and MetricsResult.exists(f)}
-    results["leakage"] = {**audit.audit(src.summaries, src.config, [r.row for r in rows], real),
-                          "gans": audit.gan_table(src.summaries, metrics),
-                          "subset_kimg_power": (src.config.get("gan") or {}).get("subset_kimg_power")}
+    summaries = src.summary_records()
+    results["leakage"] = {**audit.audit(summaries, src.settings, rows, real),
+                          "gans": audit.gan_table(summaries, metrics),
+                          "subset_kimg_power": _since(src.settings.gan, "subset_kimg_power", None)}
 
 
 def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
@@ -313,20 +348,20 @@ def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
     if not StatsResult.exists(folder):
         results["missing"]["statistics"] = src.why_missing("stats")
         return
-    stats = StatsResult.load(folder).as_dict()
-    for c in stats.get("comparisons", []):
-        if label := audit.oracle_label(src.config, c["config"]):
-            c["name"], c["sentence"] = f"{c['name']} [{label}]", f"{label}: {c['sentence']}"
-    results["statistics"] = {"settings": stats.get("settings"), "table": collect.stats_table(stats),
-                             "skipped": stats.get("skipped", []), "notes": stats.get("notes", []),
-                             "per_class": [{"name": c["name"], "baseline": c["baseline_name"],
-                                            "classes": c["per_class"]} for c in stats.get("comparisons", [])
-                                           if c.get("per_class")]}
-    results["verdicts"] = verdicts(stats)
-    _strongest_headline(results["verdicts"], stats, results.get("resolutions"), src.config)
+    result = StatsResult.load(folder)
+    for c in result.comparisons:
+        if label := audit.oracle_label(src.settings, c.config.model_dump()):
+            c.name, c.sentence = f"{c.name} [{label}]", f"{label}: {c.sentence}"
+    stats = result.as_dict()  # as written (with the labels): the table and the headline read the file's layout
+    results["statistics"] = {"settings": result.settings, "table": collect.stats_table(stats),
+                             "skipped": stats["skipped"], "notes": result.notes,
+                             "per_class": [{"name": c.name, "baseline": c.baseline_name, "classes": c.per_class}
+                                           for c in result.comparisons if c.per_class]}
+    results["verdicts"] = verdicts(result)
+    _strongest_headline(results["verdicts"], stats, results.get("resolutions"), src.settings)
 
 
-def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config: dict) -> None:
+def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config: ExperimentConfig) -> None:
     """The headline against the strongest real-only arm (stats files that have it), and the resolution note;
     both from synthmed.stats.headline, so the template shows them without knowing how they were chosen."""
     from synthmed.stats.headline import headline, resolution_note
@@ -335,28 +370,27 @@ def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config
         out.update(headline=head["sentences"], headline_verdicts=head["verdicts"],
                    summary=f"{out['summary']} {head['summary']}")
     r = resolutions or {}
-    profile = config.get("profile") if isinstance(config, dict) else None
-    if note := resolution_note(r.get("prepared"), r.get("gan"), r.get("classify"), profile):
+    if note := resolution_note(r.get("prepared"), r.get("gan"), r.get("classify"), config.profile):
         out["summary"] = f"{out['summary']} {note}"
 
 
-def verdicts(stats: dict) -> dict:
+def verdicts(stats: StatsResult) -> dict:
     """The stats stage's sentences; the headline ones are those on all the real data without augmentation."""
-    comps = stats.get("comparisons", [])
-    alpha = (stats.get("settings") or {}).get("alpha", 0.05)
-    counts = {w: sum(1 for c in comps if c["verdict"] == w) for w in ("better", "worse", "no significant difference",
-                                                                      "not tested")}
-    top = max((c["config"]["real_fraction"] for c in comps), default=1.0)
-    heads = [c for c in comps if c["config"]["real_fraction"] == top and c["config"]["augment"] == "none"]
+    comps = stats.comparisons
+    alpha = stats.settings.get("alpha", 0.05)  # settings: the comparison's options, free-form
+    counts = {w: sum(1 for c in comps if c.verdict == w) for w in ("better", "worse", "no significant difference",
+                                                                   "not tested")}
+    top = max((c.config.real_fraction for c in comps), default=1.0)
+    heads = [c for c in comps if c.config.real_fraction == top and c.config.augment == "none"]
     test = ("macro one-vs-rest AUC, paired permutation test on the seed ensembles, with per-class DeLong tests"
-            if any(c.get("per_class") for c in comps) else "DeLong test on the seed ensembles")
+            if any(c.per_class for c in comps) else "DeLong test on the seed ensembles")
     summary = (f"{len(comps)} configurations compared with their real-only baseline ({test}, "
                f"Holm-adjusted across the grid, alpha = {alpha:g}): {counts['better']} better, "
                f"{counts['worse']} worse, {counts['no significant difference']} with no significant difference"
                + (f", {counts['not tested']} not tested" if counts["not tested"] else "") + ".")
     # headline_verdicts lets the report colour each box by its own verdict (green only for "better").
-    return {"summary": summary, "headline": [c["sentence"] for c in heads],
-            "headline_verdicts": [c["verdict"] for c in heads], "all": [c["sentence"] for c in comps],
+    return {"summary": summary, "headline": [c.sentence for c in heads],
+            "headline_verdicts": [c.verdict for c in heads], "all": [c.sentence for c in comps],
             "counts": counts}
 
 
