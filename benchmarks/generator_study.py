@@ -37,10 +37,11 @@ real-only (small CNN, no augmentation).
 
 Utility of the chosen generator (``--part utility``, after the other two), per dataset in
 ``RESULTS/utility-<dataset>.json``: the generator whose synthetic-only classifiers reach the best validation AUC;
-per real fraction a generator of its recipe trained on that fraction's subset only (the same kimg; the whole
-split's is the arm's own, reused from its folder), and classifiers with the strongest baseline's architecture and
-augmentation on real + synthetic images (the ratio validation picks among ``UTILITY_RATIOS``) and on synthetic
-images only, ``--seeds``. Each is tested against the strongest baseline's runs and plain real-only's (the
+per real fraction a generator of its recipe trained on that fraction's subset only (the arm's kimg times f ** 0.5,
+the quality profile's rule; the whole split's is the arm's own, reused from its folder), and classifiers with the
+strongest baseline's architecture and augmentation and the profile's mixing recipe (synthetic images weigh half in
+the loss) on real + synthetic images (the ratio validation picks among ``UTILITY_RATIOS``) and on synthetic images
+only, ``--seeds``. Each is tested against the strongest baseline's runs and plain real-only's (the
 baselines part's, same seeds and test split) with the pipeline's tests, Holm over all of the dataset's pairs.
 
 ``generator_study.json`` + ``generator_study.md`` collect every finished arm (rewritten after each). Resumable at
@@ -503,12 +504,17 @@ def winner(ds: Dataset, args: argparse.Namespace) -> tuple[str, dict[str, float]
 
 
 def utility_runs(ds: Dataset, gen: str, kimg: float, baselines: dict[str, Any], args: argparse.Namespace) -> dict:
-    """Per real fraction: the winner's config (its generator trained on that fraction's subset, the strongest
-    baseline's architecture and augmentation, real + synthetic at UTILITY_RATIOS and synthetic-only) and stages."""
+    """Per real fraction: the winner's config (its generator trained on that fraction's subset for kimg * f ** 0.5,
+    the quality profile's rule; the strongest baseline's architecture and augmentation, the profile's mixing recipe,
+    real + synthetic at UTILITY_RATIOS and synthetic-only) and stages."""
     from synthmed.errors import SynthmedError
+    from synthmed.pipeline.config import build_config
     from synthmed.pipeline.runner import config_keyed
     from synthmed.pipeline.stages import stages_for
 
+    # The quality profile's mixing recipe (its synthetic_weight, chosen on validation by the recipe search); the
+    # arms' synthetic-only classifiers train plainly, as the classification accuracy score asks.
+    recipe = build_config({}, "quality").classify.options.model_dump(exclude_defaults=True)
     runs = {}
     for f in args.fractions:
         block = baselines["fractions"].get(f"{f:g}")
@@ -518,8 +524,7 @@ def utility_runs(ds: Dataset, gen: str, kimg: float, baselines: dict[str, Any], 
         best = block["table"][block["chosen"]]
         cfg = config_for(ds, gen, kimg, args, classify={
             "real_fractions": [f], "ratios": list(UTILITY_RATIOS), "synthetic_only": True,
-            "augment": [best["augment"]], "arch": best["arch"]})
-        # The real-only runs are the baselines part's (where validation chose them): the grid trains none again.
+            "augment": [best["augment"]], "arch": best["arch"], "options": recipe})
         stages = config_keyed([s for s in stages_for(cfg) if s.name not in ("stats", "report")])
         runs[f] = (cfg, stages, block)
     return runs
@@ -570,8 +575,9 @@ def utility_analysis(ds: Dataset, runs: dict, out: Path, args: argparse.Namespac
     from synthmed.pipeline.stages import scope_of_fraction
     from synthmed.stats.compare import compare_pairs
 
-    baseline_folders = {arch: Path(args.work) / ds.name / "baselines" / arch for arch in BASELINE_ARCHS}
-    folders, pairs, fractions = list(baseline_folders.values()), [], {}
+    # The grids first: their real-only runs (the strongest baseline's architecture and augmentation) repeat the
+    # baselines part's exactly (same seeds, subset and budget); plain real-only comes from the baselines part.
+    folders, pairs, fractions = [], [], {}
     for f, (cfg, stages, block) in runs.items():
         outputs = run_outputs(cfg, out, stages)
         folders.append(outputs.experiment)
@@ -599,6 +605,7 @@ def utility_analysis(ds: Dataset, runs: dict, out: Path, args: argparse.Namespac
                                                                   "memorized_fraction")},
             "comparisons": []}
         pairs += [(f, what, against, cell, base) for what, cell, against, base in todo]
+    folders += [Path(args.work) / ds.name / "baselines" / arch for arch in BASELINE_ARCHS]
     result = compare_pairs(folders, [(cell, base) for *_, cell, base in pairs], seed=0)
     for (f, what, against, *_), c in zip(pairs, result["comparisons"], strict=True):
         ens = c["ensemble"]
@@ -624,9 +631,11 @@ def cell_aucs(rows: list, cell) -> dict[str, Any]:
 def utility_markdown(units: dict[str, Any]) -> list[str]:
     lines = ["## Utility of the chosen generator", "",
              "Per dataset the generator validation chose (best synthetic-only validation AUC), a generator of its "
-             "recipe trained per real fraction on that fraction's images only, at the same kimg; the classifiers "
-             "take the strongest real baseline's architecture and augmentation, with the synthetic ratio validation "
-             "picks among " + ", ".join(f"{r} %" for r in UTILITY_RATIOS) + ". Test AUC mean ± sd over seeds; "
+             "recipe trained per real fraction f on that fraction's images only (the arm's kimg times f ** 0.5, the "
+             "quality profile's rule); the classifiers take the strongest real baseline's architecture and "
+             "augmentation and the quality profile's mixing recipe (synthetic images weigh half in the loss), with "
+             "the synthetic ratio validation picks among " + ", ".join(f"{r} %" for r in UTILITY_RATIOS)
+             + ". Test AUC mean ± sd over seeds; "
              "Δ: the seed ensembles' AUC difference by the pipeline's test, Holm over all of a dataset's pairs.", "",
              "| dataset | real fraction | generator | strongest baseline | its test AUC | real + synthetic (ratio) "
              "| Δ vs strongest | Δ vs plain real-only | synthetic-only | Δ vs strongest | memorized |",

@@ -280,18 +280,20 @@ def compare_pairs(results_dir: str | Path | Sequence[str | Path], pairs: list[tu
 
     ``results_dir`` may also be several grids' folders (e.g. a synthetic grid and a study's real baselines trained
     on the same test split: each pair's test cases are checked to match); their pairs form one Holm family, and a
-    compared cell with runs in two folders is a one-line error.
+    cell with runs in several folders takes those of the first (a note says so: e.g. a grid's real-only runs that
+    repeat a baseline grid's).
     """
     _check_settings(n_boot, alpha, level)
     folders = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     loaded = [load_results(folder) for folder in folders]
     path, groups, notes = loaded[0][0], {}, [note for _, _, found in loaded for note in found]
-    needed = {cell for pair in pairs for cell in pair}
+    needed, first = {cell for pair in pairs for cell in pair}, {}
     for where, runs, _ in loaded:
         for cell, by_seed in _groups(runs).items():
-            if cell in needed and cell in groups:
-                raise SynthmedError(f"{where}: {cell.label()} has runs in another of the results folders too")
-            groups.setdefault(cell, by_seed)
+            if cell not in groups:
+                groups[cell], first[cell] = by_seed, where
+            elif cell in needed:
+                notes.append(f"{cell.label()}: the runs of {first[cell]} (those of {where} are left out)")
     missing = sorted({c.label() for pair in pairs for c in pair if c not in groups})
     if missing:
         raise SynthmedError(f"{path}: no runs of {'; '.join(missing)}")
