@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from synthmed.errors import BadInputError, SynthmedError
-from synthmed.utils.atomic import atomic_path, torch_save
+from synthmed.utils.atomic import atomic_path
 from synthmed.utils.device import pick_device
 from synthmed.utils.hashing import sha256_file
-from synthmed.utils.torchfile import load_weights
+from synthmed.utils.torchfile import load_weights, torch_save
 
 FORMAT = "synthmed-gan-checkpoint"
 CKPT_RE = re.compile(r"^ckpt-(\d{10})\.pt$")
