@@ -20,11 +20,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import timm
 import torch
+from timm.models import get_pretrained_cfg
 from torch import nn
 
 from synthmed.errors import BadInputError, MissingWeightsError, SynthmedError
 from synthmed.utils.device import pick_device  # noqa: F401 (the one device choice, used from here)
+from synthmed.utils.network import host_resolves
 from synthmed.utils.torchfile import load_weights
 
 HEADS = ("linear", "bn-leakyrelu")
@@ -113,8 +116,6 @@ def build_model(arch: str, in_chans: int, num_classes: int, pretrained: str = "n
 
 
 def _timm_backbone(arch: str, in_chans: int, pretrained: str) -> nn.Module:
-    import timm
-
     if not timm.is_model(arch):
         raise SynthmedError(f"unknown architecture '{arch}' (use 'cnn' or a timm name, e.g. resnet18, resnet50)")
     kwargs: dict[str, Any] = {"in_chans": in_chans, "num_classes": 0}
@@ -154,8 +155,6 @@ def _from_scratch(timm: Any, arch: str, kwargs: dict[str, Any]) -> nn.Module:
 
 def imagenet_weight_candidates(arch: str) -> list[Path]:
     """Every local file where timm's ImageNet weights for ``arch`` may already be cached."""
-    from timm.models import get_pretrained_cfg
-
     cfg = get_pretrained_cfg(arch)
     if cfg is None:
         return []
@@ -193,8 +192,6 @@ def _missing_message(arch: str) -> str:
 
 def _hub_reachable() -> bool:
     """Try a download only when the hub resolves: offline, timm's retries take ~50 s before failing."""
-    from synthmed.utils.network import host_resolves
-
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or os.environ.get("SYNTHMED_OFFLINE"):
         return False
     return host_resolves("huggingface.co")
