@@ -66,7 +66,6 @@ def _unreachable_host() -> str | None:
     Checked first so that an offline run does not print torch hub's "Downloading: ..." line before
     failing: the one-line note below is the whole message.
     """
-
     host = urlparse(URL_INCEPTION_V3).hostname or ""
     return None if host_resolves(host) else host
 
