@@ -6,10 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from monai.transforms import Compose, RandFlip, RandRotate, RandScaleIntensity, RandShiftIntensity
 from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Dataset, WeightedRandomSampler
-from torchvision.transforms import TrivialAugmentWide
 
 from synthmed.classify.options import AUGMENTS
 from synthmed.dataset import PreparedDataset
@@ -71,6 +69,8 @@ def augmentation(kind: str, seed: int) -> Callable | None:
         return trivial_augment(seed)
     if kind != "traditional":
         raise SynthmedError(f"--augment must be one of {', '.join(AUGMENTS)}, got '{kind}'")
+    # lazy: MONAI's transforms take a second or more to import; only this (optional) augmentation uses them
+    from monai.transforms import Compose, RandFlip, RandRotate, RandScaleIntensity, RandShiftIntensity
 
     compose = Compose([
         RandFlip(prob=0.5, spatial_axis=1),
@@ -96,6 +96,7 @@ def trivial_augment(seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
     level). torchvision draws from torch's global generator: each call runs under a forked one seeded from this
     transform's own sequence, so a run's augmentation depends on its seed only, like the MONAI one above.
     """
+    from torchvision.transforms import TrivialAugmentWide  # lazy: as MONAI's in augmentation()
     policy = TrivialAugmentWide()
     draws = np.random.default_rng(int(seed) % (2**32))
 

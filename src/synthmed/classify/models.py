@@ -20,9 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
-from timm.models import get_pretrained_cfg
 from torch import nn
 
 from synthmed.errors import BadInputError, MissingWeightsError, SynthmedError
@@ -116,6 +114,10 @@ def build_model(arch: str, in_chans: int, num_classes: int, pretrained: str = "n
 
 
 def _timm_backbone(arch: str, in_chans: int, pretrained: str) -> nn.Module:
+    # lazy: timm (and torchvision's models) take seconds to import; the small 'cnn' (the pipeline's default and
+    # the metrics' domain CNN) needs neither
+    import timm
+
     if not timm.is_model(arch):
         raise SynthmedError(f"unknown architecture '{arch}' (use 'cnn' or a timm name, e.g. resnet18, resnet50)")
     kwargs: dict[str, Any] = {"in_chans": in_chans, "num_classes": 0}
@@ -155,6 +157,8 @@ def _from_scratch(timm: Any, arch: str, kwargs: dict[str, Any]) -> nn.Module:
 
 def imagenet_weight_candidates(arch: str) -> list[Path]:
     """Every local file where timm's ImageNet weights for ``arch`` may already be cached."""
+    from timm.models import get_pretrained_cfg  # lazy: as in _timm_backbone
+
     cfg = get_pretrained_cfg(arch)
     if cfg is None:
         return []
