@@ -7,7 +7,8 @@ A function-level import in ``src/synthmed`` passes when
 - it imports an optional dependency (``pyproject.toml``'s optional extras), which may be missing;
 - it closes an import cycle: the imported module reaches the importing one through module-level imports (read
   from the source, so an excuse ends with its cycle); or
-- a ``# lazy: <why>`` comment sits on its line or the line above (a heavy library on a branch few callers take).
+- a ``# lazy: <why>`` comment sits on its line or in the comment right above it (a heavy library on a branch few
+  callers take).
 
 ``synthmed --help`` and every command's ``--help`` load none of ``HEAVY``: the commands import their stage's
 modules when they run. The ``TORCH_FREE`` modules load no torch (the reason several ``# lazy:`` comments give).
@@ -187,11 +188,17 @@ def unexplained(imports: list[LocalImport], lines: list[str], importer: str, rol
                 start_up: frozenset[str], edges: dict[str, set[str]]) -> list[LocalImport]:
     """The function-level imports of one module that no rule excuses (``edges``: the module-level import graph)."""
 
+    def commented(line: int) -> bool:
+        """A ``# lazy:`` on the import's line, on the line above (``try:  # lazy: ...``) or in the comment lines
+        right above it."""
+        first = line - 2  # the line above, 0-based
+        while first > 0 and lines[first - 1].lstrip().startswith("#"):
+            first -= 1
+        return any(LAZY_COMMENT.search(text) for text in lines[max(first, 0):line])
+
     def excused(imp: LocalImport) -> bool:
-        commented = LAZY_COMMENT.search(lines[imp.line - 1]) or (imp.line > 1 and
-                                                                 LAZY_COMMENT.search(lines[imp.line - 2]))
         return bool(
-            commented
+            commented(imp.line)
             or all(t.split(".")[0] in optional_dependencies() for t in imp.targets)
             or any(reaches(t, importer, edges) for t in imp.targets)
             or (role is not None and any(t not in start_up for t in imp.targets)))
@@ -233,7 +240,8 @@ def plain():
 
 
 def commented():
-    # lazy: scipy only for the rare exact test
+    # lazy: scipy only for the rare exact test,
+    # which few runs take
     import scipy
     import sklearn  # lazy: the same
     return scipy, sklearn
