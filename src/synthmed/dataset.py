@@ -255,6 +255,7 @@ class PreparedDataset:
 
     def load_tensor(self, split: str, indices: np.ndarray | list[int] | None = None):
         """Images as a float32 torch tensor (N, C, H, W) scaled to [-1, 1], and labels (N,)."""
+        # lazy: this module's only torch; prepare, the statistics and the reader study read datasets without it
         import torch
 
         images = self.load_images(split, indices)

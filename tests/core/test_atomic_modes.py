@@ -10,7 +10,8 @@ import pytest
 import torch
 from tests.conftest import write_toy_dataset
 
-from synthmed.utils.atomic import atomic_dir, current_umask, torch_save, write_text
+from synthmed.utils.atomic import atomic_dir, current_umask, write_text
+from synthmed.utils.torchfile import torch_save
 
 
 def _mode(path: Path) -> int:

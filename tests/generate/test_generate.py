@@ -64,17 +64,17 @@ def test_same_seed_same_images_other_seed_other_images(run28, tmp_path) -> None:
 
 
 def test_streams_in_batches(run28, tmp_path, monkeypatch) -> None:
-    from synthmed.gan import checkpoint
+    from synthmed.generate import generate as generate_module
 
     sizes: list[int] = []
-    real_loader = checkpoint.load_generator
+    real_loader = generate_module.load_generator
 
     def spying_loader(path, device="cpu"):
         G, meta = real_loader(path, device)
         G.register_forward_hook(lambda mod, args, out: sizes.append(out.shape[0]))
         return G, meta
 
-    monkeypatch.setattr(checkpoint, "load_generator", spying_loader)
+    monkeypatch.setattr(generate_module, "load_generator", spying_loader)
     generate_dataset(run28, tmp_path / "s", total=23, batch=5, progress=False)
     assert sizes == [5, 5, 5, 5, 3]
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
 import typer
 
+from synthmed.classify.options import GridConfig, TrainConfig
+from synthmed.utils.options import cli_command, validate
+
 
 def _train_classifier(values: dict, out: Path, overwrite: bool) -> None:
-    from synthmed.classify.options import TrainConfig
     from synthmed.classify.train import train_classifier as run
-    from synthmed.utils.options import validate
 
     cfg = validate(TrainConfig, values)  # every option checked before anything is read
     options = cfg.model_dump(exclude={"train", "val"})
@@ -23,10 +25,6 @@ def _train_classifier(values: dict, out: Path, overwrite: bool) -> None:
 
 def train_classifier_command():
     """``train-classifier``: one option per field of synthmed.classify.options.TrainConfig, declared there once."""
-    import inspect
-
-    from synthmed.classify.options import TrainConfig
-    from synthmed.utils.options import cli_command
 
     def opt(name: str, annotation, default, *decls: str, help: str) -> inspect.Parameter:
         return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
@@ -53,8 +51,6 @@ def evaluate(
 
 def _experiment(values: dict) -> None:
     from synthmed.classify.experiment import run_experiment
-    from synthmed.classify.options import GridConfig
-    from synthmed.utils.options import validate
 
     cfg = validate(GridConfig, values)  # every option checked before the grid starts
     rows = run_experiment(cfg.real, cfg.synthetic, cfg.out, **cfg.run_kwargs(), echo=typer.echo)
@@ -63,9 +59,6 @@ def _experiment(values: dict) -> None:
 
 def experiment_command():
     """``experiment``: one option per field of synthmed.classify.options.GridConfig, declared there once."""
-    from synthmed.classify.options import GridConfig
-    from synthmed.utils.options import cli_command
-
     return cli_command(GridConfig, _experiment, name="experiment")
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import get_args
 
 import numpy as np
 import torch
+from sklearn.utils.class_weight import compute_class_weight
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from synthmed.classify.options import Augment
+from synthmed.classify.options import AUGMENTS
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 
-AUGMENTS: tuple[str, ...] = get_args(Augment)
 # Below this many bytes of float32 pixels a set is loaded once; above, images are read per item.
 IN_MEMORY_LIMIT = 1 << 30
 
@@ -70,6 +69,7 @@ def augmentation(kind: str, seed: int) -> Callable | None:
         return trivial_augment(seed)
     if kind != "traditional":
         raise SynthmedError(f"--augment must be one of {', '.join(AUGMENTS)}, got '{kind}'")
+    # lazy: MONAI's transforms take a second or more to import; only this (optional) augmentation uses them
     from monai.transforms import Compose, RandFlip, RandRotate, RandScaleIntensity, RandShiftIntensity
 
     compose = Compose([
@@ -96,8 +96,7 @@ def trivial_augment(seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
     level). torchvision draws from torch's global generator: each call runs under a forked one seeded from this
     transform's own sequence, so a run's augmentation depends on its seed only, like the MONAI one above.
     """
-    from torchvision.transforms import TrivialAugmentWide
-
+    from torchvision.transforms import TrivialAugmentWide  # lazy: as MONAI's in augmentation()
     policy = TrivialAugmentWide()
     draws = np.random.default_rng(int(seed) % (2**32))
 
@@ -113,8 +112,6 @@ def trivial_augment(seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
 
 def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     """sklearn's 'balanced' weights n / (K * n_k); a class absent from training keeps weight 1."""
-    from sklearn.utils.class_weight import compute_class_weight
-
     weights = np.ones(num_classes, dtype=np.float64)
     present = np.unique(labels)
     weights[present] = compute_class_weight("balanced", classes=present, y=labels)

@@ -17,6 +17,7 @@ Ray (not a scheduler of ours) because it is what workstations, GPU nodes and clu
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import tempfile
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from synthmed.errors import SynthmedError
@@ -83,8 +85,6 @@ def plan_local(workers: int | None, threads: int | None, device: str = "auto") -
     Defaults: ``workers=1`` keeps today's path (one run after another here, at torch's thread count);
     ``workers=None`` (auto) runs one-thread runs on every core (CPU) or packs the GPUs.
     """
-    import torch
-
     cores = usable_cores()
     if threads is not None and threads < 1:
         raise SynthmedError(f"--threads must be >= 1, got {threads}")
@@ -207,7 +207,7 @@ def _unpack(files: dict[str, bytes], folder: Path) -> None:
 
 def _get(ray: Any, ref: Any, job: Job) -> dict[str, Any]:
     """The job's result; a project error raised on a worker is raised here as itself (one line, no traceback)."""
-    from ray.exceptions import RayError, RayTaskError
+    from ray.exceptions import RayError, RayTaskError  # lazy: Ray only runs more than one worker (see _ray)
 
     try:
         return ray.get(ref)
@@ -220,13 +220,11 @@ def _get(ray: Any, ref: Any, job: Job) -> dict[str, Any]:
 
 
 def _local_gpus() -> int:
-    import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def _ray() -> Any:
-    try:
+    try:  # lazy: one worker (the default) runs without Ray, and a missing Ray gets the hint below
         import ray
     except ImportError:
         raise SynthmedError("more than one worker needs Ray: pip install 'ray>=2.40' (or use --workers 1)") from None
@@ -234,8 +232,6 @@ def _ray() -> Any:
 
 
 def _init_ray(ray: Any, address: str | None, num_cpus: int | None = None, num_gpus: int | None = None) -> None:
-    import logging
-
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,

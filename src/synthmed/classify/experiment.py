@@ -48,10 +48,10 @@ from typing import Any, get_args
 
 from synthmed.classify.engine import Job, plan_cluster, plan_local, run_cells
 from synthmed.classify.evaluate import evaluate_model
-from synthmed.classify.options import Budget
+from synthmed.classify.options import Budget, TrainConfig
 from synthmed.classify.results import RESULTS_FILE
 from synthmed.classify.spec import TrainSpec, resolve
-from synthmed.classify.train import train_classifier
+from synthmed.classify.train import batches_per_pass, train_classifier
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.utils.atomic import write_json, write_text
@@ -191,8 +191,6 @@ def _check_config(out: Path, fixed: dict[str, Any]) -> None:
 
 def _recorded(train_options: dict[str, Any]) -> dict[str, Any]:
     """The per-run options that identify the grid (``_RECORDED_WHEN_SET`` ones only where not the default)."""
-    from synthmed.classify.options import TrainConfig
-
     return {k: v for k, v in train_options.items()
             if not (k in _RECORDED_WHEN_SET and v == TrainConfig.model_fields[k].default)}
 
@@ -212,9 +210,6 @@ def epoch_steps_of(real: str, opts: RunOptions, spec: TrainSpec, budget: str, ep
     ``epochs x steps x batch`` within the budget (at least one step), so the epochs keep their count of
     validations and a large dataset trains on a sample of its images instead of taking longer.
     """
-    from synthmed.classify.options import TrainConfig
-    from synthmed.classify.train import batches_per_pass
-
     batch = batch_size or TrainConfig.model_fields["batch_size"].default
     if budget == "steps":
         steps = baseline_epoch_steps(real, opts, batch_size, subset_seed)
@@ -235,9 +230,6 @@ def capped_epoch_steps(images_per_run: int, epochs: int, batch: int) -> int:
 
 def baseline_epoch_steps(real: str, opts: RunOptions, batch_size: int | None, subset_seed: int | None) -> int:
     """Optimizer steps in one epoch of this cell's real-only baseline (same real images, same seed)."""
-    from synthmed.classify.options import TrainConfig
-    from synthmed.classify.train import batches_per_pass
-
     baseline = resolve(TrainSpec(real=real, fraction=opts.real_fraction, source="real", subset_seed=subset_seed),
                        opts.seed)
     return batches_per_pass(baseline.n_real, batch_size or TrainConfig.model_fields["batch_size"].default)

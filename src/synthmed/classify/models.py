@@ -25,6 +25,7 @@ from torch import nn
 
 from synthmed.errors import BadInputError, MissingWeightsError, SynthmedError
 from synthmed.utils.device import pick_device  # noqa: F401 (the one device choice, used from here)
+from synthmed.utils.network import host_resolves
 from synthmed.utils.torchfile import load_weights
 
 HEADS = ("linear", "bn-leakyrelu")
@@ -113,6 +114,8 @@ def build_model(arch: str, in_chans: int, num_classes: int, pretrained: str = "n
 
 
 def _timm_backbone(arch: str, in_chans: int, pretrained: str) -> nn.Module:
+    # lazy: timm (and torchvision's models) take seconds to import; the small 'cnn' (the pipeline's default and
+    # the metrics' domain CNN) needs neither
     import timm
 
     if not timm.is_model(arch):
@@ -154,7 +157,7 @@ def _from_scratch(timm: Any, arch: str, kwargs: dict[str, Any]) -> nn.Module:
 
 def imagenet_weight_candidates(arch: str) -> list[Path]:
     """Every local file where timm's ImageNet weights for ``arch`` may already be cached."""
-    from timm.models import get_pretrained_cfg
+    from timm.models import get_pretrained_cfg  # lazy: as in _timm_backbone
 
     cfg = get_pretrained_cfg(arch)
     if cfg is None:
@@ -193,8 +196,6 @@ def _missing_message(arch: str) -> str:
 
 def _hub_reachable() -> bool:
     """Try a download only when the hub resolves: offline, timm's retries take ~50 s before failing."""
-    from synthmed.utils.network import host_resolves
-
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True") or os.environ.get("SYNTHMED_OFFLINE"):
         return False
     return host_resolves("huggingface.co")

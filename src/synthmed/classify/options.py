@@ -6,7 +6,7 @@ fast)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
@@ -23,6 +23,7 @@ Head = Literal["linear", "bn-leakyrelu"]
 # trivialaugment: an automatic policy (TrivialAugmentWide, Müller & Hutter 2021), the strongest real-only
 # baseline's third option beside none and the hand-chosen traditional one.
 Augment = Literal["none", "traditional", "trivialaugment"]
+AUGMENTS: tuple[str, ...] = get_args(Augment)
 LrSchedule = Literal["constant", "cosine"]
 Balance = Literal["none", "weights", "sampler"]
 Source = Literal["real", "synthetic", "mixed"]

@@ -34,9 +34,10 @@ from synthmed.classify.options import TrainConfig
 from synthmed.classify.spec import Composition, TrainSpec, parse_train_spec, resolve, round_half_up
 from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.errors import SynthmedError
-from synthmed.utils.atomic import atomic_dir, torch_save, write_json, write_text
+from synthmed.utils.atomic import atomic_dir, write_json, write_text
 from synthmed.utils.options import validate
 from synthmed.utils.seeding import seed_everything
+from synthmed.utils.torchfile import torch_save
 
 
 def train_classifier(train: str | TrainSpec, val: str, out: str | Path, *, overwrite: bool = False,

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from synthmed.filter.options import FilterOptions
+from synthmed.utils.options import cli_command, output_options, validate
+
 
 def _filter(values: dict, out: Path, overwrite: bool) -> None:
     from synthmed.filter.filtering import filter_synthetic
-    from synthmed.filter.options import FilterOptions
-    from synthmed.utils.options import validate
 
     opts: FilterOptions = validate(FilterOptions, values)
     summary = filter_synthetic(opts.synthetic, opts.real, out, opts.classifier, seed=opts.seed,
@@ -23,10 +24,6 @@ def _filter(values: dict, out: Path, overwrite: bool) -> None:
 
 def filter_command():
     """``filter``: one option per field of synthmed.filter.options.FilterOptions, declared there once."""
-
-    from synthmed.filter.options import FilterOptions
-    from synthmed.utils.options import cli_command, output_options
-
     extra = output_options("Output folder for the filtered prepared dataset.")
     return cli_command(FilterOptions, _filter, extra=extra, name="filter")
 

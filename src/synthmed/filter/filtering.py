@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,8 +308,6 @@ def keep_best_rejected(filtered: list[Path], shortfall: dict[str, int], out: Pat
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
     with open(path) as fh:
         return json.load(fh)
 

@@ -29,8 +29,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from synthmed.errors import SynthmedError
 from synthmed.gan.arch_options import FamilyOptions
+from synthmed.gan.archs import get_arch
 from synthmed.gan.data import TrainImages, load_train_images, to_model_range
+from synthmed.gan.networks.dcgan import check_resolution
+from synthmed.gan.runlog import grid_inputs, sample_grid
 
 if TYPE_CHECKING:
     from synthmed.dataset import PreparedDataset
@@ -92,8 +96,6 @@ class Objective:
     extra state. Subclasses define :meth:`d_terms` and :meth:`g_terms`."""
 
     def __init__(self, cfg: TrainConfig, kit: Kit) -> None:
-        from synthmed.gan.archs import get_arch
-
         self.cfg, self.kit = cfg, kit
         self.opts = get_arch(cfg.arch).opts(cfg)  # the family's own options (resolved)
 
@@ -159,8 +161,6 @@ class Arch:
         raise NotImplementedError
 
     def check_resolution(self, resolution: int) -> None:
-        from synthmed.gan.networks.dcgan import check_resolution
-
         check_resolution(resolution, self.name)
 
     def resolve(self, given: TrainConfig, out: TrainConfig) -> None:
@@ -196,8 +196,6 @@ class Arch:
         """One line when the checkpoint's family (``meta``, from ``load_generator``) does not make images from
         ``condition``, which ``tool`` needs."""
         if self.condition != condition:
-            from synthmed.errors import SynthmedError
-
             raise SynthmedError(f"{meta.get('checkpoint_path')}: {tool} needs a run of a family that makes images "
                                 f"from a {condition.replace('-', ' ')}; this one is {self.name}")
 
@@ -209,8 +207,6 @@ class Arch:
         """G's keyword arguments for generation: the truncation, and a diffusion family's sampler steps and
         guidance scale (None: the run's defaults); a family refuses what it has no use for."""
         if steps is not None or guidance is not None:
-            from synthmed.errors import SynthmedError
-
             raise SynthmedError(f"--steps and --guidance set a diffusion sampler; {self.name} makes an image in one "
                                 f"pass")
         return {"truncation_psi": trunc}
@@ -220,8 +216,6 @@ class Arch:
     def grid(self, G: nn.Module, data: TrainImages, cfg: TrainConfig, num_classes: int,
              device: torch.device) -> np.ndarray:
         """The snapshot grid (uint8 image): fixed latents, one row per class."""
-        from synthmed.gan.runlog import grid_inputs, sample_grid
-
         z, labels = grid_inputs(num_classes, cfg.grid_cols, cfg.z_dim, cfg.grid_seed)
         return sample_grid(G, z, labels, cfg.grid_cols, device)
 

@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from synthmed.errors import BadInputError, SynthmedError
-from synthmed.utils.atomic import atomic_path, torch_save
+from synthmed.gan.networks import build_networks
+from synthmed.utils.atomic import atomic_path
 from synthmed.utils.device import pick_device
 from synthmed.utils.hashing import sha256_file
-from synthmed.utils.torchfile import load_weights
+from synthmed.utils.torchfile import load_weights, torch_save
 
 FORMAT = "synthmed-gan-checkpoint"
 CKPT_RE = re.compile(r"^ckpt-(\d{10})\.pt$")
@@ -131,8 +132,6 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     ``meta``: classes, resolution, channels, z_dim, arch, cond, train_counts (real train images per
     class), data_resolution, checkpoint_path, checkpoint_sha256, nimg.
     """
-    from synthmed.gan.networks import build_networks
-
     if isinstance(device, str):
         device = pick_device(device)  # 'cuda' without CUDA, 'gpu': one line, before anything is read
     ck, file = load_checkpoint(path)

@@ -8,15 +8,17 @@ import json
 import os
 
 import typer
+from pydantic import create_model
+
+from synthmed.gan.options import TrainConfig, family_option_fields
+from synthmed.utils.options import cli_command, validate
 
 
 def _run(values: dict, dry_run: bool) -> None:
     """Train a (class-conditional) generator (GAN or diffusion model) on a prepared dataset; one numbered run folder
     per run."""
-    from synthmed.gan.options import TrainConfig
     from synthmed.gan.train import peek_run_dir, plan_run
     from synthmed.gan.train import train_gan as run
-    from synthmed.utils.options import validate
 
     cfg = validate(TrainConfig, values)
     if dry_run:
@@ -41,11 +43,6 @@ def _dry_run_option() -> inspect.Parameter:
 def train_gan_command():
     """``train-gan``: one option per TrainConfig field (synthmed.gan.options) and per option a family declares in
     its package (``--n-critic``, ...), each declared once."""
-    from pydantic import create_model
-
-    from synthmed.gan.options import TrainConfig, family_option_fields
-    from synthmed.utils.options import cli_command
-
     family_flags = create_model("FamilyFlags", **family_option_fields())
     return cli_command(TrainConfig, _run, extra=[_dry_run_option()], name="train_gan", also=family_flags,
                        doc="Train a (class-conditional) generator, a GAN or a diffusion model (--arch ddpm), on a "

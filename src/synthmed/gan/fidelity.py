@@ -15,6 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthmed.dataset import PreparedDataset
+from synthmed.gan.archs import get_arch
+from synthmed.metrics.cache import default_cache_dir
+from synthmed.metrics.features import domain_cnn_for, extract
+from synthmed.metrics.frechet import frechet_from_features
 
 
 def domain_fid_hook(cfg: Any, max_images: int = 2000, seed: int = 0):
@@ -26,11 +30,6 @@ def domain_fid_hook(cfg: Any, max_images: int = 2000, seed: int = 0):
     state: dict[str, Any] = {}
 
     def metric_fn(G: nn.Module, meta: dict[str, Any]) -> dict[str, float]:
-        from synthmed.gan.archs import get_arch
-        from synthmed.metrics.cache import default_cache_dir
-        from synthmed.metrics.features import domain_cnn_for, extract
-        from synthmed.metrics.frechet import frechet_from_features
-
         family = get_arch(meta.get("arch") or cfg.arch)
         if not state:
             ds = PreparedDataset.open(meta["dataset"])

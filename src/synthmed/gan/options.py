@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthmed.errors import SynthmedError
-from synthmed.gan.archs import names, option_fields, options_model
+from synthmed.gan.archs import get_arch, names, option_fields, options_model
 from synthmed.utils.options import auto_or_at_least, flag, format_errors, optional_copy
 
 AUGS = ("none", "diffaug", "ada")
@@ -146,8 +146,6 @@ PipelineGanOptions = optional_copy(
 def resolve(cfg: TrainConfig, data_resolution: int, device_type: str = "cpu") -> TrainConfig:
     """Fill defaults (the architecture's from its paper; ``auto`` width and batch sized for ``device_type``) and
     check option values (one-line errors)."""
-    from synthmed.gan.archs import get_arch
-
     family = get_arch(cfg.arch)
     if cfg.aug not in AUGS:
         raise SynthmedError(f"--aug must be one of {', '.join(AUGS)}, got {cfg.aug}")
@@ -200,6 +198,4 @@ def _family_options(cfg: TrainConfig) -> dict[str, Any]:
 
 def net_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     """Options for ``build_networks`` (stored in checkpoints so ``load_generator`` rebuilds the same nets)."""
-    from synthmed.gan.archs import get_arch
-
     return get_arch(cfg.arch).net_kwargs(cfg)

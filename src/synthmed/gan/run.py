@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synthmed.errors import SynthmedError
+from synthmed.gan.checkpoint import load_checkpoint, load_generator, resolve_checkpoint
 
 _NUMBERED = re.compile(r"^\d{5}-")
 # utils.atomic's temp files (".<target name>.<random>.tmp") of the files a run writes, by folder.
@@ -59,14 +60,10 @@ class GanRun:
         """Real images D had seen at the last checkpoint (0 before the first): how far a resume starts."""
         if not self.resumable:
             return 0
-        from synthmed.gan.checkpoint import load_checkpoint
-
         return int(load_checkpoint(self.path, prefer="last")[0]["nimg"])
 
     def checkpoint(self, prefer: str = "best") -> Path:
         """``best.pt`` (or ``last.pt`` with ``prefer="last"``), falling back to the other; an error if neither."""
-        from synthmed.gan.checkpoint import resolve_checkpoint
-
         return resolve_checkpoint(self.path, prefer)
 
     def options(self) -> dict[str, Any]:
@@ -111,6 +108,4 @@ class GanRun:
 
     def generator(self, device: str = "cpu", prefer: str = "best"):
         """(G_ema in eval mode, meta) of the chosen checkpoint (see ``checkpoint.load_generator``)."""
-        from synthmed.gan.checkpoint import load_generator
-
         return load_generator(self.checkpoint(prefer), device=device)

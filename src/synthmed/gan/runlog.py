@@ -11,8 +11,14 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from torchvision.utils import make_grid
 
 from synthmed.utils.atomic import atomic_path
+
+try:
+    from torch.utils.tensorboard import SummaryWriter
+except ImportError:  # tensorboard is a dependency; a broken install must not stop training
+    SummaryWriter = None
 
 
 class RunLog:
@@ -22,12 +28,10 @@ class RunLog:
         self.run_dir = run_dir
         self.echo = echo
         self._tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
-        except ImportError:  # tensorboard is a dependency; a broken install must not stop training
+        if SummaryWriter is None:
             self.line("tensorboard is not importable: no TensorBoard events for this run")
+        else:
+            self._tb = SummaryWriter(str(run_dir / "tensorboard"))
 
     def line(self, text: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -86,8 +90,6 @@ def sample_grid(G: nn.Module, z: torch.Tensor, labels: torch.Tensor, cols: int, 
 
 def tile(images: torch.Tensor, cols: int, pad: int = 2) -> np.ndarray:
     """(N, C, R, R) in [-1, 1] -> one uint8 image (rows of ``cols``) with a dark gap between images."""
-    from torchvision.utils import make_grid
-
     x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     grid = make_grid(x, nrow=cols, padding=pad, pad_value=0)  # (3 or C, H, W)
     arr = grid.permute(1, 2, 0).numpy()

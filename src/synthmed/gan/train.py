@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import platform
+import re
 import signal
 import threading
 import time
@@ -28,18 +29,24 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
 from synthmed.gan import distributed as gdist
 from synthmed.gan.arch import Batch, Kit, Term
 from synthmed.gan.archs import get_arch, names
+from synthmed.gan.augment import AdaptiveAugment, diff_augment
 from synthmed.gan.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from synthmed.gan.data import TrainImages, batch_indices, to_model_range
+from synthmed.gan.diagnostics import input_gradient_cosine
+from synthmed.gan.networks import build_networks
 from synthmed.gan.options import RESUME_OVERRIDABLE, TrainConfig, net_kwargs, resolve
+from synthmed.gan.run import GanRun
 from synthmed.gan.runlog import RunLog, save_png, tile, truncate_stats
 from synthmed.utils.atomic import write_json
 from synthmed.utils.device import pick_device
+from synthmed.utils.runs import next_run_dir
 from synthmed.utils.seeding import seed_everything
 
 __all__ = ["TrainConfig", "plan_run", "train_gan"]
@@ -81,8 +88,6 @@ def plan_run(cfg: TrainConfig) -> Plan:
     if cfg.cond and ds.num_classes < 2:
         raise SynthmedError(f"{ds.root}: conditional training needs at least 2 classes (use --no-cond)")
     # Fail on an impossible resolution/arch pair now, before any folder is made.
-    from synthmed.gan.networks import build_networks
-
     with torch.device("meta"):
         G, _ = build_networks(cfg.arch, cfg.resolution, ds.channels, ds.num_classes, cfg.cond, **net_kwargs(cfg))
     if cfg.z_dim is None:  # a family whose latent size follows from the data (a diffusion model's initial noise)
@@ -133,8 +138,6 @@ def _check_resume_compatible(old: dict[str, Any], new: dict[str, Any], file: Pat
 
 def peek_run_dir(out: str | Path, desc: str) -> Path:
     """The folder ``next_run_dir`` would create (for --dry-run, which creates nothing)."""
-    import re
-
     root = Path(out)
     numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"^(\d{5})-", p.name))] \
         if root.is_dir() else []
@@ -162,8 +165,6 @@ def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
                                 f"over {d.world_size} processes")
         trainer = Trainer(plan, d, device, metric_fn)
         if plan.run_dir is None:
-            from synthmed.utils.runs import next_run_dir
-
             made = next_run_dir(plan.cfg.out, plan.run_desc) if d.is_main else None
             plan.run_dir = Path(gdist.broadcast_object(str(made) if made else None, d))
         trainer.start(plan.run_dir, started)
@@ -226,8 +227,6 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _build(self) -> None:
-        from synthmed.gan.networks import build_networks
-
         cfg, meta = self.cfg, self.plan.meta
         seed_everything(cfg.seed)  # same initial weights on every rank
         G, D = build_networks(cfg.arch, cfg.resolution, meta["channels"], meta["num_classes"], cfg.cond,
@@ -249,8 +248,6 @@ class Trainer:
         self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
         self.ada = None
         if cfg.aug == "ada":
-            from synthmed.gan.augment import AdaptiveAugment
-
             self.ada = AdaptiveAugment(cfg.ada_ops, target=cfg.ada_target, ada_kimg=cfg.ada_kimg).to(self.device)
         kit = Kit(G=self.G, D=self.D, G_fwd=self.G_fwd, G_train=self.G_train, D_train=self.D_ddp, device=self.device,
                   augment=self._augment, observe_real=self._observe_real, autocast=self._autocast,
@@ -270,8 +267,6 @@ class Trainer:
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         if self.cfg.aug == "diffaug":
-            from synthmed.gan.augment import diff_augment
-
             return diff_augment(x, self.cfg.diffaug_policy)
         if self.ada is not None:
             return self.ada(x)
@@ -312,8 +307,6 @@ class Trainer:
 
     def _clean_after_kill(self, started: float) -> None:
         """Stats past the checkpoint we continue from, and temp files of writes a kill interrupted, go."""
-        from synthmed.gan.run import GanRun
-
         truncate_stats(self.run_dir, self.nimg)
         self.log.line(f"resumed from {self.plan.ckpt_file} at {self.nimg / 1000:.3f} kimg"
                       + ("" if self.rng_replayed else " (world size changed: RNG re-seeded)"))
@@ -411,8 +404,6 @@ class Trainer:
 
     # the loop ---------------------------------------------------------------------------------
     def run(self) -> Path:
-        from tqdm import tqdm
-
         cfg = self.cfg
         total = math.ceil(cfg.kimg * 1000)
         if self.log:
@@ -516,8 +507,6 @@ class Trainer:
 
     def _d_gradient_cosine(self) -> float:
         """diagnostics.input_gradient_cosine on 32 fixed training images; leaves D's state as it was."""
-        from synthmed.gan.diagnostics import input_gradient_cosine
-
         t0 = time.time()
         idx = torch.linspace(0, len(self.data) - 1, min(32, len(self.data))).long().to(self.data.images.device)
         probe = self.family.batch(self.data, idx, self.device, torch.contiguous_format)  # D's own condition
@@ -603,8 +592,6 @@ class Trainer:
             signal.signal(signal.SIGINT, old)
 
     def _echo(self, text: str) -> None:
-        from tqdm import tqdm
-
         tqdm.write(text)
 
 
@@ -642,6 +629,4 @@ def _preserve_rng(device: torch.device):
 
 def read_stats(run_dir: str | Path) -> list[dict[str, Any]]:
     """The per-tick records of a run (``stats.jsonl``)."""
-    from synthmed.gan.run import GanRun
-
     return GanRun(Path(run_dir)).stats()

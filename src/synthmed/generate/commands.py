@@ -6,13 +6,14 @@ from pathlib import Path
 
 import typer
 
+from synthmed.generate.options import GenerateOptions
+from synthmed.utils.options import cli_command, output_options, validate
+
 
 def _generate(values: dict, out: Path, overwrite: bool) -> None:
     from synthmed.dataset import PreparedDataset
     from synthmed.generate.generate import generate_dataset
-    from synthmed.generate.options import GenerateOptions
     from synthmed.prepare.info import describe, render_table
-    from synthmed.utils.options import validate
 
     o: GenerateOptions = validate(GenerateOptions, values)
     if o.masks is not None:
@@ -31,10 +32,6 @@ def _generate(values: dict, out: Path, overwrite: bool) -> None:
 
 def generate_command():
     """``generate``: one option per field of synthmed.generate.options.GenerateOptions, declared there once."""
-
-    from synthmed.generate.options import GenerateOptions
-    from synthmed.utils.options import cli_command, output_options
-
     extra = output_options("Output folder (a prepared dataset, split train).")
     return cli_command(GenerateOptions, _generate, extra=extra, name="generate")
 

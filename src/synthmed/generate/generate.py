@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from synthmed.dataset import DatasetWriter
 from synthmed.errors import SynthmedError
 from synthmed.gan.archs import get_arch
+from synthmed.gan.checkpoint import load_generator
 from synthmed.utils.allocation import allocate
 
 
@@ -81,10 +83,6 @@ def generate_dataset(checkpoint: str | Path, out: str | Path, per_class: int | l
     ``steps``, ``guidance``: a diffusion model's DDIM steps and classifier-free guidance scale (None: the values
     the run was trained with; refused by a GAN).
     """
-    from tqdm import tqdm
-
-    from synthmed.gan.checkpoint import load_generator
-
     if batch < 1:
         raise SynthmedError(f"--batch must be at least 1, got {batch}")
     if not 0 < trunc <= 2:

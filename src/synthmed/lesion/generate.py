@@ -13,9 +13,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.errors import SynthmedError
+from synthmed.gan.archs import get_arch
+from synthmed.gan.checkpoint import load_generator
+from synthmed.gan.networks.pix2pix import pack_condition
 from synthmed.lesion.masks import NO_AUGMENT, MaskAugment, augment_mask
 
 
@@ -28,12 +32,6 @@ def image_seeds(seed: int, index: int) -> tuple[int, int]:
 def generate_from_masks(checkpoint: str | Path, masks: str, out: str | Path, copies: int = 1,
                         augment: MaskAugment | None = MaskAugment(), seed: int = 0, device: str = "cpu",
                         overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    from synthmed.gan.archs import get_arch
-    from synthmed.gan.checkpoint import load_generator
-    from synthmed.gan.networks.pix2pix import pack_condition
-
     G, meta = load_generator(checkpoint, device=device)
     get_arch(meta["arch"]).check_condition(meta, "mask", "generate --masks")
     if copies < 1:

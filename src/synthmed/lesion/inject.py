@@ -25,10 +25,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage
+from tqdm import tqdm
 
-from synthmed.dataset import PreparedDataset, parse_spec
+from synthmed.dataset import DatasetWriter, PreparedDataset, parse_spec
 from synthmed.errors import SynthmedError
+from synthmed.gan.archs import get_arch
+from synthmed.gan.checkpoint import load_generator
+from synthmed.gan.networks.pix2pix import inpaint_condition
 from synthmed.lesion.masks import MaskAugment, augment_mask, place_mask, random_ellipse
 
 PLACES = ("free", "replace")
@@ -81,8 +86,6 @@ class Backgrounds:
     @classmethod
     def _folder(cls, folder: Path, resolution: int, channels: int) -> Backgrounds:
         """A folder of normal (lesion-free) images: read, converted to the model's channels, resized (Lanczos)."""
-        from PIL import Image
-
         if not folder.is_dir():
             raise SynthmedError(f"{folder}: not a prepared dataset or a folder of images")
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif")
@@ -175,8 +178,6 @@ def generate_lesions(G: torch.nn.Module, backgrounds: np.ndarray, regions: np.nd
                      features: np.ndarray, seed: int, device: str | torch.device = "cpu") -> np.ndarray:
     """Run the injection generator (its dropout drawn from ``seed``) and composite again in uint8: outside
     ``regions`` the output is the background's bytes."""
-    from synthmed.gan.networks.pix2pix import inpaint_condition
-
     x = torch.from_numpy(backgrounds).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
     m = torch.from_numpy(regions[:, None].astype(np.float32)).to(device)
     y = torch.tensor(labels, dtype=torch.long, device=device)
@@ -196,12 +197,6 @@ def feature_vector(region: np.ndarray, intensity: float) -> np.ndarray:
 def inject_dataset(checkpoint: str | Path, backgrounds: str, out: str | Path, opts: InjectOptions,
                    device: str = "cpu", overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     """Write a prepared dataset (split train) of injected images with masks, labels and provenance."""
-    from tqdm import tqdm
-
-    from synthmed.dataset import DatasetWriter
-    from synthmed.gan.archs import get_arch
-    from synthmed.gan.checkpoint import load_generator
-
     G, meta = load_generator(checkpoint, device=device)
     get_arch(meta["arch"]).check_condition(meta, "mask-in-image", "synthmed inject")
     classes, res, channels = list(meta["classes"]), int(meta["resolution"]), int(meta["channels"])

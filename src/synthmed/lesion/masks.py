@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import ndimage, signal
+from skimage.draw import ellipse
 
 from synthmed.errors import SynthmedError
 
@@ -39,6 +40,7 @@ def augment_mask(mask: np.ndarray, seed: int, aug: MaskAugment = MaskAugment()) 
 
     Nearest-neighbour resampling keeps the mask binary; pixels moved in from outside are background.
     """
+    # lazy: MONAI (and with it torch) only to deform masks; the reader study draws outlines with this module
     from monai.transforms import Compose, Rand2DElastic, RandFlip, RandRotate, RandZoom
 
     if aug == NO_AUGMENT:
@@ -67,8 +69,6 @@ def ellipse_mask(resolution: int, ry: float, rx: float, cy: float | None = None,
                  angle: float = 0.0) -> np.ndarray:
     """A filled ellipse with semi-axes ``ry``, ``rx`` pixels, centred (default: the image centre), rotated by
     ``angle`` degrees (scikit-image's polygon rasteriser)."""
-    from skimage.draw import ellipse
-
     if min(ry, rx) < 0.5:
         raise SynthmedError(f"an ellipse needs semi-axes of at least 0.5 pixel, got {ry} x {rx}")
     c = (resolution - 1) / 2

@@ -21,11 +21,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage, stats
 
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
+from synthmed.gan.networks.pix2pix import crop_boxes, lesion_boxes
 from synthmed.lesion.masks import border
+from synthmed.metrics import radiomics
+from synthmed.metrics.features import DomainCNNConfig, extract, train_domain_cnn
+from synthmed.metrics.frechet import frechet_from_features, stability_note
 
 
 @dataclass
@@ -49,8 +54,6 @@ class LesionSet:
 
 def lesion_crops(images: torch.Tensor, masks: np.ndarray, crop: int) -> torch.Tensor:
     """Square crops around each lesion (``networks.pix2pix.lesion_boxes``), resampled to ``crop`` pixels."""
-    from synthmed.gan.networks.pix2pix import crop_boxes, lesion_boxes
-
     m = torch.from_numpy(masks[:, None].astype(np.float32))
     return crop_boxes(images.float(), lesion_boxes(m), crop)
 
@@ -105,9 +108,6 @@ def lesion_metrics(real_spec: str, fake_spec: str, crop: int = 64, frd: bool = T
 
 
 def _domain_fid(crops_r, labels_r, crops_f, seed, epochs, progress, notes) -> float | None:
-    from synthmed.metrics.features import DomainCNNConfig, extract, train_domain_cnn
-    from synthmed.metrics.frechet import frechet_from_features, stability_note
-
     k = int(labels_r.max()) + 1
     if len(np.unique(labels_r)) < 2:
         notes["fid_domain_lesion"] = "the real crops have one class; the domain CNN needs two"
@@ -122,10 +122,6 @@ def _domain_fid(crops_r, labels_r, crops_f, seed, epochs, progress, notes) -> fl
 
 
 def _frd(crops_r: torch.Tensor, crops_f: torch.Tensor, notes: dict[str, str], progress: bool) -> float | None:
-    from PIL import Image
-
-    from synthmed.metrics import radiomics
-
     feats = []
     with tempfile.TemporaryDirectory(prefix="synthmed-lesion-frd-") as tmp:
         for name, crops in (("real", crops_r), ("fake", crops_f)):

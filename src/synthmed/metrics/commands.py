@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import typer
+
+from synthmed.metrics.options import MetricsOptions
+from synthmed.utils.options import cli_command, validate
 
 SHORT = {"frd": "FRD", "fid_domain": "FID dom", "kid_domain": "KID dom", "precision": "prec", "recall": "recall",
          "density": "density", "coverage": "cover", "ms_ssim_real": "MSSSIM r", "ms_ssim_fake": "MSSSIM f",
@@ -14,9 +18,7 @@ SHORT = {"frd": "FRD", "fid_domain": "FID dom", "kid_domain": "KID dom", "precis
 
 def _metrics(values: dict, out: Path | None) -> None:
     from synthmed.metrics.compute import compute_metrics
-    from synthmed.metrics.options import MetricsOptions
     from synthmed.utils.atomic import write_json
-    from synthmed.utils.options import validate
 
     opts = validate(MetricsOptions, values)
     result = compute_metrics(opts.real, opts.fake, out_dir=out.parent if out is not None else None,
@@ -29,11 +31,6 @@ def _metrics(values: dict, out: Path | None) -> None:
 
 def metrics_command():
     """``metrics``: one option per field of synthmed.metrics.options.MetricsOptions, declared there once."""
-    import inspect
-
-    from synthmed.metrics.options import MetricsOptions
-    from synthmed.utils.options import cli_command
-
     out = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
                             default=typer.Option(None, "--out", help="Write the results JSON here; the memorization "
                                                  "PNG goes beside it."))

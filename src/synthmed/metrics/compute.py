@@ -9,6 +9,7 @@ shared with ``synthmed filter``). A metric that cannot be computed is ``None`` w
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import torch
 
 from synthmed.dataset import PreparedDataset, check_alike
 from synthmed.errors import SynthmedError
+from synthmed.metrics import features as feat_mod
 from synthmed.metrics import frechet, kid, memorization, msssim, prdc
 from synthmed.metrics.cache import FeatureCache, default_cache_dir
 from synthmed.metrics.store import FeatureStore
@@ -104,8 +106,6 @@ class MetricContext:
         return self.store.cache
 
     def domain_extractor(self):
-        from synthmed.metrics import features as feat_mod
-
         if self.extractor is None:
             self.extractor = feat_mod.user_features(self.features) if self.features else feat_mod.domain_extractor(
                 self.real.ds, self.store.root, feat_mod.DomainCNNConfig(seed=self.seed), self.progress)
@@ -231,8 +231,6 @@ class _Timer:
         self.sink = sink
 
     def __call__(self, name: str):
-        import contextlib
-
         @contextlib.contextmanager
         def block():
             t = time.perf_counter()
@@ -378,6 +376,7 @@ def _display(images: torch.Tensor) -> np.ndarray:
 # -- FRD ---------------------------------------------------------------------------------------------
 @family("frd", ("frd",), skippable=True)
 def _frd_family(ctx: MetricContext) -> None:
+    # lazy: frd-score (pyradiomics, SimpleITK) loads only when this skippable family runs
     from synthmed.metrics import radiomics
 
     real, fake, scopes, res, info, cache = ctx.real, ctx.fake, ctx.scopes, ctx.res, ctx.info, ctx.cache
@@ -416,7 +415,7 @@ def _frd_family(ctx: MetricContext) -> None:
 # -- Inception ---------------------------------------------------------------------------------------
 @family("inception", ("fid_inception", "kid_inception", "inception_score"), skippable=True)
 def _inception_family(ctx: MetricContext) -> None:
-    from synthmed.metrics import inception
+    from synthmed.metrics import inception  # lazy: torch-fidelity loads only when this skippable family runs
 
     real, fake, scopes, res, info, cache = ctx.real, ctx.fake, ctx.scopes, ctx.res, ctx.info, ctx.cache
     weights, allow_download, seed, kid_subsets = ctx.inception_weights, ctx.allow_download, ctx.seed, ctx.kid_subsets

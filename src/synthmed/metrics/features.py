@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from synthmed.dataset import PreparedDataset
+from synthmed.classify.models import MODEL_FILE, Classifier, load_model
+from synthmed.classify.train import train_classifier
+from synthmed.dataset import DatasetWriter, PreparedDataset
 from synthmed.errors import BadInputError, SynthmedError
 from synthmed.utils.hashing import sha256_file, sha256_json
 from synthmed.utils.torchfile import load_torchscript, load_weights
@@ -95,8 +97,6 @@ def extract(model: nn.Module | Extractor, images: torch.Tensor, batch: int = 256
 
 
 def as_extractor(model: nn.Module, ident: str) -> Extractor:
-    from synthmed.classify.models import Classifier
-
     return Extractor(ident, model, "classifier" if isinstance(model, Classifier) else "features")
 
 
@@ -115,9 +115,6 @@ def domain_cnn_for(ds: PreparedDataset, cache_dir: Path | None, cfg: DomainCNNCo
     image reaches the metrics' reference or the filter's classifier. Returns the model (a classify
     ``Classifier``, eval mode, CPU) and its identity for feature caches.
     """
-    from synthmed.classify.models import load_model
-    from synthmed.classify.train import train_classifier
-
     train = "train" if ds.entries("train") else ds.split_names[0]
     key = sha256_json({"data": ds.split_hash(train), "cfg": asdict(cfg), "v": 2})[:32]
     ident = f"domain-cnn-{key}"
@@ -141,8 +138,6 @@ def train_domain_cnn(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     The images go to a temporary prepared dataset (8-bit PNGs: lossless for 8-bit images) so that the
     training is exactly ``domain_cnn_for``'s.
     """
-    from synthmed.dataset import DatasetWriter
-
     pixels = ((images.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
     with tempfile.TemporaryDirectory(prefix="synthmed-domain-cnn-") as tmp:
         with DatasetWriter(Path(tmp) / "data", [str(k) for k in range(num_classes)], images.shape[-1],
@@ -187,8 +182,6 @@ def user_features(path: str | Path) -> Extractor:
 
 def load_classifier(path: str | Path, classes: list[str]) -> Extractor:
     """A classifier: a ``synthmed train-classifier`` model folder, or a saved nn.Module returning logits."""
-    from synthmed.classify.models import MODEL_FILE, load_model
-
     path = Path(path)
     model_file = path / MODEL_FILE if path.is_dir() else path
     if path.is_dir() or path.suffix == ".pt":

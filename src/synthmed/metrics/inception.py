@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
+
+from synthmed.utils.network import host_resolves
 
 WEIGHT_NAMES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
 
@@ -62,12 +66,6 @@ def _unreachable_host() -> str | None:
     Checked first so that an offline run does not print torch hub's "Downloading: ..." line before
     failing: the one-line note below is the whole message.
     """
-    from urllib.parse import urlparse
-
-    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-
-    from synthmed.utils.network import host_resolves
-
     host = urlparse(URL_INCEPTION_V3).hostname or ""
     return None if host_resolves(host) else host
 
@@ -83,8 +81,6 @@ def load_inception(explicit: str | Path | None = None, allow_download: bool = Tr
 
     Raises ``InceptionUnavailable`` with a one-line message when the weights cannot be had.
     """
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
     path, looked = locate_weights(explicit)
     if path is None and (not allow_download or _offline()):
         raise _missing(looked, "offline (SYNTHMED_OFFLINE=1)" if _offline() else "download disabled")

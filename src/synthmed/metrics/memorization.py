@@ -33,6 +33,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
+from sklearn.mixture import GaussianMixture
+
+from synthmed.utils.atomic import atomic_path
 
 WORK_SIDE = 32          # every image is compared at this side (antialiased bilinear resize)
 LOWPASS_SIGMA = 1.0     # px at the working side
@@ -290,8 +294,6 @@ def calibrate(base: np.ndarray, percentile: float) -> tuple[float, np.ndarray]:
         return 0.0, copies
     logd = np.log10(np.maximum(base, 1e-4))[:, None]
     if len(base) >= MIXTURE_MIN:
-        from sklearn.mixture import GaussianMixture
-
         with warnings.catch_warnings():  # e.g. convergence notes on nearly constant distances: not the user's
             warnings.simplefilter("ignore")
             one = GaussianMixture(1, random_state=0).fit(logd)
@@ -330,19 +332,16 @@ def audit_sets(store, fake_ds, fake_split: str, real_ds, ref_split: str | None, 
 
 def save_pairs_png(result: MemorizationResult, fake_images: np.ndarray, train_images: np.ndarray, out: Path,
                    n: int = 16) -> Path:
-    """PNG of the ``n`` synthetic images closest to a training image, each beside that training image."""
-    import matplotlib
+    """PNG of the ``n`` synthetic images closest to a training image, each beside that training image.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from synthmed.utils.atomic import atomic_path
-
+    A bare ``Figure`` (no pyplot): it draws with Agg whatever backend the caller's matplotlib uses.
+    """
     closeness = result.closeness()
     order = np.argsort(closeness)[:n]
     cols = 4
     rows = max(1, int(np.ceil(len(order) / cols)))
-    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2 * cols * 1.3, rows * 1.5), squeeze=False)
+    fig = Figure(figsize=(2 * cols * 1.3, rows * 1.5))
+    axes = fig.subplots(rows, 2 * cols, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for k, i in enumerate(order):
@@ -359,5 +358,4 @@ def save_pairs_png(result: MemorizationResult, fake_images: np.ndarray, train_im
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
 
 DEFAULT_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -44,8 +45,6 @@ def random_pairs(n: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
 def mean_pairwise_msssim(images: torch.Tensor, n_pairs: int = 200, rng: np.random.Generator | None = None,
                          batch: int = 256) -> float | None:
     """Mean MS-SSIM over random pairs of ``images`` ((N, C, H, W) in [-1, 1]); None for fewer than 2 images."""
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
-
     rng = rng if rng is not None else np.random.default_rng(0)
     pairs = random_pairs(images.shape[0], n_pairs, rng)
     if len(pairs) == 0:

@@ -18,6 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
+from frd_score import frd
+from tqdm import tqdm
 
 _EXTRACTOR = None
 
@@ -26,8 +29,6 @@ def _extractor():
     """The frd-score v1 2D radiomics extractor, built once per process, with pyradiomics kept quiet."""
     global _EXTRACTOR
     if _EXTRACTOR is None:
-        from frd_score import frd
-
         frd._ensure_radiomics()
         logging.getLogger("radiomics").setLevel(logging.ERROR)
         frd.setVerbosity(60)
@@ -36,22 +37,16 @@ def _extractor():
 
 
 def _features_of(path: str) -> list[float] | None:
-    from frd_score import frd
-
     result = frd.process_image_mask_pair((path, None), feature_extractor=_extractor(), frd_version="v1")
     return None if result is None else result[0]
 
 
 def _init_worker() -> None:
-    import SimpleITK as sitk
-
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # the pool already uses every core
 
 
 def extract_radiomics(paths: list[Path], workers: int | None = None, progress: bool = True) -> np.ndarray:
     """(N, F) raw radiomic features of image files (NaN rows where extraction was skipped)."""
-    from tqdm import tqdm
-
     workers = workers or max(1, min(len(os.sched_getaffinity(0)), 8))
     names = [str(p) for p in paths]
     bar = dict(total=len(names), desc="radiomics", unit="img", disable=not progress)
@@ -71,8 +66,6 @@ def frd_from_features(real: np.ndarray, fake: np.ndarray) -> tuple[float, int]:
     Follows ``frd_score.calculate_feature_statistics`` for ``frd_version='v1'``; returns the value
     and the number of feature columns kept.
     """
-    from frd_score import frd
-
     sets = []
     for feats in (real, fake):
         feats = feats[~np.isnan(feats).any(axis=1)]

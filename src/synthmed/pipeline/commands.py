@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
+
+from synthmed.errors import SynthmedError
 
 PROFILE_HELP = ("cpu (small, fits 15 min on 2 cores), quality (DCGAN-ADA at 64x64 on a CPU, aimed at 90 min) or gpu "
                 "(StyleGAN2-ADA at 128x128).")
@@ -18,9 +21,6 @@ def init(
     profile: str = typer.Option("cpu", "--profile", help=PROFILE_HELP),
 ) -> None:
     """Print a commented experiment config (redirect it: synthmed init > experiment.yaml)."""
-    import re
-
-    from synthmed.errors import SynthmedError
     from synthmed.pipeline.config import build_config, to_commented_yaml
     from synthmed.prepare.medmnist_source import medmnist_info
 

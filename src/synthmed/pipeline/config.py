@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthmed.classify.options import MAX_SYNTHETIC_RATIO, Augment
@@ -356,8 +358,6 @@ def build_config(data: dict[str, Any] | None = None, profile: str | None = None,
 
 def _name_from_source(data: dict[str, Any], profile: str) -> str | None:
     """``<source name>-<profile>``: the MedMNIST name, the folder's name, or the CSV's (its folder's for labels.csv)."""
-    import re
-
     key = next((k for k in SOURCE_KEYS if isinstance(data.get(k), str) and data.get(k)), None)
     if key is None:
         return None
@@ -391,8 +391,6 @@ def load_config(path: str | Path | None, profile: str | None = None, **overrides
     """Read a YAML config (or none: the profile's defaults) and validate it."""
     if path is None:
         return build_config({}, profile, source="defaults", **overrides)
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise SynthmedError(f"{path}: config file not found (write one with 'synthmed init > {path.name}')")
@@ -425,8 +423,6 @@ class DuplicateKeyError(ValueError):
 def _unique_keys_loader():
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping, naming it and both lines: with the
     plain loader the second value wins without a word, and a user edits the first."""
-    import yaml
-
     class UniqueKeyLoader(yaml.SafeLoader):
         def construct_mapping(self, node, deep=False):
             first: dict[Any, int] = {}
@@ -481,8 +477,6 @@ def to_commented_yaml(cfg: ExperimentConfig, chosen: set[str] | None = None) -> 
 def _emit(model: BaseModel, lines: list[str], indent: str, chosen: set[str] | None = None, prefix: str = "",
           off: bool = False) -> None:
     """``off``: inside a section none of whose keys is chosen (its header is commented out too)."""
-    import yaml
-
     for name, field in type(model).model_fields.items():
         value, key = getattr(model, name), prefix + name
         if isinstance(value, FurtherOptions):  # a stage's further options: the given ones, inline

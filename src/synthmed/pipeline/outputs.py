@@ -8,6 +8,7 @@ without knowing the run folder's layout.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,8 +97,6 @@ def saved_unit(path: Path, keys: dict[str, str], what: str) -> dict | None:
     """A study's saved result for one unit of work (a JSON file with the ``stage_keys`` it was made from): its
     content when those are ``keys``, None when there is none yet, and one line naming the file and the stages that
     differ when it was made with another config (so a changed study never reuses old numbers silently)."""
-    import json
-
     if not path.is_file():
         return None
     unit = json.loads(path.read_text(encoding="utf-8"))

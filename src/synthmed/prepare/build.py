@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from synthmed.dataset import DatasetWriter
 from synthmed.errors import BadInputError, SynthmedError
@@ -44,8 +45,6 @@ def source_channels(images_by_split: list) -> int:
 
 
 def _bar(total: int, desc: str, progress: bool):
-    from tqdm import tqdm
-
     # disable=None: a bar on a terminal, silence in pipes and tests (stderr stays one error line).
     return tqdm(total=total, desc=desc, unit="file" if desc != "prepare" else "img", disable=None if progress else True)
 

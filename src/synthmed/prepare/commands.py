@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
+from synthmed.prepare.options import PrepareOptions
+from synthmed.utils.options import cli_command, output_options, validate
+
 
 def _prepare(values: dict, out: Path, overwrite: bool) -> None:
     from synthmed.dataset import PreparedDataset
     from synthmed.prepare.info import describe, render_table
-    from synthmed.prepare.options import PrepareOptions
     from synthmed.prepare.run import prepare_dataset
-    from synthmed.utils.options import validate
 
     prepare_dataset(validate(PrepareOptions, values), out, overwrite=overwrite)
     typer.echo(render_table(describe(PreparedDataset.open(out))))
@@ -21,10 +22,6 @@ def _prepare(values: dict, out: Path, overwrite: bool) -> None:
 
 def prepare_command():
     """``prepare``: one option per field of synthmed.prepare.options.PrepareOptions (the pipeline's ``data:``)."""
-
-    from synthmed.prepare.options import PrepareOptions
-    from synthmed.utils.options import cli_command, output_options
-
     extra = output_options("Output folder for the prepared dataset.")
     return cli_command(PrepareOptions, _prepare, extra=extra, name="prepare")
 

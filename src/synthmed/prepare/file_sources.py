@@ -14,6 +14,7 @@ paths are relative to the CSV's folder.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +107,6 @@ def fingerprint(source: FileSource) -> str:
     Why sizes and mtimes, not contents: hashing gigabytes of DICOM before every run would cost more than
     the runs it saves; an edit, an added or a removed file changes the list, a size or an mtime.
     """
-    import hashlib
-
     h = hashlib.sha256("\0".join(source.classes).encode())
     if source.description.get("type") == "csv":
         h.update(Path(source.description["file"]).read_bytes())

@@ -39,7 +39,7 @@ def medmnist_filename(name: str, size: int) -> str:
 
 
 def medmnist_info(name: str) -> dict:
-    try:
+    try:  # lazy: medmnist imports torch; prepare needs it only to check a name or download, and is torch-free
         from medmnist import INFO
     except ImportError as exc:  # pragma: no cover - medmnist is a dependency
         raise SynthmedError(f"the medmnist package is not installed ({exc})") from None
@@ -60,7 +60,7 @@ def locate_or_download(name: str, size: int, root: Path | None) -> Path:
     if path.is_file():
         return path
     info = medmnist_info(name)
-    try:
+    try:  # lazy: as in medmnist_info
         import medmnist
 
         cls = getattr(medmnist, info["python_class"])

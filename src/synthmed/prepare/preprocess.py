@@ -7,6 +7,7 @@ downsampling), which keeps fine ultrasound speckle and edges better than bilinea
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -36,8 +37,6 @@ def auto_resolution(shapes: list[tuple[int, int]], square: SquareMode) -> int:
     Why capped: a prepared dataset at a scanner's 2000 px would make every later stage slow for no gain; the
     GAN and the classifiers train at 64 (cpu profile) or up to 256 (gpu profile) anyway.
     """
-    from collections import Counter
-
     sides = Counter(max(h, w) if square == "pad" else min(h, w) for h, w in shapes)
     if not sides:
         return 64

@@ -26,6 +26,7 @@ from PIL import Image
 
 from synthmed.dataset import PreparedDataset
 from synthmed.errors import SynthmedError
+from synthmed.lesion.masks import border
 from synthmed.reader_study import db
 from synthmed.utils.atomic import atomic_dir, write_json
 
@@ -112,8 +113,6 @@ def encode_png(image: np.ndarray, bit_depth: int, resolution: int) -> bytes:
 
 def draw_outline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image with its mask's border (one pixel inside the lesion) set to the brightest value, green for RGB."""
-    from synthmed.lesion.masks import border
-
     out = image.copy()
     top = np.iinfo(image.dtype).max
     colour = [0, top, 0] if image.shape[2] == 3 else [top]

@@ -21,6 +21,9 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
+from sklearn.metrics import cohen_kappa_score, f1_score
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 CSV_COLUMNS = ["reader", "class", "n_real", "real_judged_real", "real_judged_synthetic", "n_synthetic",
                "synthetic_judged_real", "synthetic_judged_synthetic", "accuracy", "accuracy_ci_low",
@@ -30,9 +33,6 @@ CSV_COLUMNS = ["reader", "class", "n_real", "real_judged_real", "real_judged_syn
 
 def confusion_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts and statistics for one reader's answers (rows with ``truth`` and ``answer``)."""
-    from scipy.stats import binomtest
-    from sklearn.metrics import f1_score
-
     rr = sum(r["truth"] == "real" and r["answer"] == "real" for r in rows)
     rs = sum(r["truth"] == "real" and r["answer"] == "synthetic" for r in rows)
     sr = sum(r["truth"] == "synthetic" and r["answer"] == "real" for r in rows)
@@ -85,12 +85,8 @@ def agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
         result["note"] = "every answer is the same: kappa is undefined"
         return result
     if method == "cohen":
-        from sklearn.metrics import cohen_kappa_score
-
         kappa = cohen_kappa_score(matrix[:, 0], matrix[:, 1], labels=[0, 1])
     else:
-        from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
-
         table, _ = aggregate_raters(matrix, n_cat=2)
         kappa = fleiss_kappa(table, method="fleiss")
     result["kappa"] = None if math.isnan(kappa) else float(kappa)

@@ -28,6 +28,7 @@ from synthmed.pipeline.runner import RunRecord, StageRecord
 from synthmed.pipeline.stages import CHAIN, Scope, summary_model
 from synthmed.report import audit, collect, images, plots
 from synthmed.stats import summary
+from synthmed.stats.headline import headline, resolution_note
 from synthmed.stats.result import StatsResult
 from synthmed.utils.atomic import write_bytes, write_json, write_text
 from synthmed.utils.jsonfile import read_json
@@ -364,7 +365,6 @@ def _statistics(src: ReportSources, results: dict, figures: dict) -> None:
 def _strongest_headline(out: dict, stats: dict, resolutions: dict | None, config: ExperimentConfig) -> None:
     """The headline against the strongest real-only arm (stats files that have it), and the resolution note;
     both from synthmed.stats.headline, so the template shows them without knowing how they were chosen."""
-    from synthmed.stats.headline import headline, resolution_note
 
     if head := headline(stats):
         out.update(headline=head["sentences"], headline_verdicts=head["verdicts"],

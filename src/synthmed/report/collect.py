@@ -11,6 +11,8 @@ from pathlib import Path
 
 from synthmed.classify.results import ResultRow
 from synthmed.dataset import PreparedDataset
+from synthmed.errors import SynthmedError
+from synthmed.gan.archs import get_arch
 from synthmed.gan.run import GanRun
 from synthmed.prepare.info import describe
 from synthmed.stats.table import flat_row
@@ -34,9 +36,6 @@ def gan_training(run_dir: Path) -> dict:
 def family_of(arch: str | None) -> dict:
     """The generator family that made the images: its name and one-line summary (name only when no longer
     registered)."""
-    from synthmed.errors import SynthmedError
-    from synthmed.gan.archs import get_arch
-
     try:
         return {"name": arch, "summary": get_arch(arch).summary}
     except SynthmedError:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from synthmed.errors import SynthmedError
+
 
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder made by 'synthmed run' (it has run.json)."),
@@ -13,7 +15,6 @@ def report(
                                     "(default: the run folder)."),
 ) -> None:
     """Write report.html (self-contained, opens offline) and results.json from a run folder's stages."""
-    from synthmed.errors import SynthmedError
     from synthmed.pipeline.runner import RunRecord
     from synthmed.report.build import HTML, build_report, failed_line, sources_from_run
 

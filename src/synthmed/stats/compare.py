@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from synthmed.classify.results import Cell, Predictions, ResultRow, load_results, read_predictions
 from synthmed.errors import SynthmedError
+from synthmed.stats import multiclass as mc
 from synthmed.stats.bootstrap import bootstrap_metrics
 from synthmed.stats.delong import delong_test
 from synthmed.stats.headline import strongest_real, strongest_words
@@ -43,6 +44,7 @@ from synthmed.stats.loading import check_positive_class, check_same_cases
 from synthmed.stats.mcnemar import mcnemar_test
 from synthmed.stats.multiple import holm
 from synthmed.stats.seeds import mean_sd, paired_wilcoxon
+from synthmed.stats.table import write_outputs
 from synthmed.stats.verdict import BETTER, WORSE, multiclass_sentence, sentence, verdict
 
 MIN_BOOT = 2000
@@ -165,8 +167,6 @@ def compare_multiclass(key: Cell, base: Cell, seeds: list[int], side_a: tuple[li
                        side_b: tuple[list[ResultRow], list[Predictions]], rng: np.random.Generator, n_boot: int,
                        level: float, alpha: float, notes: list[str], n_compared: int = 1) -> dict:
     """K > 2: macro one-vs-rest AUC (permutation p, class-stratified bootstrap CIs) and per-class DeLong tests."""
-    from synthmed.stats import multiclass as mc
-
     (cfg, cfg_preds), (ref, ref_preds) = side_a, side_b
     labels = ref_preds[0].label
     k = ref_preds[0].scores.shape[1]
@@ -263,8 +263,6 @@ def compare_results(results_dir: str | Path, baseline: str = "real", out: str | 
                                                                             seed, level))
     result = finite(result)
     if out is not None:
-        from synthmed.stats.table import write_outputs
-
         write_outputs(result, Path(out))
     return result
 

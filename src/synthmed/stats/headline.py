@@ -4,7 +4,7 @@
 classifier: the headline compares each synthetic condition with the *strongest* real-only arm of the grid,
 the real-only cell (no augmentation, traditional, or any other augmentation the grid ran) with the best mean
 validation AUC over seeds, chosen per real fraction and classifier architecture. The test split does not take
-part in that choice. Ties go to the earlier augmentation in ``synthmed.classify.data.AUGMENTS`` (no
+part in that choice. Ties go to the earlier augmentation in ``synthmed.classify.options.AUGMENTS`` (no
 augmentation first: the simpler arm).
 
 When the generator or the classifiers work below the prepared images' resolution (a profile's cap, e.g. the cpu
@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from synthmed.classify.options import AUGMENTS
 from synthmed.classify.results import Cell, ResultRow
+from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION
 from synthmed.stats.seeds import mean_sd
 
 CHOSEN_ON_VALIDATION = "best mean validation AUC over seeds (ties: the earlier augmentation of none, traditional, ...)"
 
 
 def _augment_order(augment: str) -> int:
-    from synthmed.classify.data import AUGMENTS
-
     return AUGMENTS.index(augment) if augment in AUGMENTS else len(AUGMENTS)
 
 
@@ -83,8 +83,7 @@ def resolution_note(prepared: int | None, gan: int | None, classify: int | None,
     """A sentence for the summary when the generator or the classifiers work below the prepared resolution, naming
     the profile whose cap would keep the data's size (``caps``: profile -> largest training side, by default the
     pipeline's); None when both work at the data's size or a size is unknown."""
-    if caps is None:
-        from synthmed.pipeline.config import MAX_TRAIN_RESOLUTION as caps
+    caps = MAX_TRAIN_RESOLUTION if caps is None else caps
     if not prepared:
         return None
     lower = [f"{what} at {side} px" for what, side in (("the generator", gan), ("the classifiers", classify))

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from synthmed.stats.table import write_outputs
 from synthmed.utils.records import Record
 
 
@@ -62,7 +63,5 @@ class StatsResult(Record):
     strongest: Strongest | None = None  # absent in stats files made before the strongest-arm headline
 
     def write(self, folder: str | Path) -> Path:
-        from synthmed.stats.table import write_outputs
-
         path, _ = write_outputs(self.as_dict(), self.path(folder))
         return path

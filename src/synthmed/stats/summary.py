@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as st
+from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
+from statsmodels.stats.proportion import proportion_confint
 
 from synthmed.classify.results import Cell, ResultRow, read_predictions
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float | None, float | None]:
     """Student-t interval of the mean over seeds (None with fewer than two seeds)."""
-    from scipy import stats as st
-
     if len(values) < 2:
         return None, None
     v = np.asarray(values, dtype=float)
@@ -38,8 +39,6 @@ def ensemble_roc(labels: np.ndarray, scores: np.ndarray, positive: int | None) -
     (equal to ``roc_auc_score(multi_class='ovr', average='macro')``; the area under the averaged curve can
     differ slightly). ``per_class_auc`` holds each class's one-vs-rest AUC. None when a class is absent.
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     labels = np.asarray(labels)
     k = scores.shape[1]
     if k == 2 and positive is not None:
@@ -128,8 +127,6 @@ def class_breakdown(rows: Sequence[ResultRow], real_fraction: float, augment: st
     """K > 2 classes: per cell at one real fraction, its seed ensemble's one-vs-rest AUC and sensitivity per
     class and its confusion matrix (argmax of the mean probabilities; rows = true class). Empty for two
     classes, whose report shows the positive class's numbers instead."""
-    from sklearn.metrics import confusion_matrix, roc_auc_score
-
     out = []
     for cell, runs in _by_cell([r for r in rows if r.cell.real_fraction == real_fraction
                                 and r.cell.augment == augment]).items():
@@ -177,8 +174,6 @@ def class_mix(rows: Sequence[ResultRow], minority: Sequence[int], augment: str =
     Wilson (statsmodels), not the normal approximation: a rare class has few test images and a sensitivity
     near 0 or 1, where the normal interval leaves [0, 1] or collapses to a point.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     out = []
     for cell, runs in _by_cell([r for r in rows if r.cell.augment == augment]).items():
         if any(not np.array_equal(read_predictions(r.predictions).index,

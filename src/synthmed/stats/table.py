@@ -6,6 +6,9 @@ import csv
 import io
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from synthmed.utils.atomic import write_json, write_text
 
 COLUMNS = [
@@ -85,9 +88,6 @@ def _ci(block: dict) -> str:
 
 def render(result: dict) -> str:
     """A readable table (rich) plus one sentence per comparison."""
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"vs {result['settings']['baseline']} baseline (95 % bootstrap CIs; seed ensembles)")
     multi = any("per_class" in c for c in result["comparisons"])
     for col in ("configuration", "seeds", "macro AUC" if multi else "AUC", "baseline AUC", "ΔAUC",

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -84,14 +85,6 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
-def torch_save(obj: Any, target: str | Path) -> None:
-    """``torch.save`` through a temporary file, so a killed run never leaves a truncated checkpoint."""
-    import torch
-
-    with atomic_path(target) as tmp:
-        torch.save(obj, tmp)
-
-
 # When this process started (close enough: when synthmed was imported); a .partial folder older than this
 # whose process is gone was left by a run that was killed.
 PROCESS_START = time.time()
@@ -115,8 +108,6 @@ def remove_stale_partials(target: Path, log=None) -> list[Path]:
     Only this target's own kind (its name), only folders older than this process, and never one whose
     recorded process is still running (a concurrent build of the same output).
     """
-    import sys
-
     removed = []
     for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
         pid = _partial_pid(tmp, target.name)

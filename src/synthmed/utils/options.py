@@ -24,8 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import typer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 from pydantic.fields import FieldInfo
+from rich.markup import escape
 
 from synthmed.errors import SynthmedError
 
@@ -85,14 +87,11 @@ def _comma_text(values: list) -> str:
 
 
 def _option(name: str, field: FieldInfo) -> inspect.Parameter:
-    import typer
-
     annotation = str if _comma(field) else _cli_type(field.annotation)
     help_text = field.description or ""
     choices = _choices(field.annotation)
     if choices and str(choices[0]) not in help_text:
-        from rich.markup import escape  # Typer renders help as rich markup: a bare "[a | b]" would vanish
-
+        # Typer renders help as rich markup: a bare "[a | b]" would vanish
         help_text += escape(f" [{' | '.join(map(str, choices))}]")
     default = ... if field.is_required() else _extra(field).get("cli_default",
                                                                  field.get_default(call_default_factory=True))
@@ -141,8 +140,6 @@ def cli_command(model: type[BaseModel], run: Callable[..., Any], *, extra: list[
 
 def output_options(out_help: str) -> list[inspect.Parameter]:
     """``--out FOLDER`` (required) and ``--overwrite``: the extra options of a command that writes one folder."""
-    import typer
-
     return [inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
                               default=typer.Option(..., "--out", help=out_help)),
             inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool,

@@ -10,6 +10,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import torch
+
 
 def usable_cores() -> int:
     """CPU cores this process may run on (the affinity mask, which containers and taskset narrow)."""
@@ -22,8 +24,6 @@ def usable_cores() -> int:
 @contextlib.contextmanager
 def intra_op_threads(n: int) -> Iterator[int]:
     """Run the block with ``n`` torch intra-op threads; restore the previous count afterwards."""
-    import torch
-
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
     before = torch.get_num_threads()

@@ -1,4 +1,4 @@
-"""Reading torch files without running code from them.
+"""Reading torch files without running code from them, and writing them whole.
 
 ``torch.load`` unpickles: a file made by someone else could run any code when loaded. Every torch file
 synthmed reads goes through ``load_weights`` (``weights_only=True``: tensors, plain containers and numbers,
@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from synthmed.errors import BadInputError
+from synthmed.utils.atomic import atomic_path
 
 REFUSED = "holds pickled Python objects other than tensors, refused (loading them could run code)"
 
@@ -47,3 +48,9 @@ def load_torchscript(path: str | Path) -> torch.nn.Module | None:
             return torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError):
         return None
+
+
+def torch_save(obj: Any, target: str | Path) -> None:
+    """``torch.save`` through a temporary file, so a killed run never leaves a truncated checkpoint."""
+    with atomic_path(target) as tmp:
+        torch.save(obj, tmp)

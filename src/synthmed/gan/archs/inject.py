@@ -19,10 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from synthmed.gan import image2image as i2i
+from synthmed.gan import losses
 from synthmed.gan.arch import Batch, Objective, Term
 from synthmed.gan.archs import register
 from synthmed.gan.archs.pix2pix import MaskFamily
 from synthmed.gan.data import TrainImages, to_model_range
+from synthmed.gan.image2image import lesion_features, masked_mean
+from synthmed.gan.networks.pix2pix import InjectDiscriminator, InpaintGenerator, inpaint_condition
 
 RECONSTRUCTION_WEIGHT = 100.0
 FEATURE_WEIGHT = 10.0
@@ -32,8 +36,6 @@ N_FEATURES = 2  # lesion area, mean intensity (image2image.lesion_features)
 class InjectObjective(Objective):
     def before_training(self, data: TrainImages, batches) -> None:
         """Store the real lesions' mean intensity per class in G (mean, std, in [0, 1])."""
-        from synthmed.gan.image2image import masked_mean
-
         x = to_model_range(data.images).float()
         inten = (masked_mean(x, data.extra["masks"].float()) + 1) / 2
         stats = self.kit.G.intensity_stats
@@ -43,8 +45,6 @@ class InjectObjective(Objective):
                 stats[c, 0], stats[c, 1] = values.mean(), values.std(unbiased=False)
 
     def d_terms(self, batch: Batch, step: int) -> list[Term]:
-        from synthmed.gan import losses
-
         k = self.kit
         with torch.no_grad(), k.autocast():
             fake = k.G_fwd(batch.cond).float()
@@ -69,9 +69,6 @@ class InjectObjective(Objective):
                 Term("real_local", real("local")), Term("fake_local", fake_pass("local"))]
 
     def g_terms(self, batch: Batch) -> list[Term]:
-        from synthmed.gan import image2image as i2i
-        from synthmed.gan import losses
-
         k = self.kit
         c = batch.real.shape[1]
         mask, target = batch.cond[:, c:c + 1], batch.cond[:, c + 3, 0, 0]  # planes: image, mask, class, area, intensity
@@ -97,8 +94,6 @@ class Inject(MaskFamily):
     objective = InjectObjective
 
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
-        from synthmed.gan.networks.pix2pix import InjectDiscriminator, InpaintGenerator
-
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
         G = InpaintGenerator(num_classes, resolution, channels, N_FEATURES, width, max_width,
                              float(kw.get("dropout", 0.5)))
@@ -107,9 +102,6 @@ class Inject(MaskFamily):
 
     def batch(self, data: TrainImages, idx: torch.Tensor, device: torch.device,
               memory_format: torch.memory_format) -> Batch:
-        from synthmed.gan.image2image import lesion_features
-        from synthmed.gan.networks.pix2pix import inpaint_condition
-
         real = to_model_range(data.images[idx]).to(device).contiguous(memory_format=memory_format)
         mask = self.masks(data, idx, device)
         cond = inpaint_condition(real, mask, data.labels[idx].to(device), lesion_features(real, mask))

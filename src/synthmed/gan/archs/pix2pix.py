@@ -20,6 +20,9 @@ from synthmed.errors import SynthmedError
 from synthmed.gan.arch import Arch, Batch, Objective, Term
 from synthmed.gan.archs import register
 from synthmed.gan.data import TrainImages, load_train_images, to_model_range
+from synthmed.gan.image2image import pix2pix_d_fake, pix2pix_d_real, pix2pix_g_loss
+from synthmed.gan.networks.pix2pix import MaskedPatchDiscriminator, UNetGenerator, pack_condition
+from synthmed.gan.runlog import tile
 
 if TYPE_CHECKING:
     from synthmed.dataset import PreparedDataset
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 
 class Pix2PixObjective(Objective):
     def d_terms(self, batch: Batch, step: int) -> list[Term]:
-        from synthmed.gan.image2image import pix2pix_d_fake, pix2pix_d_real
-
         k = self.kit
         with torch.no_grad(), k.autocast():
             fake = k.G_fwd(batch.cond).float()
@@ -48,8 +49,6 @@ class Pix2PixObjective(Objective):
         return [Term("real", real), Term("fake", fake_pass)]
 
     def g_terms(self, batch: Batch) -> list[Term]:
-        from synthmed.gan.image2image import pix2pix_g_loss
-
         k = self.kit
 
         def generator() -> dict[str, torch.Tensor]:
@@ -99,8 +98,6 @@ class MaskFamily(Arch):
 
     def batch(self, data: TrainImages, idx: torch.Tensor, device: torch.device,
               memory_format: torch.memory_format) -> Batch:
-        from synthmed.gan.networks.pix2pix import pack_condition
-
         real = to_model_range(data.images[idx]).to(device).contiguous(memory_format=memory_format)
         return Batch(real, pack_condition(self.masks(data, idx, device), data.labels[idx].to(device)))
 
@@ -123,8 +120,6 @@ class MaskFamily(Arch):
 
     def grid(self, G: nn.Module, data: TrainImages, cfg: TrainConfig, num_classes: int,
              device: torch.device) -> np.ndarray:
-        from synthmed.gan.runlog import tile
-
         idx = self.grid_indices(data, cfg.grid_cols)
         batch = self.batch(data, idx, device, torch.contiguous_format)
         rows = self.grid_rows(batch, self.generate(G, batch, cfg.grid_seed))
@@ -154,8 +149,6 @@ class Pix2Pix(MaskFamily):
     objective = Pix2PixObjective
 
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
-        from synthmed.gan.networks.pix2pix import MaskedPatchDiscriminator, UNetGenerator
-
         width, max_width = int(kw.get("width", 64)), int(kw.get("max_width", 512))
         return (UNetGenerator(num_classes, resolution, channels, width, max_width, float(kw.get("dropout", 0.5))),
                 MaskedPatchDiscriminator(num_classes, channels, resolution, width, max_width))

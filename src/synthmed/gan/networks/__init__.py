@@ -13,13 +13,12 @@ from typing import Any
 from torch import nn
 
 from synthmed.errors import SynthmedError
+from synthmed.gan.archs import get_arch
 
 
 def build_networks(arch: str, resolution: int, channels: int, num_classes: int, cond: bool = True,
                    **kw: Any) -> tuple[nn.Module, nn.Module]:
     """Build (G, D). ``kw``: the family's network options (``Arch.net_kwargs``: ``z_dim``, widths, ...)."""
-    from synthmed.gan.archs import get_arch
-
     family = get_arch(arch)
     family.check_resolution(resolution)
     if channels not in (1, 3):

@@ -23,12 +23,12 @@ import math
 import torch
 from torch import nn
 
+from synthmed.errors import SynthmedError
+
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
 
 
 def check_resolution(resolution: int, arch: str) -> int:
-    from synthmed.errors import SynthmedError
-
     if resolution not in SUPPORTED_RESOLUTIONS:
         raise SynthmedError(f"{arch} cannot make {resolution}x{resolution} images "
                             f"(resolutions: {', '.join(map(str, SUPPORTED_RESOLUTIONS))})")

@@ -28,6 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import roi_align
 
 from synthmed.errors import SynthmedError
 
@@ -272,7 +273,5 @@ def crop_boxes(x: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
     """Differentiable crops of ``x`` at ``boxes`` resampled to ``size`` x ``size`` (torchvision's roi_align; its
     adaptive sampling averages ceil(side / size) samples per output pixel, so shrinking a large lesion anti-aliases
     and a crop at its own size is the pixels themselves)."""
-    from torchvision.ops import roi_align
-
     rois = torch.cat([torch.arange(len(boxes), device=x.device, dtype=x.dtype)[:, None], boxes.to(x.dtype)], dim=1)
     return roi_align(x, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)

@@ -20,8 +20,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import monai.networks.nets.diffusion_model_unet as dmu
 import torch
 import torch.nn.functional as F
+from monai.networks.nets import DiffusionModelUNet
+from monai.networks.nets.diffusion_model_unet import DiffusionUNetResnetBlock
+from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from synthmed.errors import SynthmedError
@@ -46,8 +50,6 @@ class _ConvMidBlock(nn.Module):
 
     def __init__(self, spatial_dims: int, in_channels: int, temb_channels: int, norm_num_groups: int,
                  norm_eps: float, **_: Any) -> None:
-        from monai.networks.nets.diffusion_model_unet import DiffusionUNetResnetBlock
-
         super().__init__()
         kw = {"spatial_dims": spatial_dims, "in_channels": in_channels, "out_channels": in_channels,
               "temb_channels": temb_channels, "norm_num_groups": norm_num_groups, "norm_eps": norm_eps}
@@ -62,8 +64,6 @@ class _ConvMidBlock(nn.Module):
 @contextlib.contextmanager
 def _attention_free_middle() -> Iterator[None]:
     """While building a ``DiffusionModelUNet``, its middle block is :class:`_ConvMidBlock` (see there why)."""
-    import monai.networks.nets.diffusion_model_unet as dmu
-
     original = dmu.get_mid_block
     dmu.get_mid_block = lambda **kw: _ConvMidBlock(**kw)
     try:
@@ -75,8 +75,6 @@ def _attention_free_middle() -> Iterator[None]:
 def build_unet(channels: int, num_classes: int, unet_channels: list[int], res_blocks: int) -> nn.Module:
     """MONAI's ``DiffusionModelUNet``, attention-free, with ``num_classes + 1`` class embeddings (the last is the
     null class of classifier-free guidance) or none when unconditional."""
-    from monai.networks.nets import DiffusionModelUNet
-
     with _attention_free_middle():
         return DiffusionModelUNet(spatial_dims=2, in_channels=channels, out_channels=channels,
                                   channels=tuple(unet_channels), attention_levels=(False,) * len(unet_channels),
@@ -99,8 +97,6 @@ class DiffusionGenerator(nn.Module):
     """
 
     def __init__(self, resolution: int, channels: int, num_classes: int, opts: Options) -> None:
-        from monai.networks.schedulers import DDPMScheduler
-
         super().__init__()
         self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
         self.z_dim = channels * resolution * resolution  # the latent is the initial noise
@@ -129,8 +125,6 @@ class DiffusionGenerator(nn.Module):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None, steps: int, guidance: float) -> torch.Tensor:
-        from monai.networks.schedulers import DDIMScheduler
-
         if not 1 <= steps <= self.train_timesteps:
             raise SynthmedError(f"--steps {steps}: must be between 1 and the {self.train_timesteps} training steps")
         if guidance < 0:

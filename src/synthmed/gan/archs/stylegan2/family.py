@@ -16,6 +16,7 @@ from torch import nn
 from synthmed.gan.arch import Arch, Batch, Term
 from synthmed.gan.archs import register
 from synthmed.gan.archs.stylegan2 import Options
+from synthmed.gan.networks.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from synthmed.gan.objectives import LogisticObjective
 from synthmed.gan.regularizers import r1_penalty
 
@@ -58,8 +59,6 @@ class StyleGAN2(Arch):
         return {**super().sampling_kwargs(G, trunc, steps, guidance), "noise_mode": "const"}
 
     def build(self, resolution: int, channels: int, num_classes: int, **kw: Any) -> tuple[nn.Module, nn.Module]:
-        from synthmed.gan.networks.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
-
         kw = dict(kw)
         z_dim = int(kw.pop("z_dim", 128))
         w_dim = int(kw.pop("w_dim", z_dim))
