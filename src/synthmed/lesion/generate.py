@@ -65,7 +65,7 @@ def generate_from_masks(checkpoint: str | Path, masks: str, out: str | Path, cop
                        mask_source=f"{ds.name}:{split}:{entries[k].get('source_file') or entries[k]['path']}",
                        mask_seed=mask_seed, image_seed=img_seed, index=i, class_name=classes[int(labels[k])])
         return writer.finish(
-            source={"type": "synthetic", "name": "synthetic-pix2pix", "arch": "pix2pix",
+            source={"type": "synthetic", "name": f"synthetic-{meta['arch']}", "arch": meta["arch"],
                     "checkpoint": meta["checkpoint_path"], "checkpoint_sha256": meta["checkpoint_sha256"],
                     "seed": seed, "masks": f"{ds.root}:{split}", "masks_hash": ds.content_hash,
                     "nimg": meta["nimg"], "real_dataset_hash": meta.get("dataset_hash")},
