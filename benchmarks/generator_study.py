@@ -40,8 +40,8 @@ Utility of the chosen generator (``--part utility``, after the other two), per d
 per real fraction a generator of its recipe trained on that fraction's subset only (the arm's kimg times f ** 0.5,
 the quality profile's rule; the whole split's is the arm's own, reused from its folder), and classifiers with the
 strongest baseline's architecture and augmentation and the profile's mixing recipe (synthetic images weigh half in
-the loss) on real + synthetic images (the ratio validation picks among ``UTILITY_RATIOS``) and on synthetic images
-only, ``--seeds``. Each is tested against the strongest baseline's runs and plain real-only's (the
+the loss) on real + synthetic images and on synthetic images only, ``--seeds``, with the profile's filter off and
+on; validation picks the filter setting and the ratio (``UTILITY_RATIOS``) by the real + synthetic classifiers. Each is tested against the strongest baseline's runs and plain real-only's (the
 baselines part's, same seeds and test split) with the pipeline's tests, Holm over all of the dataset's pairs.
 
 ``generator_study.json`` + ``generator_study.md`` collect every finished arm (rewritten after each). Resumable at
@@ -145,9 +145,9 @@ def default_generators() -> list[str]:
 
 
 # -- configs ----------------------------------------------------------------------------------------------------------
-def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace, classify: dict[str, Any] | None = None):
+def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace, extra: dict[str, Any] | None = None):
     """The arm's config: the quality profile, the dataset's values, the generator and a real/synthetic-only grid
-    (``classify``: other grid values, the utility part's)."""
+    (``extra``: other values, the utility part's)."""
     from synthmed.pipeline.config import build_config, deep_merge
 
     g = GENERATORS[gen]
@@ -161,7 +161,7 @@ def config_for(ds: Dataset, gen: str, kimg: float, args: argparse.Namespace, cla
                      # plain training: the profile's synthetic_weight would only scale a synthetic-only run's loss
                      "options": {}},
     }
-    values = deep_merge(deep_merge(values, ds.overrides), {"classify": classify or {}})
+    values = deep_merge(deep_merge(values, ds.overrides), extra or {})
     if args.tiny:
         tiny = {k: v for k, v in TINY.items() if k in ("gan", "metrics", "classify")}
         tiny["gan"] = {**tiny["gan"], "options": {**values["gan"]["options"], **TINY["gan"]["options"]}}
@@ -503,10 +503,14 @@ def winner(ds: Dataset, args: argparse.Namespace) -> tuple[str, dict[str, float]
     return max(order, key=lambda g: (candidates[g], -order.index(g))), candidates
 
 
+UTILITY_FILTERS = {"unfiltered": False, "filtered": True}  # the quality profile's filter off / on
+
+
 def utility_runs(ds: Dataset, gen: str, kimg: float, baselines: dict[str, Any], args: argparse.Namespace) -> dict:
-    """Per real fraction: the winner's config (its generator trained on that fraction's subset for kimg * f ** 0.5,
-    the quality profile's rule; the strongest baseline's architecture and augmentation, the profile's mixing recipe,
-    real + synthetic at UTILITY_RATIOS and synthetic-only) and stages."""
+    """Per real fraction and filter setting: the winner's config (its generator trained on that fraction's subset
+    for kimg * f ** 0.5, the quality profile's rule; the strongest baseline's architecture and augmentation, the
+    profile's mixing recipe, real + synthetic at UTILITY_RATIOS and synthetic-only; the profile's filter off or on)
+    and stages. The settings share the generator; each has its own classifier grid."""
     from synthmed.errors import SynthmedError
     from synthmed.pipeline.config import build_config
     from synthmed.pipeline.runner import config_keyed
@@ -522,11 +526,12 @@ def utility_runs(ds: Dataset, gen: str, kimg: float, baselines: dict[str, Any], 
             raise SynthmedError(f"baselines-{ds.name}.json: no real fraction {f:g}; run --part baselines with "
                                 "these --fractions")
         best = block["table"][block["chosen"]]
-        cfg = config_for(ds, gen, kimg, args, classify={
-            "real_fractions": [f], "ratios": list(UTILITY_RATIOS), "synthetic_only": True,
-            "augment": [best["augment"]], "arch": best["arch"], "options": recipe})
-        stages = config_keyed([s for s in stages_for(cfg) if s.name not in ("stats", "report")])
-        runs[f] = (cfg, stages, block)
+        for name, on in UTILITY_FILTERS.items():
+            cfg = config_for(ds, gen, kimg, args, {"filter": {"enabled": on}, "classify": {
+                "real_fractions": [f], "ratios": list(UTILITY_RATIOS), "synthetic_only": True,
+                "augment": [best["augment"]], "arch": best["arch"], "options": recipe}})
+            stages = config_keyed([s for s in stages_for(cfg) if s.name not in ("stats", "report")])
+            runs[(f, name)] = (cfg, stages, block)
     return runs
 
 
@@ -547,18 +552,20 @@ def run_utility(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     calibration = calibrate(ds, gen, args)
     out = Path(args.work) / ds.name / gen / "arm"  # the arm's folder: its full-data generator is reused
     runs = utility_runs(ds, gen, calibration["kimg"], baselines, args)
-    keys = {f"{f:g}/{name}": key for f, (cfg, stages, _) in runs.items()
+    keys = {f"{f:g}/{setting}/{name}": key for (f, setting), (cfg, stages, _) in runs.items()
             for name, key in run_outputs(cfg, out, stages).keys.items()}
     path = Path(args.results) / f"utility-{ds.name}.json"
     if unit := saved_unit(path, keys, "this dataset's utility part"):
         say(f"{ds.name}: utility done before ({path.name})")
         return unit
-    for f, (cfg, stages, block) in runs.items():
-        say(f"{ds.name}: utility of {gen} at real fraction {f:g} with {block['chosen']} (the strongest baseline)")
+    for (f, setting), (cfg, stages, block) in runs.items():
+        say(f"{ds.name}: utility of {gen} at real fraction {f:g}, {setting}, with {block['chosen']} (the strongest "
+            "baseline)")
         run_pipeline(cfg, out, echo=say, stages=stages)
     unit = {"dataset": ds.name, "generator": gen, "kimg": calibration["kimg"],
             "rule": "the generator with the best mean validation AUC of its synthetic-only classifiers; per real "
-                    "fraction the synthetic ratio with the best mean validation AUC",
+                    "fraction the filter setting and synthetic ratio whose real + synthetic classifiers reach the "
+                    "best mean validation AUC (synthetic-only with that filter setting)",
             "candidates_val_auc": candidates, "ratios": list(UTILITY_RATIOS), "stage_keys": keys,
             "code": code_state(), **utility_analysis(ds, runs, out, args)}
     write_json(path, unit)
@@ -567,40 +574,49 @@ def run_utility(ds: Dataset, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def utility_analysis(ds: Dataset, runs: dict, out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Per fraction: the cells' AUCs, the ratio validation picks, and the pipeline's tests of real + synthetic
-    and synthetic-only against the strongest baseline and plain real-only, Holm over the dataset's pairs."""
+    """Per fraction: each setting's cells, the (filter setting, ratio) validation picks, and the pipeline's tests of
+    that real + synthetic cell and its setting's synthetic-only cell against the strongest baseline and plain
+    real-only, Holm over the dataset's pairs."""
     from synthmed.classify.results import Cell, load_results
     from synthmed.metrics.result import MetricsResult
     from synthmed.pipeline.outputs import run_outputs
     from synthmed.pipeline.stages import scope_of_fraction
     from synthmed.stats.compare import compare_pairs
 
-    # The grids first: their real-only runs (the strongest baseline's architecture and augmentation) repeat the
-    # baselines part's exactly (same seeds, subset and budget); plain real-only comes from the baselines part.
+    # The chosen grids first: their real-only runs (the strongest baseline's architecture and augmentation) repeat
+    # the baselines part's exactly (same seeds, subset and budget); plain real-only comes from the baselines part.
     folders, pairs, fractions = [], [], {}
-    for f, (cfg, stages, block) in runs.items():
-        outputs = run_outputs(cfg, out, stages)
-        folders.append(outputs.experiment)
-        rows = load_results(outputs.experiment)[1]
+    for f in dict.fromkeys(f for f, _ in runs):
+        settings = {}
+        for name in UTILITY_FILTERS:
+            cfg, stages, _ = runs[(f, name)]
+            outputs = run_outputs(cfg, out, stages)
+            rows = load_results(outputs.experiment)[1]
+            cells = {r.cell for r in rows}
+            mixed = {int(c.ratio): c for c in cells if c.source == "mixed"}
+            settings[name] = {"outputs": outputs, "rows": rows, "mixed": mixed,
+                              "synthetic": next(c for c in cells if c.source == "synthetic"),
+                              "ratios": {str(r): cell_aucs(rows, c) for r, c in sorted(mixed.items())}}
+        # ties: the unfiltered setting, then fewer synthetic images
+        options = [(name, r) for name in UTILITY_FILTERS for r in sorted(settings[name]["mixed"])]
+        setting, ratio = max(options, key=lambda o: (settings[o[0]]["ratios"][str(o[1])]["val_auc"]["mean"],
+                                                     -options.index(o)))
+        chosen, (cfg, _, block) = settings[setting], runs[(f, setting)]
+        folders.append(chosen["outputs"].experiment)
         best = block["table"][block["chosen"]]
         strongest = Cell("real", 0.0, f, best["augment"], best["arch"])
         plain = Cell("real", 0.0, f, PLAIN[1], PLAIN[0])
-        cells = {r.cell for r in rows}
-        mixed = {int(c.ratio): c for c in cells if c.source == "mixed"}
-        synthetic = next(c for c in cells if c.source == "synthetic")
-
-        ratios = {r: cell_aucs(rows, c) for r, c in sorted(mixed.items())}
-        chosen = max(ratios, key=lambda r: (ratios[r]["val_auc"]["mean"], -r))  # ties: fewer synthetic images
-        ratios = {str(r): v for r, v in ratios.items()}  # JSON keys
         # Against plain real-only too, unless validation chose it as the strongest (then one test answers both).
         bases = {"strongest": strongest, **({"plain": plain} if plain != strongest else {})}
-        todo = [(what, cell, name, base) for name, base in bases.items()
-                for what, cell in (("real + synthetic", mixed[chosen]), ("synthetic-only", synthetic))]
-        metrics = MetricsResult.load(outputs.require(scope_of_fraction(cfg, f).stage("metrics"))).as_dict()
+        conditions = (("real + synthetic", chosen["mixed"][ratio]), ("synthetic-only", chosen["synthetic"]))
+        todo = [(what, cell, name, base) for name, base in bases.items() for what, cell in conditions]
+        metrics = MetricsResult.load(chosen["outputs"].require(scope_of_fraction(cfg, f).stage("metrics"))).as_dict()
         fractions[f"{f:g}"] = {
             "baseline": block["chosen"], "baseline_test_auc": best["test_auc"],
-            "plain_test_auc": block["table"]["/".join(PLAIN)]["test_auc"], "ratios": ratios, "chosen_ratio": chosen,
-            "synthetic_only": cell_aucs(rows, synthetic),
+            "plain_test_auc": block["table"]["/".join(PLAIN)]["test_auc"],
+            "settings": {name: {"ratios": v["ratios"], "synthetic_only": cell_aucs(v["rows"], v["synthetic"])}
+                         for name, v in settings.items()},
+            "chosen_setting": setting, "chosen_ratio": ratio,
             "generator": {k: metrics["overall"].get(k) for k in ("fid_domain", "kid_domain", "precision", "recall",
                                                                   "memorized_fraction")},
             "comparisons": []}
@@ -634,8 +650,8 @@ def utility_markdown(units: dict[str, Any]) -> list[str]:
              "recipe trained per real fraction f on that fraction's images only (the arm's kimg times f ** 0.5, the "
              "quality profile's rule); the classifiers take the strongest real baseline's architecture and "
              "augmentation and the quality profile's mixing recipe (synthetic images weigh half in the loss), with "
-             "the synthetic ratio validation picks among " + ", ".join(f"{r} %" for r in UTILITY_RATIOS)
-             + ". Test AUC mean ± sd over seeds; "
+             "the synthetic ratio (" + ", ".join(f"{r} %" for r in UTILITY_RATIOS) + ") and the quality profile's "
+             "filter (off or on) that validation picks. Test AUC mean ± sd over seeds; "
              "Δ: the seed ensembles' AUC difference by the pipeline's test, Holm over all of a dataset's pairs.", "",
              "| dataset | real fraction | generator | strongest baseline | its test AUC | real + synthetic (ratio) "
              "| Δ vs strongest | Δ vs plain real-only | synthetic-only | Δ vs strongest | memorized |",
@@ -643,11 +659,13 @@ def utility_markdown(units: dict[str, Any]) -> list[str]:
     for name, unit in units.items():
         for f, b in unit["fractions"].items():
             vs = {(c["condition"], c["against"]): c for c in b["comparisons"]}
+            chosen = b["settings"][b["chosen_setting"]]
             lines.append("| " + " | ".join([
                 name, f, unit["generator"], b["baseline"], _ms(b["baseline_test_auc"]),
-                f"{_ms(b['ratios'][str(b['chosen_ratio'])]['test_auc'])} ({b['chosen_ratio']} %)",
+                f"{_ms(chosen['ratios'][str(b['chosen_ratio'])]['test_auc'])} ({b['chosen_ratio']} %, "
+                f"{b['chosen_setting']})",
                 _delta(vs.get(("real + synthetic", "strongest"))), _delta(vs.get(("real + synthetic", "plain"))),
-                _ms(b["synthetic_only"]["test_auc"]), _delta(vs.get(("synthetic-only", "strongest"))),
+                _ms(chosen["synthetic_only"]["test_auc"]), _delta(vs.get(("synthetic-only", "strongest"))),
                 _f(b["generator"]["memorized_fraction"])]) + " |")
     return [*lines, ""]
 
