@@ -41,8 +41,10 @@ per real fraction a generator of its recipe trained on that fraction's subset on
 the quality profile's rule; the whole split's is the arm's own, reused from its folder), and classifiers with the
 strongest baseline's architecture and augmentation and the profile's mixing recipe (synthetic images weigh half in
 the loss) on real + synthetic images and on synthetic images only, ``--seeds``, with the profile's filter off and
-on; validation picks the filter setting and the ratio (``UTILITY_RATIOS``) by the real + synthetic classifiers. Each is tested against the strongest baseline's runs and plain real-only's (the
-baselines part's, same seeds and test split) with the pipeline's tests, Holm over all of the dataset's pairs.
+on; validation picks the filter setting and the ratio (``UTILITY_RATIOS``) by the real + synthetic classifiers.
+The chosen real + synthetic cell and its setting's synthetic-only cell are tested against the strongest
+baseline's runs and plain real-only's (the baselines part's, same seeds and test split) with the pipeline's tests,
+Holm over all of the dataset's pairs.
 
 ``generator_study.json`` + ``generator_study.md`` collect every finished arm (rewritten after each). Resumable at
 any point: a finished arm's JSON is not run again (its stage keys are checked against the current config); a
@@ -68,6 +70,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -807,29 +810,27 @@ def dry_run(args: argparse.Namespace) -> None:
         done = (Path(args.results) / f"utility-{name}.json").is_file()
         print(f"{name}/utility: {'done' if done else 'to run'} (the chosen generator trained per real fraction "
               f"{', '.join(f'{f:g}' for f in args.fractions)}; real + synthetic at {UTILITY_RATIOS} % and "
-              "synthetic-only with the strongest baseline's classifier)")
+              "synthetic-only with the strongest baseline's classifier, the filter off and on)")
 
 
 def run(args: argparse.Namespace) -> None:
+    """The parts asked for, in order; each unit of work writes its JSON and the tables, and is committed once."""
     Path(args.results).mkdir(parents=True, exist_ok=True)
-    for ds, gen in arms(args) if args.part in ("generators", "all") else []:
-        done = (Path(args.results) / f"{ds.name}-{gen}.json").is_file()
-        run_arm(ds, gen, args)
+    units = [(f"{ds.name}-{gen}.json", partial(run_arm, ds, gen),
+              f"{ds.name} / {gen} finished ({args.budget_minutes:g} CPU min budget)")
+             for ds, gen in (arms(args) if args.part in ("generators", "all") else [])]
+    units += [(f"baselines-{name}.json", partial(run_baselines, DATASETS[name]),
+               f"the strongest real baseline on {name}")
+              for name in (args.datasets if args.part in ("baselines", "all") else [])]
+    units += [(f"utility-{name}.json", partial(run_utility, DATASETS[name]),
+               f"utility of the chosen generator on {name}")
+              for name in (args.datasets if args.part in ("utility", "all") else [])]
+    for file, work, message in units:
+        done = (Path(args.results) / file).is_file()
+        work(args)
         write_study(args)
         if args.commit and not done:
-            commit(args, f"Generator study: {ds.name} / {gen} finished ({args.budget_minutes:g} CPU min budget)")
-    for name in args.datasets if args.part in ("baselines", "all") else []:
-        done = (Path(args.results) / f"baselines-{name}.json").is_file()
-        run_baselines(DATASETS[name], args)
-        write_study(args)
-        if args.commit and not done:
-            commit(args, f"Generator study: the strongest real baseline on {name}")
-    for name in args.datasets if args.part in ("utility", "all") else []:
-        done = (Path(args.results) / f"utility-{name}.json").is_file()
-        run_utility(DATASETS[name], args)
-        write_study(args)
-        if args.commit and not done:
-            commit(args, f"Generator study: utility of the chosen generator on {name}")
+            commit(args, f"Generator study: {message}")
     write_study(args)
     say(f"wrote {Path(args.results) / 'generator_study.md'}")
 
