@@ -46,7 +46,11 @@ def init_distributed(device_type: str) -> Dist:
 
 
 def shutdown(d: Dist) -> None:
+    """Tear the group down once every rank is done with it. Only on success: after an error another rank may sit in
+    a collective, and tearing down under it hangs (torchrun stops the ranks instead). The barrier first: a rank that
+    destroys the group while the other still runs its last gloo work can abort at exit."""
     if d.owns_group and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

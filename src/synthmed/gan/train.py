@@ -155,22 +155,21 @@ def train_gan(cfg: TrainConfig, metric_fn: MetricFn | None = None) -> Path:
     started = time.time()
     device = pick_device(cfg.device)
     d = gdist.init_distributed(device.type)
-    try:
-        if d.enabled and device.type == "cuda":
-            device = torch.device("cuda", d.local_rank)
-            torch.cuda.set_device(device)
-        plan = plan_run(cfg)
-        if plan.cfg.batch % d.world_size or plan.cfg.batch // d.world_size < 2:
-            raise SynthmedError(f"--batch {plan.cfg.batch} must split into at least 2 images per process "
-                                f"over {d.world_size} processes")
-        trainer = Trainer(plan, d, device, metric_fn)
-        if plan.run_dir is None:
-            made = next_run_dir(plan.cfg.out, plan.run_desc) if d.is_main else None
-            plan.run_dir = Path(gdist.broadcast_object(str(made) if made else None, d))
-        trainer.start(plan.run_dir, started)
-        return trainer.run()
-    finally:
-        gdist.shutdown(d)
+    if d.enabled and device.type == "cuda":
+        device = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(device)
+    plan = plan_run(cfg)
+    if plan.cfg.batch % d.world_size or plan.cfg.batch // d.world_size < 2:
+        raise SynthmedError(f"--batch {plan.cfg.batch} must split into at least 2 images per process "
+                            f"over {d.world_size} processes")
+    trainer = Trainer(plan, d, device, metric_fn)
+    if plan.run_dir is None:
+        made = next_run_dir(plan.cfg.out, plan.run_desc) if d.is_main else None
+        plan.run_dir = Path(gdist.broadcast_object(str(made) if made else None, d))
+    trainer.start(plan.run_dir, started)
+    result = trainer.run()
+    gdist.shutdown(d)  # on success only: see its docstring
+    return result
 
 
 # -- the trainer --------------------------------------------------------------------------------
