@@ -341,16 +341,21 @@ def fidelity(cfg, experiment: Path, classes: list[str], notes: list[str]) -> dic
     if "synthetic-only" in out and "real-only" in out:
         c = compare_pairs(experiment, [(cells["synthetic-only"], cells["real-only"])],
                           seed=cfg.seed)["comparisons"][0]
-        ens = c["ensemble"]
-        tested = ens["delong"] if "delong" in ens else ens["permutation"]
-        out["vs_real"] = {"delta_auc": tested["diff"], "test": c["primary_test"], "p": c["p_primary"],
-                          "p_holm": c["p_holm"],  # with K > 2: Holm over the macro and the per-class p-values
-                          "verdict": c["verdict"], "sentence": c["sentence"],
-                          "classes_worse": c.get("classes_worse"), "classes_better": c.get("classes_better")}
+        out["vs_real"] = {**tested(c), "classes_worse": c.get("classes_worse"),
+                          "classes_better": c.get("classes_better")}
         out["per_class_delta"] = {k: out["synthetic-only"]["per_class_auc"][k]["mean"]
                                   - out["real-only"]["per_class_auc"][k]["mean"]
                                   for k in out["real-only"]["per_class_auc"]}
     return out
+
+
+def tested(c: dict[str, Any]) -> dict[str, Any]:
+    """One pipeline comparison's numbers: the seed ensembles' AUC difference by its primary test (DeLong; more than
+    two classes: the paired permutation of the macro AUC, Holm over it and the per-class p-values)."""
+    ens = c["ensemble"]
+    primary = ens["delong"] if "delong" in ens else ens["permutation"]
+    return {"delta_auc": primary["diff"], "test": c["primary_test"], "p": c["p_primary"], "p_holm": c["p_holm"],
+            "verdict": c["verdict"], "sentence": c["sentence"]}
 
 
 def class_auc(metrics: dict[str, Any], name: str) -> float:
@@ -627,13 +632,9 @@ def utility_analysis(ds: Dataset, runs: dict, out: Path, args: argparse.Namespac
     folders += [Path(args.work) / ds.name / "baselines" / arch for arch in BASELINE_ARCHS]
     result = compare_pairs(folders, [(cell, base) for *_, cell, base in pairs], seed=0)
     for (f, what, against, *_), c in zip(pairs, result["comparisons"], strict=True):
-        ens = c["ensemble"]
-        tested = ens["delong"] if "delong" in ens else ens["permutation"]
         block = fractions[f"{f:g}"]
-        block["comparisons"].append({
-            "condition": what, "against": against, "name": c["name"], "baseline_name": c["baseline_name"],
-            "delta_auc": tested["diff"], "test": c["primary_test"], "p": c["p_primary"], "p_holm": c["p_holm"],
-            "verdict": c["verdict"], "sentence": c["sentence"]})
+        block["comparisons"].append({"condition": what, "against": against, "name": c["name"],
+                                     "baseline_name": c["baseline_name"], **tested(c)})
         if against == "strongest" and block["baseline"] == "/".join(PLAIN):
             block["comparisons"].append({**block["comparisons"][-1], "against": "plain"})
     return {"fractions": fractions, "holm_family": len(pairs), "notes": result.get("notes", [])}
